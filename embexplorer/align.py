@@ -1,0 +1,274 @@
+"""One model-independent word segmentation; model tokens -> words; pooling into items.
+
+GPT-2 (byte-level BPE, the space glued to the next token: "Ġbank") and BERT (WordPiece, "##"
+continuations, lower-casing) cut the same text differently. The raw text is segmented once into
+words (character spans); each model token belongs to every word its character offsets overlap;
+the sub-word vectors of a word are pooled. Both models then give the same ordered items, and their
+matrices compare item by item.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import regex
+
+from .extract import HiddenStates
+
+UNITS = ("token", "word", "sentence")
+POOLINGS = ("mean", "first", "last")
+
+# A word is a number with its separators ("2,048", "3.14"), or a run of letters, marks and digits
+# with inner apostrophes or hyphens ("don't", "well-known", accents in decomposed form), or else a
+# single grapheme that is neither (punctuation, an emoji with its modifiers: one item each).
+WORD_PATTERN = regex.compile(
+    r"\p{N}+(?:[.,:]\p{N}+)*"
+    r"|[\p{L}\p{M}\p{N}_]+(?:['’\-][\p{L}\p{M}\p{N}_]+)*"
+    r"|(?![\s\p{Cc}\p{Cf}])\X",
+    flags=regex.VERSION1,
+)
+
+
+@dataclass(frozen=True)
+class Word:
+    """A word as written: its text, which sentence, and its character span there."""
+
+    text: str
+    sentence: int
+    start: int
+    end: int
+
+
+def segment_words(text: str, sentence: int = 0) -> list[Word]:
+    """Split raw text into words (character spans), independent of any model.
+
+    Examples
+    --------
+    >>> [w.text for w in segment_words("I can't pay 2,048 €, sorry!")]
+    ['I', "can't", 'pay', '2,048', '€', ',', 'sorry', '!']
+    """
+    return [
+        Word(match.group(), sentence, match.start(), match.end())
+        for match in WORD_PATTERN.finditer(text)
+    ]
+
+
+@dataclass
+class Items:
+    """Ordered items (tokens, words or sentences) with one vector per item at every layer.
+
+    Attributes
+    ----------
+    unit : str
+        ``"token"``, ``"word"`` or ``"sentence"``.
+    labels : list of str
+        The token, the word as written, or the sentence (shortened).
+    sentence : ndarray of shape (n_items,)
+        Index of the sentence each item comes from.
+    position : ndarray of shape (n_items,)
+        Token position in the model input (tokens), word index within the sentence (words),
+        0 (sentences).
+    vectors : ndarray of shape (n_hidden_states, n_items, hidden_size)
+    words : list of str
+        For tokens: the word each token belongs to ("" for specials and whitespace); for words and
+        sentences, the label.
+    """
+
+    unit: str
+    labels: list[str]
+    sentence: np.ndarray
+    position: np.ndarray
+    vectors: np.ndarray
+    words: list[str]
+
+    @property
+    def n_items(self) -> int:
+        return len(self.labels)
+
+    def layer(self, index: int) -> np.ndarray:
+        return self.vectors[index]
+
+    def display_labels(self) -> list[str]:
+        """Labels made unique: a repeated label gets its sentence number ("bank (S2)")."""
+        counts: dict[str, int] = {}
+        for label in self.labels:
+            counts[label] = counts.get(label, 0) + 1
+        seen: dict[tuple[str, int], int] = {}
+        out = []
+        for label, sentence in zip(self.labels, self.sentence, strict=True):
+            if counts[label] == 1:
+                out.append(label)
+                continue
+            key = (label, int(sentence))
+            seen[key] = seen.get(key, 0) + 1
+            suffix = f" #{seen[key]}" if seen[key] > 1 else ""
+            out.append(f"{label} (S{int(sentence) + 1}{suffix})")
+        return out
+
+
+def _check_choice(value: str, valid: tuple[str, ...], what: str) -> None:
+    if value not in valid:
+        raise ValueError(f"{what} must be one of {', '.join(valid)}; got {value!r}")
+
+
+def token_words(states: HiddenStates, words: list[Word]) -> list[list[int]]:
+    """For each word, the indices of the model's tokens whose offsets overlap it (in order).
+
+    A token that spans two words (a merged piece, an ``[UNK]`` covering several characters) belongs
+    to both; special tokens and whitespace-only tokens belong to none.
+    """
+    members: list[list[int]] = [[] for _ in words]
+    by_sentence: dict[int, list[int]] = {}
+    for index, word in enumerate(words):
+        by_sentence.setdefault(word.sentence, []).append(index)
+    for sentence, word_indices in by_sentence.items():
+        token_indices = np.flatnonzero((states.sentence == sentence) & ~states.special)
+        if token_indices.size == 0:
+            continue
+        starts = states.offsets[token_indices, 0]
+        ends = states.offsets[token_indices, 1]
+        for word_index in word_indices:
+            word = words[word_index]
+            overlap = (starts < word.end) & (ends > word.start)
+            members[word_index] = token_indices[overlap].tolist()
+    return members
+
+
+def _pool(vectors: np.ndarray, members: list[list[int]], pooling: str) -> np.ndarray:
+    """Pool token vectors [layers, tokens, dim] into [layers, len(members), dim]."""
+    if pooling == "mean":
+        return np.stack([vectors[:, m, :].mean(axis=1) for m in members], axis=1)
+    pick = [m[0] if pooling == "first" else m[-1] for m in members]
+    return vectors[:, pick, :]
+
+
+def segment_texts(texts: tuple[str, ...] | list[str]) -> list[Word]:
+    """All words of all texts, in order."""
+    return [word for index, text in enumerate(texts) for word in segment_words(text, index)]
+
+
+def shared_words(*states: HiddenStates) -> list[Word]:
+    """The words every model has at least one token for, in text order.
+
+    Words are only lost when a model truncated its input or its tokenizer dropped the characters
+    (control characters, some zero-width marks); then they are left out for every model alike,
+    so the item lists stay identical.
+    """
+    texts = states[0].texts
+    for other in states[1:]:
+        if other.texts != texts:
+            raise ValueError("the hidden states come from different texts; words cannot be aligned")
+    words = segment_texts(texts)
+    covered = np.ones(len(words), dtype=bool)
+    for model_states in states:
+        covered &= np.array([bool(m) for m in token_words(model_states, words)], dtype=bool)
+    return [word for word, keep in zip(words, covered, strict=True) if keep]
+
+
+def token_items(states: HiddenStates, include_special: bool = False) -> Items:
+    """Every token as an item (the model's own tokens: not comparable across models)."""
+    keep = np.ones(states.n_tokens, dtype=bool) if include_special else ~states.special
+    index = np.flatnonzero(keep)
+    words = segment_texts(states.texts)
+    word_of_token = [""] * states.n_tokens
+    for word, members in zip(words, token_words(states, words), strict=True):
+        for token in members:
+            word_of_token[token] = word_of_token[token] or word.text
+    return Items(
+        unit="token",
+        labels=[states.tokens[i] for i in index],
+        sentence=states.sentence[index],
+        position=states.position[index],
+        vectors=states.vectors[:, index, :],
+        words=[word_of_token[i] for i in index],
+    )
+
+
+def word_items(states: HiddenStates, words: list[Word], pooling: str = "mean") -> Items:
+    """Pool each word's sub-word token vectors (mean, first or last piece).
+
+    For a causal model the last piece is the only one that has seen the whole word.
+    """
+    _check_choice(pooling, POOLINGS, "pooling")
+    members = token_words(states, words)
+    missing = [w.text for w, m in zip(words, members, strict=True) if not m]
+    if missing:
+        raise ValueError(
+            f"{states.model.short_name} has no token for the words {missing[:5]}; "
+            "use shared_words() to get the words every model covers"
+        )
+    position = np.zeros(len(words), dtype=np.int64)
+    counters: dict[int, int] = {}
+    for index, word in enumerate(words):
+        position[index] = counters.get(word.sentence, 0)
+        counters[word.sentence] = position[index] + 1
+    labels = [w.text for w in words]
+    return Items(
+        unit="word",
+        labels=labels,
+        sentence=np.array([w.sentence for w in words], dtype=np.int64),
+        position=position,
+        vectors=_pool(states.vectors, members, pooling) if words else states.vectors[:, :0, :],
+        words=labels,
+    )
+
+
+def shorten(text: str, limit: int = 40) -> str:
+    """One line, at most ``limit`` characters, with an ellipsis when cut."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
+def sentence_items(states: HiddenStates, words: list[Word], pooling: str = "mean") -> Items:
+    """Each sentence as the mean of its (pooled) words."""
+    per_word = word_items(states, words, pooling)
+    sentences = sorted({w.sentence for w in words})
+    members = [np.flatnonzero(per_word.sentence == s).tolist() for s in sentences]
+    labels = [f"S{s + 1}: {shorten(states.texts[s])}" for s in sentences]
+    return Items(
+        unit="sentence",
+        labels=labels,
+        sentence=np.array(sentences, dtype=np.int64),
+        position=np.zeros(len(sentences), dtype=np.int64),
+        vectors=_pool(per_word.vectors, members, "mean")
+        if sentences
+        else per_word.vectors[:, :0, :],
+        words=labels,
+    )
+
+
+def build_items(
+    states: HiddenStates,
+    unit: str = "word",
+    pooling: str = "mean",
+    include_special: bool = False,
+    words: list[Word] | None = None,
+) -> Items:
+    """Items of one unit for one model. ``words`` defaults to the words this model covers.
+
+    For a comparison of two models pass ``words=shared_words(states_a, states_b)`` so both get
+    the same items; :func:`paired_items` does exactly that.
+    """
+    _check_choice(unit, UNITS, "unit")
+    if unit == "token":
+        return token_items(states, include_special)
+    words = shared_words(states) if words is None else words
+    if unit == "word":
+        return word_items(states, words, pooling)
+    return sentence_items(states, words, pooling)
+
+
+def paired_items(
+    states_a: HiddenStates,
+    states_b: HiddenStates,
+    unit: str = "word",
+    pooling: str = "mean",
+) -> tuple[Items, Items]:
+    """The same ordered word or sentence items for two models, ready to compare item by item."""
+    _check_choice(unit, ("word", "sentence"), "unit for a comparison")
+    words = shared_words(states_a, states_b)
+    return (
+        build_items(states_a, unit, pooling, words=words),
+        build_items(states_b, unit, pooling, words=words),
+    )

@@ -1,0 +1,248 @@
+"""Texts -> every layer's hidden states for every token, with offsets, flags and positions.
+
+One forward pass per batch returns all hidden states (index 0 = embeddings, 1..L = blocks), so
+changing the layer, metric or projection afterwards never runs a model again. Padding is on the
+right and masked, so a real token's vector is the same whether its text is run alone or in a batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+
+from .models import LoadedModel, ModelInfo
+
+# Shown instead of whitespace in token strings, so "Ġbank" reads "␣bank" and a newline is visible.
+_VISIBLE_WHITESPACE = str.maketrans({" ": "␣", "\n": "↵", "\t": "⇥", "\r": "␍"})
+
+
+class ExtractionCancelled(RuntimeError):
+    """The progress callback asked to stop."""
+
+
+@dataclass
+class HiddenStates:
+    """Every hidden state of every token of a list of texts, for one model.
+
+    All texts' tokens are concatenated along the token axis; ``sentence`` says which text each
+    token belongs to. Padding is never stored. Special tokens are stored and flagged.
+
+    Attributes
+    ----------
+    model : ModelInfo
+    texts : tuple of str
+        The texts as given (offsets index into these).
+    vectors : ndarray of shape (n_hidden_states, n_tokens, hidden_size), float32
+    tokens : list of str
+        Readable token strings ("␣bank" for GPT-2's "Ġbank", "##ing" for WordPiece).
+    token_ids : ndarray of shape (n_tokens,)
+    sentence : ndarray of shape (n_tokens,)
+        Index of the text each token comes from.
+    position : ndarray of shape (n_tokens,)
+        Position of the token in its model input (0 = first, special tokens included).
+    offsets : ndarray of shape (n_tokens, 2)
+        Character span ``[start, end)`` in its text; special tokens have ``(0, 0)``.
+    special : ndarray of shape (n_tokens,), bool
+    truncated : tuple of bool
+        Per text: True when it was longer than the model's maximum and was cut.
+    warnings : list of str
+    """
+
+    model: ModelInfo
+    texts: tuple[str, ...]
+    vectors: np.ndarray
+    tokens: list[str]
+    token_ids: np.ndarray
+    sentence: np.ndarray
+    position: np.ndarray
+    offsets: np.ndarray
+    special: np.ndarray
+    truncated: tuple[bool, ...]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def n_hidden_states(self) -> int:
+        return self.vectors.shape[0]
+
+    @property
+    def n_tokens(self) -> int:
+        return self.vectors.shape[1]
+
+    def layer(self, index: int) -> np.ndarray:
+        """Vectors of all tokens at one hidden state (negative counts from the last)."""
+        from .models import resolve_layer
+
+        return self.vectors[resolve_layer(index, self.n_hidden_states, self.model.short_name)]
+
+
+@lru_cache(maxsize=1)
+def _byte_decoder() -> dict[str, int]:
+    from transformers.convert_slow_tokenizer import bytes_to_unicode
+
+    return {char: byte for byte, char in bytes_to_unicode().items()}
+
+
+def _is_byte_level(tokenizer) -> bool:
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    decoder = getattr(backend, "decoder", None)
+    return type(decoder).__name__ == "ByteLevel"
+
+
+def readable_token(token: str, byte_level: bool) -> str:
+    """A token string as a person reads it.
+
+    Byte-level BPE stores bytes as printable stand-ins ("Ġ" for a space); they are decoded back to
+    text, whitespace is made visible, and a piece of a multi-byte character is shown as its bytes
+    (``<E4>``) because on its own it is not a character.
+    """
+    if byte_level:
+        decoder = _byte_decoder()
+        if all(char in decoder for char in token):
+            raw = bytes(decoder[char] for char in token)
+            try:
+                token = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return "".join(f"<{byte:02X}>" for byte in raw)
+    return token.translate(_VISIBLE_WHITESPACE)
+
+
+def _validate_texts(texts: Sequence[str]) -> tuple[str, ...]:
+    if isinstance(texts, str):
+        raise TypeError("texts must be a list of strings, not one string")
+    texts = tuple(texts)
+    if not texts:
+        raise ValueError("no text given: enter at least one sentence")
+    for index, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"text {index + 1} is {type(text).__name__}, not str")
+        if not text.strip():
+            raise ValueError(f"text {index + 1} is empty")
+    return texts
+
+
+def _encode(loaded: LoadedModel, texts: Sequence[str]) -> tuple[list[dict], list[bool]]:
+    """Tokenise with truncation at the model's maximum; report which texts were cut."""
+    encoded = loaded.tokenizer(
+        list(texts),
+        truncation=True,
+        max_length=loaded.info.max_length,
+        return_overflowing_tokens=True,
+        return_offsets_mapping=True,
+        return_special_tokens_mask=True,
+        padding=False,
+    )
+    # Overflow rows repeat a sample index; the first row of each sample is the truncated text.
+    sample_of_row = encoded["overflow_to_sample_mapping"]
+    rows: list[dict | None] = [None] * len(texts)
+    truncated = [False] * len(texts)
+    for row, sample in enumerate(sample_of_row):
+        if rows[sample] is None:
+            rows[sample] = {
+                key: encoded[key][row]
+                for key in ("input_ids", "offset_mapping", "special_tokens_mask")
+            }
+        else:
+            truncated[sample] = True
+    return rows, truncated  # type: ignore[return-value]
+
+
+def _forward(loaded: LoadedModel, rows: list[dict]) -> list[np.ndarray]:
+    """One padded forward pass; per row, hidden states [n_hidden_states, n_tokens, dim]."""
+    import torch
+
+    lengths = [len(row["input_ids"]) for row in rows]
+    width = max(lengths)
+    pad_id = loaded.tokenizer.pad_token_id
+    input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for index, row in enumerate(rows):
+        input_ids[index, : lengths[index]] = torch.tensor(row["input_ids"], dtype=torch.long)
+        attention_mask[index, : lengths[index]] = 1
+    device = loaded.info.device
+    with torch.inference_mode():
+        output = loaded.model(
+            input_ids=input_ids.to(device),
+            attention_mask=attention_mask.to(device),
+            output_hidden_states=True,
+        )
+        stacked = torch.stack(output.hidden_states).float().cpu().numpy()
+    return [stacked[:, index, :length, :] for index, length in enumerate(lengths)]
+
+
+def extract_hidden_states(
+    loaded: LoadedModel,
+    texts: Sequence[str],
+    batch_size: int = 16,
+    progress: Callable[[int, int], bool | None] | None = None,
+) -> HiddenStates:
+    """Run a model over texts and keep every hidden state of every token.
+
+    Parameters
+    ----------
+    loaded : LoadedModel
+    texts : sequence of str
+        One text per item (a sentence, usually). Blank texts are an error.
+    batch_size : int
+        Texts per forward pass. Texts are batched in order of length so padding stays small.
+    progress : callable, optional
+        Called as ``progress(done_texts, total_texts)`` after each batch; returning ``False``
+        cancels with :class:`ExtractionCancelled`.
+
+    Returns
+    -------
+    HiddenStates
+
+    Notes
+    -----
+    The tokenizer and model are used under ``loaded.lock``: fast tokenizers are not thread-safe.
+    """
+    texts = _validate_texts(texts)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    with loaded.lock:
+        rows, truncated = _encode(loaded, texts)
+        byte_level = _is_byte_level(loaded.tokenizer)
+        token_strings = [loaded.tokenizer.convert_ids_to_tokens(row["input_ids"]) for row in rows]
+        order = sorted(range(len(texts)), key=lambda index: len(rows[index]["input_ids"]))
+        per_text: list[np.ndarray | None] = [None] * len(texts)
+        for start in range(0, len(order), batch_size):
+            batch = order[start : start + batch_size]
+            for index, states in zip(
+                batch, _forward(loaded, [rows[i] for i in batch]), strict=True
+            ):
+                per_text[index] = states
+            if (
+                progress is not None
+                and progress(min(start + batch_size, len(order)), len(order)) is False
+            ):
+                raise ExtractionCancelled(
+                    f"cancelled after {start + len(batch)} of {len(order)} texts"
+                )
+
+    warnings = [
+        f"text {index + 1} is longer than {loaded.info.short_name}'s maximum of "
+        f"{loaded.info.max_length} tokens and was truncated; words after the cut are left out."
+        for index, cut in enumerate(truncated)
+        if cut
+    ]
+    lengths = [len(row["input_ids"]) for row in rows]
+    return HiddenStates(
+        model=loaded.info,
+        texts=texts,
+        vectors=np.concatenate(per_text, axis=1),
+        tokens=[readable_token(t, byte_level) for strings in token_strings for t in strings],
+        token_ids=np.concatenate([np.asarray(row["input_ids"], dtype=np.int64) for row in rows]),
+        sentence=np.repeat(np.arange(len(texts)), lengths),
+        position=np.concatenate([np.arange(length) for length in lengths]),
+        offsets=np.concatenate(
+            [np.asarray(row["offset_mapping"], dtype=np.int64).reshape(-1, 2) for row in rows]
+        ),
+        special=np.concatenate(
+            [np.asarray(row["special_tokens_mask"], dtype=bool) for row in rows]
+        ),
+        truncated=tuple(truncated),
+        warnings=warnings,
+    )

@@ -1,0 +1,157 @@
+"""Offline stand-in models: random-weight GPT-2 and BERT with real tokenizer algorithms.
+
+The real checkpoints (``gpt2``, ``bert-base-uncased``) come from the Hugging Face hub, which tests
+and benchmarks must not touch. These builders train a byte-level BPE (GPT-2's algorithm) and a
+WordPiece (BERT's algorithm, lower-casing) tokenizer on a small bundled text with the
+``tokenizers`` library and save a randomly initialised model beside it, in the folder layout that
+``AutoTokenizer`` / ``AutoModel`` load. ``size="tiny"`` is for tests (a few layers, width 32);
+``size="full"`` has the real GPT-2 small / BERT-base shapes and cost, for timing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tokenizers import (
+    Tokenizer,
+    decoders,
+    models,
+    normalizers,
+    pre_tokenizers,
+    processors,
+    trainers,
+)
+from transformers import (
+    BertConfig,
+    BertModel,
+    GPT2Config,
+    GPT2Model,
+    PreTrainedTokenizerFast,
+)
+
+SIZES = ("tiny", "full")
+
+# Public-domain style text with the words the app's examples use (bank, river, money, ...), so the
+# trained vocabularies split common words into few pieces and rare ones into many, as real ones do.
+TRAINING_TEXT = """\
+The bank raised interest rates again this morning.
+We sat on the river bank and watched the boats go by.
+She deposited her money at the bank before lunch.
+The river flooded the bank after the storm.
+A cat sat on the mat. The dog chased the cat around the garden.
+Language models turn words into vectors, and similar words get similar vectors.
+GPT-2 reads text from left to right; BERT reads the whole sentence at once.
+The king and the queen walked through the castle. The man and the woman followed them.
+Paris is the capital of France, and Berlin is the capital of Germany.
+I can't believe it's already 2,048 degrees! Don't touch the stove.
+Cafe, naive, resume: accents are stripped by some tokenizers but not by others.
+Numbers like 3.14, 42 and 1,000,000 are split into pieces by byte-level tokenizers.
+The quick brown fox jumps over the lazy dog while the students take notes.
+Teachers project the app in classrooms so that everyone can see the embeddings.
+Transformers compute contextual representations for every token at every layer.
+"""
+
+
+def _train_byte_level_bpe(vocab_size: int) -> Tokenizer:
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    tokenizer.post_processor = processors.ByteLevel(trim_offsets=True)
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=["<|endoftext|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tokenizer.train_from_iterator(TRAINING_TEXT.splitlines(), trainer=trainer)
+    return tokenizer
+
+
+def _train_wordpiece(vocab_size: int) -> Tokenizer:
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True, strip_accents=True)
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tokenizer.decoder = decoders.WordPiece()
+    trainer = trainers.WordPieceTrainer(
+        vocab_size=vocab_size, special_tokens=specials, show_progress=False
+    )
+    tokenizer.train_from_iterator(TRAINING_TEXT.splitlines(), trainer=trainer)
+    cls_id, sep_id = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)],
+    )
+    return tokenizer
+
+
+def _check_size(size: str) -> None:
+    if size not in SIZES:
+        raise ValueError(f"size must be one of {SIZES}, got {size!r}")
+
+
+def build_gpt2_standin(folder: str | Path, size: str = "tiny", seed: int = 0) -> Path:
+    """Save a random-weight GPT-2 with a byte-level BPE tokenizer into ``folder``.
+
+    Returns the folder, loadable with ``AutoTokenizer.from_pretrained`` / ``AutoModel``.
+    """
+    import torch
+
+    _check_size(size)
+    folder = Path(folder)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=_train_byte_level_bpe(vocab_size=600),
+        bos_token="<|endoftext|>",
+        eos_token="<|endoftext|>",
+        unk_token="<|endoftext|>",
+        model_max_length=64 if size == "tiny" else 1024,
+    )
+    shape = (
+        dict(n_embd=32, n_layer=3, n_head=2, n_positions=64)
+        if size == "tiny"
+        else dict(n_embd=768, n_layer=12, n_head=12, n_positions=1024)
+    )
+    eot_id = tokenizer.convert_tokens_to_ids("<|endoftext|>")
+    config = GPT2Config(
+        vocab_size=len(tokenizer), bos_token_id=eot_id, eos_token_id=eot_id, **shape
+    )
+    torch.manual_seed(seed)
+    model = GPT2Model(config)
+    tokenizer.save_pretrained(folder)
+    model.save_pretrained(folder)
+    return folder
+
+
+def build_bert_standin(folder: str | Path, size: str = "tiny", seed: int = 0) -> Path:
+    """Save a random-weight BERT with a lower-casing WordPiece tokenizer into ``folder``."""
+    import torch
+
+    _check_size(size)
+    folder = Path(folder)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=_train_wordpiece(vocab_size=700),
+        unk_token="[UNK]",
+        sep_token="[SEP]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        mask_token="[MASK]",
+        model_max_length=64 if size == "tiny" else 512,
+    )
+    shape = (
+        dict(
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=64,
+            max_position_embeddings=64,
+        )
+        if size == "tiny"
+        else dict(max_position_embeddings=512)
+    )
+    config = BertConfig(vocab_size=len(tokenizer), **shape)
+    torch.manual_seed(seed)
+    model = BertModel(config)
+    tokenizer.save_pretrained(folder)
+    model.save_pretrained(folder)
+    return folder

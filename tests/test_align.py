@@ -1,0 +1,121 @@
+import numpy as np
+import pytest
+
+from embexplorer.align import (
+    build_items,
+    paired_items,
+    segment_words,
+    shared_words,
+    token_items,
+    token_words,
+)
+from embexplorer.extract import extract_hidden_states
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("The bank raised rates.", ["The", "bank", "raised", "rates", "."]),
+        ("I can't, won't!", ["I", "can't", ",", "won't", "!"]),
+        ("It costs 2,048 or 3.14 dollars", ["It", "costs", "2,048", "or", "3.14", "dollars"]),
+        ("Café naïve résumé", ["Café", "naïve", "résumé"]),
+        ("Cafe\u0301 ok", ["Cafe\u0301", "ok"]),  # decomposed accent stays in its word
+        ("I ❤️ 👍🏽 this", ["I", "❤️", "👍🏽", "this"]),  # emoji with modifiers: one item
+        ("我爱 北京", ["我爱", "北京"]),
+        ("a   b\n\nc\t d", ["a", "b", "c", "d"]),
+        ("well-known e-mail", ["well-known", "e-mail"]),
+        ("...", [".", ".", "."]),
+        ("", []),
+        ("zero\u200bwidth", ["zero", "width"]),
+    ],
+)
+def test_segment_words(text, words):
+    found = segment_words(text)
+    assert [w.text for w in found] == words
+    assert all(text[w.start : w.end] == w.text for w in found)
+
+
+HARD_TEXTS = [
+    "The bank raised rates.",
+    "We sat on the river bank, didn't we?",
+    "It cost 2,048 euros at the café — naïve!",
+    "Emoji 😀 and 你好 and   repeated   spaces",
+    "Antidisestablishmentarianism\nnewline",
+]
+
+
+@pytest.mark.parametrize("pair", [("tiny_gpt2", "tiny_bert"), ("tiny_gpt2", "minilm")])
+def test_both_models_give_identical_items(pair, request):
+    model_a, model_b = (request.getfixturevalue(name) for name in pair)
+    states_a = extract_hidden_states(model_a, HARD_TEXTS)
+    states_b = extract_hidden_states(model_b, HARD_TEXTS)
+    for unit in ("word", "sentence"):
+        items_a, items_b = paired_items(states_a, states_b, unit=unit)
+        assert items_a.labels == items_b.labels
+        np.testing.assert_array_equal(items_a.sentence, items_b.sentence)
+        assert items_a.vectors.shape[:2] == (model_a.info.n_hidden_states, items_a.n_items)
+    words, _ = paired_items(states_a, states_b, unit="word")
+    expected = [w.text for i, t in enumerate(HARD_TEXTS) for w in segment_words(t, i)]
+    assert words.labels == expected  # no word lost for these texts
+    assert "2,048" in words.labels and "didn't" in words.labels and "😀" in words.labels
+
+
+def test_many_piece_word_pools_all_pieces(tiny_gpt2, tiny_bert, minilm):
+    text = ["Antidisestablishmentarianism"]
+    for loaded in (tiny_gpt2, tiny_bert, minilm):
+        states = extract_hidden_states(loaded, text)
+        words = segment_words(text[0])
+        (members,) = token_words(states, words)
+        assert len(members) > 2  # split into many pieces
+        layer = states.vectors[-1]
+        mean = build_items(states, "word", "mean").vectors[-1, 0]
+        np.testing.assert_allclose(mean, layer[members].mean(axis=0), rtol=1e-6)
+        first = build_items(states, "word", "first").vectors[-1, 0]
+        last = build_items(states, "word", "last").vectors[-1, 0]
+        np.testing.assert_array_equal(first, layer[members[0]])
+        np.testing.assert_array_equal(last, layer[members[-1]])
+
+
+def test_special_tokens_never_items(tiny_bert):
+    states = extract_hidden_states(tiny_bert, ["bank money"])
+    items = build_items(states, "word")
+    assert items.labels == ["bank", "money"]
+    assert "[CLS]" not in token_items(states).labels
+    assert token_items(states, include_special=True).labels[0] == "[CLS]"
+
+
+def test_sentence_item_is_mean_of_words(tiny_gpt2):
+    states = extract_hidden_states(tiny_gpt2, ["The bank raised rates.", "A river bank."])
+    words = build_items(states, "word")
+    sentences = build_items(states, "sentence")
+    assert sentences.labels[0].startswith("S1: The bank")
+    np.testing.assert_allclose(
+        sentences.vectors[:, 1], words.vectors[:, words.sentence == 1].mean(axis=1), rtol=1e-6
+    )
+
+
+def test_truncated_words_dropped_for_both(tiny_gpt2, tiny_bert):
+    texts = ["bank " * 80, "river bank"]
+    states_a = extract_hidden_states(tiny_gpt2, texts)
+    states_b = extract_hidden_states(tiny_bert, texts)
+    words = shared_words(states_a, states_b)
+    items_a, items_b = paired_items(states_a, states_b)
+    assert items_a.labels == items_b.labels == [w.text for w in words]
+    assert sum(1 for w in words if w.sentence == 0) <= 62  # BERT keeps 64 - 2 specials
+    assert [w.text for w in words if w.sentence == 1] == ["river", "bank"]
+
+
+def test_display_labels_disambiguate_repeats(tiny_gpt2):
+    states = extract_hidden_states(tiny_gpt2, ["the bank", "the river bank bank"])
+    labels = build_items(states, "word").display_labels()
+    assert labels == ["the (S1)", "bank (S1)", "the (S2)", "river", "bank (S2)", "bank (S2 #2)"]
+
+
+def test_bad_choices_list_valid_options(tiny_gpt2):
+    states = extract_hidden_states(tiny_gpt2, ["a bank"])
+    with pytest.raises(ValueError, match="token, word, sentence"):
+        build_items(states, "paragraph")
+    with pytest.raises(ValueError, match="mean, first, last"):
+        build_items(states, "word", pooling="max")
+    with pytest.raises(ValueError, match="different texts"):
+        shared_words(states, extract_hidden_states(tiny_gpt2, ["other"]))

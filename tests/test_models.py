@@ -1,0 +1,83 @@
+import time
+
+import pytest
+
+from embexplorer.models import (
+    DEFAULT_MODEL_A,
+    DEFAULT_MODEL_B,
+    ModelLoadError,
+    default_model_names,
+    load_model,
+    resolve_layer,
+)
+
+
+def test_defaults_and_env_override(monkeypatch):
+    monkeypatch.delenv("EMBEXPLORER_MODEL_A", raising=False)
+    monkeypatch.delenv("EMBEXPLORER_MODEL_B", raising=False)
+    assert (
+        default_model_names() == (DEFAULT_MODEL_A, DEFAULT_MODEL_B) == ("gpt2", "bert-base-uncased")
+    )
+    monkeypatch.setenv("EMBEXPLORER_MODEL_A", "/models/a")
+    monkeypatch.setenv("EMBEXPLORER_MODEL_B", " distilbert-base-uncased ")
+    assert default_model_names() == ("/models/a", "distilbert-base-uncased")
+
+
+def test_tiny_models_report_kind_and_shape(tiny_gpt2, tiny_bert):
+    assert (tiny_gpt2.info.kind, tiny_gpt2.info.n_layers, tiny_gpt2.info.hidden_size) == (
+        "causal",
+        3,
+        32,
+    )
+    assert (tiny_bert.info.kind, tiny_bert.info.n_layers, tiny_bert.info.hidden_size) == (
+        "masked",
+        2,
+        32,
+    )
+    assert tiny_gpt2.info.n_hidden_states == 4
+    assert tiny_gpt2.info.max_length == 64
+    assert not tiny_gpt2.model.training and not tiny_bert.model.training
+    assert tiny_gpt2.tokenizer.pad_token is not None  # GPT-2 gets its end-of-text token as padding
+
+
+def test_real_minilm_checkpoint(minilm):
+    info = minilm.info
+    assert (info.model_type, info.kind, info.n_layers, info.hidden_size, info.max_length) == (
+        "bert",
+        "masked",
+        6,
+        384,
+        512,
+    )
+    assert "6 layers" in info.describe()
+
+
+def test_unknown_hub_id_fails_fast_with_guidance():
+    start = time.perf_counter()
+    with pytest.raises(ModelLoadError) as error:
+        load_model("no-such-org/no-such-model-xyz")
+    assert time.perf_counter() - start < 15  # no 50-second retry loop
+    message = str(error.value)
+    assert "no-such-org/no-such-model-xyz" in message
+    assert "local folder" in message and "EMBEXPLORER_MODEL_A" in message
+
+
+@pytest.mark.parametrize("name", ["/definitely/not/here", "./missing-model-folder", ""])
+def test_missing_paths_fail_with_message(name):
+    with pytest.raises(ModelLoadError, match="folder|model"):
+        load_model(name)
+
+
+def test_broken_folder_is_reported(tmp_path):
+    (tmp_path / "config.json").write_text("{not json")
+    with pytest.raises(ModelLoadError, match="could not be loaded"):
+        load_model(str(tmp_path))
+
+
+def test_resolve_layer():
+    assert resolve_layer(-1, 13) == 12
+    assert resolve_layer(0, 13) == 0
+    assert resolve_layer(-13, 13) == 0
+    for bad in (13, -14):
+        with pytest.raises(ValueError, match="out of range"):
+            resolve_layer(bad, 13, "gpt2")
