@@ -1,0 +1,7 @@
+"""``python -m embexplorer compare ...``"""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

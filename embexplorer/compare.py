@@ -1,0 +1,167 @@
+"""Two models' items at one layer each -> preprocessed vectors, item-by-item matrices, RSA and CKA.
+
+The one path from hidden states to scores, shared by the CLI and the pages, so the numbers a
+person sees in the app are the numbers ``python -m embexplorer compare`` prints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .align import Items, paired_items
+from .extract import HiddenStates
+from .geometry import METRICS, preprocess, similarity_matrix
+from .models import resolve_layer
+from .rsa import RSA_METHODS, RSAResult, linear_cka, rsa_score
+
+MIN_ITEMS = 3  # RSA correlates pairs of items: 3 items give the 3 pairs a correlation needs
+
+
+@dataclass
+class Comparison:
+    """Everything the Similarity view and the CLI report show for one setting."""
+
+    items_a: Items
+    items_b: Items
+    layers: tuple[int, int]
+    metric: str
+    preprocessing: str
+    vectors_a: np.ndarray
+    vectors_b: np.ndarray
+    matrix_a: np.ndarray
+    matrix_b: np.ndarray
+    rsa: RSAResult
+    cka: float
+    cka_debiased: float
+
+    @property
+    def labels(self) -> list[str]:
+        return self.items_a.display_labels()
+
+    def pair_values(self) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """Upper-triangle values of both matrices and the pair each comes from ("bank · river")."""
+        rows, cols = np.triu_indices(self.items_a.n_items, k=1)
+        labels = self.labels
+        pairs = [f"{labels[i]} · {labels[j]}" for i, j in zip(rows, cols, strict=True)]
+        return self.matrix_a[rows, cols], self.matrix_b[rows, cols], pairs
+
+    def fit_line(self) -> tuple[float, float] | None:
+        """Least-squares slope and intercept of B's values on A's; None when A's are constant."""
+        x, y, _ = self.pair_values()
+        if np.ptp(x) == 0 or not (np.isfinite(x).all() and np.isfinite(y).all()):
+            return None
+        slope, intercept = np.polyfit(x, y, deg=1)
+        return float(slope), float(intercept)
+
+
+def _check(value: str, valid: tuple[str, ...], what: str) -> None:
+    if value not in valid:
+        raise ValueError(f"{what} must be one of {', '.join(valid)}; got {value!r}")
+
+
+def compare_items(
+    items_a: Items,
+    items_b: Items,
+    layer_a: int = -1,
+    layer_b: int = -1,
+    metric: str = "cosine",
+    preprocessing: str = "none",
+    method: str = "spearman",
+    permutations: int = 1000,
+    bootstraps: int = 1000,
+    seed: int = 0,
+) -> Comparison:
+    """Compare the same items in two models' spaces.
+
+    Raises
+    ------
+    ValueError
+        When the items differ, a layer is out of range, a name is unknown, or there are fewer
+        than three items.
+    """
+    _check(metric, METRICS, "metric")
+    _check(method, RSA_METHODS, "RSA method")
+    if items_a.labels != items_b.labels:
+        raise ValueError("the two models' items differ; build them with paired_items()")
+    if items_a.n_items < MIN_ITEMS:
+        raise ValueError(
+            f"{items_a.n_items} {items_a.unit}(s) is too few: RSA needs at least {MIN_ITEMS} "
+            "items (3 pairs); add words or sentences"
+        )
+    layers = (
+        resolve_layer(layer_a, items_a.vectors.shape[0], "model A"),
+        resolve_layer(layer_b, items_b.vectors.shape[0], "model B"),
+    )
+    vectors_a = preprocess(items_a.vectors[layers[0]], preprocessing)
+    vectors_b = preprocess(items_b.vectors[layers[1]], preprocessing)
+    matrix_a = similarity_matrix(vectors_a, metric)
+    matrix_b = similarity_matrix(vectors_b, metric)
+    return Comparison(
+        items_a=items_a,
+        items_b=items_b,
+        layers=layers,
+        metric=metric,
+        preprocessing=preprocessing,
+        vectors_a=vectors_a,
+        vectors_b=vectors_b,
+        matrix_a=matrix_a,
+        matrix_b=matrix_b,
+        rsa=rsa_score(
+            matrix_a,
+            matrix_b,
+            method=method,
+            permutations=permutations,
+            bootstraps=bootstraps,
+            seed=seed,
+        ),
+        cka=float(linear_cka(vectors_a, vectors_b)),
+        cka_debiased=float(linear_cka(vectors_a, vectors_b, debiased=True)),
+    )
+
+
+def compare_models(
+    states_a: HiddenStates,
+    states_b: HiddenStates,
+    unit: str = "word",
+    pooling: str = "mean",
+    **settings,
+) -> Comparison:
+    """:func:`paired_items` then :func:`compare_items`."""
+    items_a, items_b = paired_items(states_a, states_b, unit=unit, pooling=pooling)
+    return compare_items(items_a, items_b, **settings)
+
+
+def describe_rsa(rsa: RSAResult, names: tuple[str, str], unit: str) -> str:
+    """One plain sentence on what the RSA number means, for a reader who is not a statistician."""
+    if not rsa.defined:
+        return f"RSA is not defined here: {rsa.reason}"
+    value = rsa.spearman if rsa.method == "spearman" else rsa.pearson
+    symbol = "ρ" if rsa.method == "spearman" else "r"
+    size = abs(value)
+    strength = (
+        "strongly"
+        if size >= 0.7
+        else "moderately"
+        if size >= 0.4
+        else "weakly"
+        if size >= 0.1
+        else "hardly"
+    )
+    direction = "" if value >= 0 else " (inversely)"
+    sentence = (
+        f"{symbol} = {value:.2f}: pairs of {unit}s that {names[0]} finds alike are {strength} "
+        f"alike in {names[1]} too{direction}."
+    )
+    if rsa.permutations and np.isfinite(rsa.p_value):
+        chance = (
+            "unlikely to be chance"
+            if rsa.p_value < 0.05
+            else "compatible with chance (no evidence of shared structure)"
+        )
+        sentence += (
+            f" Shuffling the {unit}s of one model {rsa.permutations:,} times gives a value this "
+            f"high with p = {rsa.p_value:.3g}: {chance}."
+        )
+    return sentence

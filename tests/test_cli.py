@@ -1,0 +1,161 @@
+"""The CLI: JSON contents against scipy, the readable report, export, and every error path."""
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from embexplorer.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+TEXTS = ["The bank raised rates.", "We sat on the river bank."]
+
+
+class FakeStdin(io.StringIO):
+    def isatty(self):
+        return False
+
+
+def run(args, stdin_text=None):
+    out, err = io.StringIO(), io.StringIO()
+    stdin = FakeStdin(stdin_text) if stdin_text is not None else FakeStdin("")
+    old_err, sys.stderr = sys.stderr, err
+    try:
+        status = main(args, stdin=stdin, stdout=out)
+    finally:
+        sys.stderr = old_err
+    return status, out.getvalue(), err.getvalue()
+
+
+def test_json_matches_scipy_on_upper_triangles(tiny_models_env):
+    status, out, err = run(["compare", "--json", "--permutations", "500", *TEXTS])
+    assert status == 0, err
+    result = json.loads(out)
+    assert result["items"] == [
+        "The",
+        "bank",
+        "raised",
+        "rates",
+        ".",
+        "We",
+        "sat",
+        "on",
+        "the",
+        "river",
+        "bank",
+        ".",
+    ]
+    assert result["models"] == [str(p) for p in tiny_models_env]
+    assert result["layers"] == [3, 2]  # -1 resolved: tiny GPT-2 has 3 blocks, tiny BERT 2
+    sim_a, sim_b = (np.array(m, dtype=float) for m in result["similarity"])
+    n = len(result["items"])
+    assert sim_a.shape == sim_b.shape == (n, n)
+    iu = np.triu_indices(n, k=1)
+    rsa = result["rsa"]
+    assert rsa["pearson"] == pytest.approx(stats.pearsonr(sim_a[iu], sim_b[iu])[0], abs=1e-9)
+    assert rsa["spearman"] == pytest.approx(stats.spearmanr(sim_a[iu], sim_b[iu])[0], abs=1e-9)
+    assert rsa["n_items"] == n and rsa["n_pairs"] == n * (n - 1) // 2
+    assert rsa["permutations"] == 500 and 0 < rsa["p_value"] <= 1
+    assert 0 <= result["cka"] <= 1
+
+
+def test_readable_report_and_options(tiny_models_env):
+    status, out, err = run(
+        [
+            "compare",
+            "--unit",
+            "sentence",
+            "--metric",
+            "euclidean",
+            "--preprocess",
+            "center",
+            "--layer-a",
+            "0",
+            "--layer-b",
+            "-2",
+            "--permutations",
+            "100",
+            "--bootstraps",
+            "50",
+            "a river bank",
+            "a money bank",
+            "a cat on a mat",
+        ]
+    )
+    assert status == 0, err
+    assert "3 sentence items, 3 pairs" in out
+    assert "layer 0 of 3" in out and "layer 1 of 2" in out
+    assert "Spearman rho" in out and "CKA" in out
+
+
+def test_texts_from_file_and_stdin(tiny_models_env, tmp_path):
+    path = tmp_path / "sentences.txt"
+    path.write_text("\n".join(TEXTS) + "\n\n", encoding="utf-8")
+    from_file = json.loads(
+        run(["compare", "--json", "--permutations", "0", "--file", str(path)])[1]
+    )
+    from_stdin = json.loads(run(["compare", "--json", "--permutations", "0"], "\n".join(TEXTS))[1])
+    assert from_file["items"] == from_stdin["items"]
+    assert from_file["rsa"]["p_value"] is None  # no permutations: no p-value
+
+
+def test_export_npz(tiny_models_env, tmp_path):
+    target = tmp_path / "items.npz"
+    status, _, err = run(["compare", "--permutations", "0", "--export", str(target), *TEXTS])
+    assert status == 0, err
+    data = np.load(target)
+    assert data["vectors_a"].shape == (12, 32) and data["vectors_b"].shape == (12, 32)
+    assert list(data["items"])[:3] == ["The", "bank", "raised"]
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "message"),
+    [
+        (["compare"], "", "no text given"),
+        (["compare"], "   \n\n", "no text given"),
+        (["compare", "Hi"], None, "too few"),
+        (["compare", "--model-a", "/no/such/folder", *TEXTS], None, "/no/such/folder"),
+        (["compare", "--model-b", "no-org/no-model-here", *TEXTS], None, "no-org/no-model-here"),
+        (["compare", "--layer-a", "9", *TEXTS], None, "out of range"),
+        (["compare", "--layer-b", "-4", *TEXTS], None, "out of range"),
+        (["compare", "--metric", "manhattan", *TEXTS], None, "invalid choice"),
+        (["compare", "--permutations", "-1", *TEXTS], None, "must be 0 or more"),
+        (["compare", "--file", "/no/such/file.txt"], None, "cannot read"),
+        (["frobnicate"], None, "invalid choice"),
+    ],
+)
+def test_errors_exit_2_with_one_line(tiny_models_env, args, stdin, message):
+    status, out, err = run(args, stdin)
+    assert status == 2
+    assert out == ""
+    assert err.count("\n") == 1 and message in err
+    assert "Traceback" not in err
+
+
+def test_module_entry_point_in_a_real_process(tiny_models_env):
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    done = subprocess.run(
+        [sys.executable, "-m", "embexplorer", "compare", "--json", "--permutations", "200", *TEXTS],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["rsa"]["permutations"] == 200
+    bad = subprocess.run(
+        [sys.executable, "-m", "embexplorer", "compare", "--layer-a", "50", *TEXTS],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
