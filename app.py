@@ -1,0 +1,70 @@
+"""embexplorer: the entry point. Defines the pages; the home page explains what the app shows."""
+
+import streamlit as st
+
+from embexplorer import ui
+
+PAGES = {
+    "home": st.Page(lambda: home(), title="Home", icon="🏠", default=True, url_path="home"),
+    "projection": st.Page(
+        "pages/1_Projection.py", title="Projection", icon="🗺️", url_path="projection"
+    ),
+    "similarity": st.Page(
+        "pages/2_Similarity.py", title="Similarity & RSA", icon="🟥", url_path="similarity"
+    ),
+}
+
+
+def home() -> None:
+    ui.page_header(
+        "embexplorer",
+        "How GPT-2 and BERT embed the same text: side by side, at any layer.",
+    )
+    left, right = st.columns([3, 2], gap="large")
+    with left:
+        st.markdown(
+            """
+Type sentences in the sidebar. Both models turn every token into a vector at every layer; this
+app projects those vectors to 2D/3D, draws item-by-item similarity heatmaps, and scores how alike
+the two models' similarity structures are (RSA).
+
+**Why they differ.** GPT-2 is *causal*: a token's vector depends only on the words before it.
+BERT is *bidirectional*: every vector sees the whole sentence. So "bank" in *"the bank of the
+river"* is the same GPT-2 vector as in *"the bank raised rates"* up to the word "bank", while
+BERT's already differs. Their tokenizers differ too (GPT-2's byte-level BPE, BERT's WordPiece),
+so the app segments the text into words once and pools each model's pieces into the same items.
+"""
+        )
+        st.latex(
+            r"\text{GPT-2: } h_t = f(w_1, \dots, w_t) \qquad \text{BERT: } h_t = f(w_1, \dots, w_T)"
+        )
+        st.markdown("**Open a view**")
+        params = ui.link_params()
+        st.page_link(
+            PAGES["projection"],
+            label="Projection: PCA / UMAP / t-SNE, 2D or 3D",
+            query_params=params,
+        )
+        st.page_link(
+            PAGES["similarity"],
+            label="Similarity: heatmaps, RSA score and scatter",
+            query_params=params,
+        )
+    with right:
+        st.markdown("**The mathematics in one place**")
+        st.caption("Cosine similarity (angle only, blind to length)")
+        st.latex(r"\cos(u, v) = \frac{u^\top v}{\lVert u \rVert \, \lVert v \rVert}")
+        st.caption("Euclidean distance (length matters)")
+        st.latex(r"d(u, v) = \lVert u - v \rVert_2 = \sqrt{\textstyle\sum_i (u_i - v_i)^2}")
+        st.caption("PCA: eigenvectors of the covariance of the centred vectors X")
+        st.latex(
+            r"\tfrac{1}{n-1} X^\top X \, w_k = \lambda_k w_k, \qquad \text{explained}_k = \lambda_k / \textstyle\sum_j \lambda_j"
+        )
+        st.caption("RSA: correlate the upper triangles of the two item-by-item matrices")
+        st.latex(r"\text{RSA} = \rho\big(\{S^A_{ij}\}_{i<j},\ \{S^B_{ij}\}_{i<j}\big)")
+        st.caption("Rotation invariance: an orthogonal R moves coordinates, not cosines")
+        st.latex(r"R^\top R = I \;\Rightarrow\; \cos(Ru, Rv) = \cos(u, v)")
+    ui.sidebar()
+
+
+st.navigation(list(PAGES.values()), position="sidebar").run()

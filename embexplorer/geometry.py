@@ -1,0 +1,503 @@
+"""Geometry of one embedding space: similarity matrices, preprocessing, anisotropy, PCA spectrum,
+random rotations, Procrustes alignment and per-dimension cosine contributions.
+
+Every function takes item vectors as a 2-D array ``X`` of shape (n_items, n_dims), returns new
+float64 arrays and never modifies its input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.linalg import orthogonal_procrustes
+from scipy.spatial.distance import pdist, squareform
+
+METRICS = ("cosine", "euclidean")
+PREPROCESSING = ("none", "center", "standardize", "remove_top_pcs")
+
+
+# --- input checks ---------------------------------------------------------------------------------
+
+
+def check_vectors(X, name: str = "X", min_items: int = 1) -> np.ndarray:
+    """Return ``X`` as a finite 2-D float64 array, or raise a ValueError that states its shape."""
+    array = np.asarray(X, dtype=np.float64)
+    if array.ndim != 2:
+        raise ValueError(
+            f"{name} must be a 2-D array of shape (n_items, n_dims); got shape {array.shape}"
+        )
+    if array.shape[0] < min_items:
+        raise ValueError(
+            f"{name} needs at least {min_items} item(s) (rows); got shape {array.shape}"
+        )
+    if array.shape[1] < 1:
+        raise ValueError(f"{name} needs at least 1 dimension (column); got shape {array.shape}")
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} contains NaN or infinite values (shape {array.shape})")
+    return array
+
+
+def check_choice(value: str, valid: tuple[str, ...], what: str) -> None:
+    """Raise a ValueError listing the valid names when ``value`` is not one of them."""
+    if value not in valid:
+        raise ValueError(f"{what} must be one of {', '.join(map(repr, valid))}; got {value!r}")
+
+
+# --- similarity matrices --------------------------------------------------------------------------
+
+
+def unit_rows(X) -> np.ndarray:
+    """Rows scaled to unit Euclidean length; a zero row stays zero (so its cosines are 0)."""
+    X = check_vectors(X)
+    norms = np.linalg.norm(X, axis=1, keepdims=True)
+    # Dividing by 1 leaves a zero row at zero instead of producing 0/0 = NaN.
+    return X / np.where(norms > 0, norms, 1.0)
+
+
+def cosine_similarity_matrix(X) -> np.ndarray:
+    """Cosine similarity between every pair of rows.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_items, n_dims)
+
+    Returns
+    -------
+    ndarray of shape (n_items, n_items)
+        Exactly symmetric, values in [-1, 1], diagonal exactly 1.
+
+    Notes
+    -----
+    The cosine with a zero vector is defined as 0 (as in
+    ``sklearn.metrics.pairwise.cosine_similarity``), including a zero vector's cosine with itself,
+    so its diagonal entry is 0; the result never contains NaN.
+
+    Examples
+    --------
+    >>> cosine_similarity_matrix([[1.0, 0.0], [1.0, 1.0], [0.0, 0.0]]).round(3)
+    array([[1.   , 0.707, 0.   ],
+           [0.707, 1.   , 0.   ],
+           [0.   , 0.   , 0.   ]])
+    """
+    units = unit_rows(X)
+    similarity = units @ units.T
+    # Rounding makes the product slightly asymmetric and can push |cos| a hair above 1.
+    similarity = np.clip((similarity + similarity.T) / 2, -1.0, 1.0)
+    nonzero = np.any(units != 0, axis=1)
+    np.fill_diagonal(similarity, nonzero.astype(np.float64))
+    return similarity
+
+
+def euclidean_distance_matrix(X) -> np.ndarray:
+    """Euclidean distance between every pair of rows.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_items, n_dims)
+
+    Returns
+    -------
+    ndarray of shape (n_items, n_items)
+        Exactly symmetric, diagonal exactly 0.
+
+    Notes
+    -----
+    Distances are computed from the differences (``scipy.spatial.distance.pdist``), not from
+    ``|x|^2 + |y|^2 - 2 x.y``: GPT-2 vectors carry a few dimensions with huge values, and the
+    dot-product shortcut loses most significant digits to cancellation when vectors are long and
+    close together.
+    """
+    X = check_vectors(X)
+    if X.shape[0] == 1:
+        return np.zeros((1, 1))
+    return squareform(pdist(X, metric="euclidean"))
+
+
+def similarity_matrix(X, metric: str = "cosine") -> np.ndarray:
+    """Item-by-item matrix: cosine similarity or Euclidean distance.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_items, n_dims)
+    metric : {"cosine", "euclidean"}
+        ``"cosine"`` gives similarities (diagonal 1), ``"euclidean"`` distances (diagonal 0).
+
+    Returns
+    -------
+    ndarray of shape (n_items, n_items), float64, symmetric
+
+    See Also
+    --------
+    cosine_similarity_matrix, euclidean_distance_matrix
+    """
+    check_choice(metric, METRICS, "metric")
+    if metric == "cosine":
+        return cosine_similarity_matrix(X)
+    return euclidean_distance_matrix(X)
+
+
+# --- preprocessing --------------------------------------------------------------------------------
+
+
+def center(X) -> np.ndarray:
+    """Subtract the mean item (column means) from every row."""
+    X = check_vectors(X)
+    return X - X.mean(axis=0)
+
+
+def standardize(X) -> np.ndarray:
+    """Z-score every dimension over items (population std, ddof=0, like sklearn's StandardScaler).
+
+    A dimension with zero variance is left at 0 after centring instead of becoming NaN.
+    """
+    centred = center(X)
+    std = centred.std(axis=0)
+    return centred / np.where(std > 0, std, 1.0)
+
+
+def remove_top_pcs(X, n_components: int = 1) -> np.ndarray:
+    """Centre, then project out the top ``n_components`` principal directions.
+
+    This is "all-but-the-top" (Mu & Viswanath 2018): the dominant directions shared by all
+    vectors carry frequency and position rather than meaning.
+    """
+    centred = center(X)
+    limit = min(centred.shape)
+    if not 0 <= n_components <= limit:
+        raise ValueError(
+            f"n_components must be between 0 and min(n_items, n_dims) = {limit} for X of shape "
+            f"{centred.shape}; got {n_components}"
+        )
+    if n_components == 0:
+        return centred
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    top = vt[:n_components]
+    return centred - (centred @ top.T) @ top
+
+
+def preprocess(X, method: str = "none", n_components: int = 1) -> np.ndarray:
+    """Prepare item vectors before comparing them.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_items, n_dims)
+    method : {"none", "center", "standardize", "remove_top_pcs"}
+        ``"none"``: a float64 copy. ``"center"``: subtract the mean item. ``"standardize"``:
+        z-score every dimension over items (zero-variance dimensions become 0, not NaN).
+        ``"remove_top_pcs"``: centre, then remove the top ``n_components`` principal directions
+        (Mu & Viswanath 2018).
+    n_components : int, default 1
+        Only for ``"remove_top_pcs"``.
+
+    Returns
+    -------
+    ndarray of shape (n_items, n_dims), float64; the input is never modified.
+
+    Notes
+    -----
+    Raw GPT-2 vectors share a large common direction and a few "rogue" dimensions (Ethayarajh
+    2019; Timkey & van Schijndel 2021), so every cosine is close to 1. Centring removes the common
+    direction; standardising also stops a few huge dimensions from dominating.
+
+    References
+    ----------
+    Mu, J. & Viswanath, P. (2018). All-but-the-top: simple and effective postprocessing for word
+    representations. ICLR.
+    """
+    check_choice(method, PREPROCESSING, "preprocessing")
+    if method == "center":
+        return center(X)
+    if method == "standardize":
+        return standardize(X)
+    if method == "remove_top_pcs":
+        return remove_top_pcs(X, n_components)
+    return check_vectors(X).copy()
+
+
+# --- anisotropy and rogue dimensions --------------------------------------------------------------
+
+
+def anisotropy(X, exclude_pairs=None) -> float:
+    """Mean cosine similarity between different items (Ethayarajh 2019).
+
+    Parameters
+    ----------
+    X : array-like of shape (n_items, n_dims), n_items >= 2
+    exclude_pairs : array-like of bool, shape (n_items, n_items), optional
+        True where a pair must not count (e.g. two occurrences of the same word). The diagonal is
+        always excluded.
+
+    Returns
+    -------
+    float
+        About 0 for an isotropic space, close to 1 when all vectors share one direction.
+
+    Notes
+    -----
+    Without ``exclude_pairs`` it is computed in O(n d) from the sum of unit vectors, without
+    forming the n x n matrix. Zero vectors count as cosine 0 with everything.
+
+    References
+    ----------
+    Ethayarajh, K. (2019). How contextual are contextualized word representations? EMNLP.
+    """
+    X = check_vectors(X, min_items=2)
+    n = X.shape[0]
+    if exclude_pairs is None:
+        total = per_dimension_cosine_contribution(X).sum()
+        return float(total / (n * (n - 1) / 2))
+    mask = np.asarray(exclude_pairs, dtype=bool)
+    if mask.shape != (n, n):
+        raise ValueError(
+            f"exclude_pairs must have shape ({n}, {n}) to match X of shape {X.shape}; "
+            f"got {mask.shape}"
+        )
+    keep = ~(mask | mask.T)
+    np.fill_diagonal(keep, False)
+    if not keep.any():
+        raise ValueError(f"exclude_pairs excludes every pair of the {n} items; nothing to average")
+    return float(cosine_similarity_matrix(X)[keep].mean())
+
+
+def per_dimension_cosine_contribution(X) -> np.ndarray:
+    """How much each dimension adds to the sum of cosines over all pairs of different items.
+
+    For unit rows ``u_j``, dimension ``i`` contributes ``sum_{j<k} u_ji u_ki``; the contributions
+    add up to the sum of the upper-triangle cosines. A few dimensions with a large share are the
+    "rogue dimensions" of Timkey & van Schijndel (2021).
+
+    Parameters
+    ----------
+    X : array-like of shape (n_items, n_dims)
+
+    Returns
+    -------
+    ndarray of shape (n_dims,)
+
+    Notes
+    -----
+    ``sum_{j<k} u_ji u_ki = ((sum_j u_ji)^2 - sum_j u_ji^2) / 2``: O(n d), no pair loop.
+
+    References
+    ----------
+    Timkey, W. & van Schijndel, M. (2021). All bark and no bite: rogue dimensions in transformer
+    language models obscure representational quality. EMNLP.
+
+    Examples
+    --------
+    >>> per_dimension_cosine_contribution([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    array([1., 0.])
+    """
+    units = unit_rows(X)
+    return (units.sum(axis=0) ** 2 - (units**2).sum(axis=0)) / 2
+
+
+# --- PCA ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PCAResult:
+    """Principal components of centred item vectors.
+
+    Attributes
+    ----------
+    components : ndarray of shape (k, n_dims)
+        Unit directions, largest variance first; each one's largest-|loading| entry is positive.
+    eigenvalues : ndarray of shape (k,)
+        Variance along each component (ddof=1, sklearn's ``explained_variance_``).
+    explained_variance_ratio : ndarray of shape (k,)
+        Share of the total variance (over all components, not only the k kept).
+    mean : ndarray of shape (n_dims,)
+    coords : ndarray of shape (n_items, k)
+        The centred items in the components' coordinates.
+    """
+
+    components: np.ndarray
+    eigenvalues: np.ndarray
+    explained_variance_ratio: np.ndarray
+    mean: np.ndarray
+    coords: np.ndarray
+
+    @property
+    def n_components(self) -> int:
+        return self.components.shape[0]
+
+
+def pca(X, n_components: int | None = None) -> PCAResult:
+    """PCA by singular value decomposition of the centred items, with fixed component signs.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_items, n_dims), n_items >= 2
+    n_components : int, optional
+        How many components to keep; default all ``min(n_items, n_dims)``. A larger number is
+        clipped to ``min(n_items, n_dims)`` (check ``result.n_components``). With n_items <= n_dims
+        the last kept component has zero variance, since centring removes one degree of freedom.
+
+    Returns
+    -------
+    PCAResult
+
+    Notes
+    -----
+    Sign convention: each component is flipped so that its entry with the largest absolute value
+    is positive (the first such entry on ties), so a rerun or a reordering of the items never
+    mirrors the picture. Eigenvalues and ratios equal sklearn's ``PCA`` ``explained_variance_``
+    and ``explained_variance_ratio_``; coordinates equal its ``transform`` up to the sign of each
+    column. When all items are identical the total variance is 0 and the ratios are 0.
+    """
+    X = check_vectors(X, min_items=2)
+    limit = min(X.shape)
+    if n_components is None:
+        n_components = limit
+    if n_components < 1:
+        raise ValueError(f"n_components must be at least 1; got {n_components}")
+    k = min(int(n_components), limit)
+    mean = X.mean(axis=0)
+    centred = X - mean
+    u, s, vt = np.linalg.svd(centred, full_matrices=False)
+    signs = np.sign(vt[np.arange(vt.shape[0]), np.argmax(np.abs(vt), axis=1)])
+    signs[signs == 0] = 1.0
+    vt = vt * signs[:, None]
+    u = u * signs[None, :]
+    eigenvalues = s**2 / (X.shape[0] - 1)
+    total = eigenvalues.sum()
+    ratios = eigenvalues / total if total > 0 else np.zeros_like(eigenvalues)
+    return PCAResult(
+        components=vt[:k],
+        eigenvalues=eigenvalues[:k],
+        explained_variance_ratio=ratios[:k],
+        mean=mean,
+        coords=u[:, :k] * s[:k],
+    )
+
+
+def n_components_for_variance(explained_variance_ratio, threshold: float = 0.9) -> int:
+    """Smallest number of leading components whose explained variance reaches ``threshold``.
+
+    Examples
+    --------
+    >>> n_components_for_variance([0.5, 0.3, 0.15, 0.05], threshold=0.9)
+    3
+    """
+    ratios = np.asarray(explained_variance_ratio, dtype=np.float64)
+    if ratios.ndim != 1 or ratios.size == 0:
+        raise ValueError(
+            f"explained_variance_ratio must be a non-empty 1-D array; got shape {ratios.shape}"
+        )
+    if not 0 < threshold <= 1:
+        raise ValueError(f"threshold must be in (0, 1]; got {threshold}")
+    cumulative = np.cumsum(ratios)
+    # Ratios that sum to 1 in exact arithmetic may sum to 0.9999999999999998 in floating point.
+    reached = np.flatnonzero(cumulative >= threshold - 1e-12)
+    if reached.size == 0:
+        raise ValueError(
+            f"the {ratios.size} given ratios sum to {cumulative[-1]:.4f}, below threshold {threshold}"
+        )
+    return int(reached[0] + 1)
+
+
+# --- rotations and Procrustes ---------------------------------------------------------------------
+
+
+def random_orthogonal(d: int, seed: int | None = 0) -> np.ndarray:
+    """A Haar-distributed (uniformly random) orthogonal matrix of shape (d, d).
+
+    QR decomposition of a standard Gaussian matrix, with the columns of Q multiplied by the signs
+    of R's diagonal; without that correction Q is not uniformly distributed (Mezzadri 2007).
+    """
+    if int(d) != d or d < 1:
+        raise ValueError(f"d must be a positive integer; got {d!r}")
+    rng = np.random.default_rng(seed)
+    q, r = np.linalg.qr(rng.standard_normal((int(d), int(d))))
+    signs = np.sign(np.diag(r))
+    signs[signs == 0] = 1.0
+    return q * signs[None, :]
+
+
+@dataclass(frozen=True)
+class ProcrustesResult:
+    """Y aligned onto X by an orthogonal map (and a scale) after centring both.
+
+    Attributes
+    ----------
+    rotation : ndarray of shape (d_y, d_x)
+        Orthogonal map from Y's (centred) space into X's: rows of a (padded) orthogonal matrix.
+    scale : float
+        Factor applied to centred Y (1.0 when ``scale=False``).
+    aligned : ndarray of shape (n_items, d_x)
+        ``scale * (Y - Y.mean(0)) @ rotation + X.mean(0)``: Y in X's coordinates.
+    residuals : ndarray of shape (n_items,)
+        Euclidean distance between each aligned Y row and its X row (after centring).
+    disparity : float
+        Sum of squared residuals over the sum of squares of centred X: 0 means the same shape;
+        with scaling it is at most 1.
+    """
+
+    rotation: np.ndarray
+    scale: float
+    aligned: np.ndarray
+    residuals: np.ndarray
+    disparity: float
+
+
+def _pad_columns(X: np.ndarray, width: int) -> np.ndarray:
+    return np.pad(X, ((0, 0), (0, width - X.shape[1])))
+
+
+def procrustes_align(X, Y, scale: bool = True) -> ProcrustesResult:
+    """Orthogonal Procrustes: rotate (and scale) centred Y to best match centred X.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_items, d_x)
+        The reference space.
+    Y : array-like of shape (n_items, d_y)
+        The space to align; row i is the same item as row i of X.
+    scale : bool, default True
+        Also fit one positive scale factor.
+
+    Returns
+    -------
+    ProcrustesResult
+
+    Notes
+    -----
+    Two models may have different widths. The narrower one is zero-padded to the wider width
+    (a copy of it lying in a subspace), the rotation is fitted there, and the aligned output keeps
+    X's width. Residuals and disparity are measured in the padded space, so any part of Y that
+    cannot be turned into X's span counts against the fit.
+
+    Raises
+    ------
+    ValueError
+        When the row counts differ, or the rows of X or of Y are all identical.
+    """
+    X = check_vectors(X, "X", min_items=2)
+    Y = check_vectors(Y, "Y", min_items=2)
+    if X.shape[0] != Y.shape[0]:
+        raise ValueError(
+            f"X and Y must hold the same items: X has {X.shape[0]} rows while Y has {Y.shape[0]} "
+            f"(shapes {X.shape} and {Y.shape})"
+        )
+    d_x, d_y = X.shape[1], Y.shape[1]
+    width = max(d_x, d_y)
+    mean_x = X.mean(axis=0)
+    x_centred = _pad_columns(X - mean_x, width)
+    y_centred = _pad_columns(Y - Y.mean(axis=0), width)
+    x_norm2, y_norm2 = np.sum(x_centred**2), np.sum(y_centred**2)
+    if x_norm2 == 0 or y_norm2 == 0:
+        which = "X" if x_norm2 == 0 else "Y"
+        raise ValueError(f"all rows of {which} are identical: there is no shape to align")
+    rotation, singular_sum = orthogonal_procrustes(y_centred, x_centred)
+    factor = float(singular_sum / y_norm2) if scale else 1.0
+    mapped = factor * y_centred @ rotation
+    residuals = np.linalg.norm(mapped - x_centred, axis=1)
+    return ProcrustesResult(
+        rotation=rotation[:d_y, :d_x],
+        scale=factor,
+        aligned=mapped[:, :d_x] + mean_x,
+        residuals=residuals,
+        disparity=float(np.sum(residuals**2) / x_norm2),
+    )

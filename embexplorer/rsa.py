@@ -1,0 +1,507 @@
+"""Compare two similarity structures over the same items: RSA with a permutation (Mantel) p-value
+and a bootstrap CI over items, and linear CKA.
+
+RSA (Kriegeskorte et al. 2008) correlates the strict upper triangles of two item-by-item matrices
+(similarities or distances; the diagonal is excluded). The reference implementation used in the
+tests is ``rsatoolbox.rdm.compare(..., method="corr" | "spearman")``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy import stats
+
+from .geometry import check_choice, check_vectors
+
+RSA_METHODS = ("pearson", "spearman")
+MIN_ITEMS = 3  # 3 items give 3 pairs, the fewest a correlation over pairs can use
+
+# A permuted correlation that equals the observed one in exact arithmetic (e.g. the identity
+# permutation) may differ from it in the last bits; count it as "at least as large".
+TIE_TOLERANCE = 1e-12
+
+
+# --- matrices -> pair vectors ---------------------------------------------------------------------
+
+
+def check_matrix(M, name: str = "M") -> np.ndarray:
+    """Return ``M`` as a finite, square, symmetric float64 array or raise a ValueError."""
+    array = np.asarray(M, dtype=np.float64)
+    if array.ndim != 2 or array.shape[0] != array.shape[1]:
+        raise ValueError(
+            f"{name} must be a square item-by-item matrix of shape (n_items, n_items); "
+            f"got shape {array.shape}"
+        )
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} contains NaN or infinite values (shape {array.shape})")
+    if not np.allclose(array, array.T, rtol=1e-7, atol=1e-10):
+        raise ValueError(
+            f"{name} (shape {array.shape}) is not symmetric; RSA reads only its upper triangle"
+        )
+    return array
+
+
+def upper_triangle(M) -> np.ndarray:
+    """The strict upper triangle (k=1) of a square matrix, row by row, as a condensed vector.
+
+    Examples
+    --------
+    >>> upper_triangle([[0, 1, 2], [1, 0, 3], [2, 3, 0]])
+    array([1., 2., 3.])
+    """
+    array = check_matrix(M)
+    return array[np.triu_indices(array.shape[0], k=1)]
+
+
+def _to_symmetric(values: np.ndarray, n: int, diagonal: float = 0.0) -> np.ndarray:
+    """Put a condensed upper-triangle vector back into a symmetric (n, n) matrix."""
+    rows, cols = np.triu_indices(n, k=1)
+    matrix = np.full((n, n), diagonal, dtype=values.dtype)
+    matrix[rows, cols] = values
+    matrix[cols, rows] = values
+    return matrix
+
+
+def _transform(values: np.ndarray, method: str) -> np.ndarray:
+    """The values Pearson's r is taken over: the values, or their ranks (ties averaged)."""
+    return stats.rankdata(values) if method == "spearman" else values
+
+
+def _correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson correlation; NaN (no warning) when either vector is constant."""
+    a = a - a.mean()
+    b = b - b.mean()
+    denominator = math.sqrt(float(a @ a) * float(b @ b))
+    if denominator == 0:
+        return math.nan
+    return float(np.clip((a @ b) / denominator, -1.0, 1.0))
+
+
+# --- the result -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RSAResult:
+    """Pearson and Spearman RSA, with the p-value and CI of ``method``.
+
+    ``p_value`` is NaN when ``permutations == 0``, the CI is NaN when ``bootstraps == 0``, and
+    everything is NaN when the correlation is not defined (see ``defined`` and ``reason``).
+    """
+
+    pearson: float
+    spearman: float
+    method: str
+    p_value: float
+    ci_low: float
+    ci_high: float
+    ci_level: float
+    n_items: int
+    n_pairs: int
+    permutations: int
+    bootstraps: int
+    reason: str = ""
+
+    @property
+    def defined(self) -> bool:
+        """False when a correlation cannot be computed (``reason`` says why)."""
+        return not self.reason
+
+    @property
+    def value(self) -> float:
+        """The correlation of ``method``."""
+        return self.spearman if self.method == "spearman" else self.pearson
+
+    def to_dict(self) -> dict:
+        """JSON-safe dictionary: NaN becomes None; includes ``defined``."""
+        data = asdict(self)
+        for key, value in data.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                data[key] = None
+        data["defined"] = self.defined
+        return data
+
+
+def _constant_reason(a: np.ndarray, b: np.ndarray) -> str:
+    """Why a correlation over these pair values is undefined, or "" when it is defined."""
+    constant = [name for name, values in (("A", a), ("B", b)) if np.ptp(values) == 0]
+    if not constant:
+        return ""
+    if len(constant) == 2:
+        return "the similarities of both models are all equal, so a correlation is not defined"
+    return f"the similarities of model {constant[0]} are all equal, so a correlation is not defined"
+
+
+# --- permutation (Mantel) test --------------------------------------------------------------------
+
+
+def item_permutations(n_items: int, permutations: int, seed: int | None) -> Iterator[np.ndarray]:
+    """The item permutations of the Mantel test, one after the other.
+
+    Both :func:`mantel_p_value` and :func:`mantel_loop_reference` draw from here, so the same seed
+    gives the same permutations in the same order.
+    """
+    rng = np.random.default_rng(seed)
+    for _ in range(permutations):
+        yield rng.permutation(n_items)
+
+
+def _one_sided_p(count_at_least: int, permutations: int) -> float:
+    # The observed labelling counts as one of the permutations (Phipson & Smyth 2010): p > 0.
+    return (1 + count_at_least) / (1 + permutations)
+
+
+def mantel_p_value(
+    A, B, method: str = "spearman", permutations: int = 10_000, seed: int | None = 0
+) -> float:
+    """One-sided permutation p-value of the RSA correlation, permuting B's items.
+
+    ``p = (1 + #{r_perm >= r_obs}) / (1 + permutations)``; NaN when ``permutations == 0`` or the
+    correlation is undefined.
+
+    Notes
+    -----
+    Permuting items (rows and columns together) only reorders the pair values, so their mean,
+    spread and ranks are fixed: A's pairs are standardised once, B's pair values (or ranks) are
+    put in a symmetric matrix once, and each permutation costs one gather of that matrix and one
+    dot product, with no re-ranking and no re-standardising. The gather is done per permutation
+    with two ``take`` calls (rows, then columns); on 200 items this measured about 3 times
+    faster than gathering (256, n_pairs) blocks by fancy indexing.
+    """
+    check_choice(method, RSA_METHODS, "RSA method")
+    A, B = _check_pair(A, B)
+    n = A.shape[0]
+    a = _transform(upper_triangle(A), method)
+    b = _transform(upper_triangle(B), method)
+    if permutations == 0 or _constant_reason(a, b):
+        return math.nan
+    a_centred = a - a.mean()
+    b_centred = b - b.mean()
+    scale = math.sqrt(float(a_centred @ a_centred) * float(b_centred @ b_centred))
+    # Weights on the strict upper triangle: <weights, B permuted> is r's numerator; the centring
+    # of B drops out because the weights sum to zero.
+    weights = _to_symmetric(a_centred / scale, n)
+    weights[np.tril_indices(n)] = 0.0
+    b_matrix = _to_symmetric(b, n)
+    observed = float(np.vdot(weights, b_matrix))
+    count = 0
+    for order in item_permutations(n, permutations, seed):
+        permuted = b_matrix.take(order, axis=0).take(order, axis=1)
+        count += np.vdot(weights, permuted) >= observed - TIE_TOLERANCE
+    return _one_sided_p(int(count), permutations)
+
+
+def mantel_loop_reference(
+    A, B, permutations: int = 1000, seed: int | None = 0, method: str = "spearman"
+) -> float:
+    """The plain Mantel test: permute B's items, call scipy, count. For tests and benchmarks.
+
+    Draws the same permutations as :func:`mantel_p_value` (see :func:`item_permutations`), so the
+    two give the identical p-value.
+    """
+    check_choice(method, RSA_METHODS, "RSA method")
+    A, B = _check_pair(A, B)
+    correlate = stats.spearmanr if method == "spearman" else stats.pearsonr
+    a = upper_triangle(A)
+    if permutations == 0 or _constant_reason(a, upper_triangle(B)):
+        return math.nan
+    observed = correlate(a, upper_triangle(B))[0]
+    count = 0
+    for order in item_permutations(A.shape[0], permutations, seed):
+        permuted = B[np.ix_(order, order)]
+        count += correlate(a, upper_triangle(permuted))[0] >= observed - TIE_TOLERANCE
+    return _one_sided_p(int(count), permutations)
+
+
+# --- bootstrap over items -------------------------------------------------------------------------
+
+
+def _tie_groups(values: np.ndarray, n: int) -> tuple[np.ndarray, int]:
+    """Each pair's tie group (dense rank) in a symmetric matrix, -1 on the diagonal."""
+    groups, index = np.unique(values, return_inverse=True)
+    return _to_symmetric(index.astype(np.int64), n, diagonal=-1), groups.size
+
+
+def _ranks_of_sample(sample_groups: np.ndarray, n_groups: int) -> np.ndarray:
+    """Average ranks of a resampled pair vector, from each value's tie group, without sorting.
+
+    The resampled values are original pair values with repeats, so counting how many fall in
+    each (sorted) tie group gives their ranks directly: O(n_pairs) instead of a sort.
+    """
+    counts = np.bincount(sample_groups, minlength=n_groups)
+    below = np.cumsum(counts) - counts
+    return below[sample_groups] + (counts[sample_groups] + 1) / 2
+
+
+def bootstrap_ci(
+    A,
+    B,
+    method: str = "spearman",
+    bootstraps: int = 1_000,
+    ci_level: float = 0.95,
+    seed: int | None = 0,
+) -> tuple[float, float]:
+    """Percentile bootstrap CI of the RSA correlation, resampling items with replacement.
+
+    In each resample, pairs made of two copies of the same original item are left out (their
+    value would be the diagonal, which RSA excludes). Resamples where the correlation is undefined
+    are skipped; (NaN, NaN) when ``bootstraps == 0`` or none is defined.
+    """
+    check_choice(method, RSA_METHODS, "RSA method")
+    _check_level(ci_level)
+    A, B = _check_pair(A, B)
+    n = A.shape[0]
+    a, b = upper_triangle(A), upper_triangle(B)
+    if bootstraps == 0 or _constant_reason(a, b):
+        return math.nan, math.nan
+    groups_a, count_a = _tie_groups(a, n)
+    groups_b, count_b = _tie_groups(b, n)
+    rows, cols = np.triu_indices(n, k=1)
+    # A separate stream from the permutations', so changing one count never changes the other.
+    rng = np.random.default_rng([0 if seed is None else seed, 1])
+    estimates = np.full(bootstraps, np.nan)
+    for index in range(bootstraps):
+        sample = rng.integers(0, n, size=n)
+        first, second = sample[rows], sample[cols]
+        keep = first != second
+        first, second = first[keep], second[keep]
+        if method == "spearman":
+            x = _ranks_of_sample(groups_a[first, second], count_a)
+            y = _ranks_of_sample(groups_b[first, second], count_b)
+        else:
+            x, y = A[first, second], B[first, second]
+        if x.size >= 2:
+            estimates[index] = _correlation(x, y)
+    estimates = estimates[np.isfinite(estimates)]
+    if estimates.size == 0:
+        return math.nan, math.nan
+    tail = 100 * (1 - ci_level) / 2
+    low, high = np.percentile(estimates, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+# --- RSA ------------------------------------------------------------------------------------------
+
+
+def _check_level(ci_level: float) -> None:
+    if not 0 < ci_level < 1:
+        raise ValueError(f"ci_level must be between 0 and 1 (e.g. 0.95); got {ci_level}")
+
+
+def _check_pair(A, B) -> tuple[np.ndarray, np.ndarray]:
+    A = check_matrix(A, "A")
+    B = check_matrix(B, "B")
+    if A.shape != B.shape:
+        raise ValueError(
+            f"A and B must cover the same items: A has shape {A.shape} while B has shape {B.shape}"
+        )
+    if A.shape[0] < MIN_ITEMS:
+        raise ValueError(
+            f"RSA needs at least {MIN_ITEMS} items (3 pairs); got matrices of shape {A.shape}"
+        )
+    return A, B
+
+
+def _check_count(value: int, name: str) -> int:
+    if int(value) != value or value < 0:
+        raise ValueError(f"{name} must be a non-negative integer; got {value!r}")
+    return int(value)
+
+
+def rsa_score(
+    A,
+    B,
+    method: str = "spearman",
+    permutations: int = 10_000,
+    bootstraps: int = 1_000,
+    ci_level: float = 0.95,
+    seed: int | None = 0,
+) -> RSAResult:
+    """Representational similarity analysis of two item-by-item matrices.
+
+    Parameters
+    ----------
+    A, B : array-like of shape (n_items, n_items)
+        Symmetric similarity or distance matrices over the same items in the same order
+        (n_items >= 3). Only the strict upper triangles are compared.
+    method : {"spearman", "pearson"}
+        The correlation the p-value and CI refer to; both correlations are always reported.
+    permutations : int, default 10_000
+        Item permutations for the one-sided Mantel test; 0 skips it (p is NaN).
+    bootstraps : int, default 1_000
+        Item resamples for the percentile CI; 0 skips it (CI is NaN).
+    ci_level : float, default 0.95
+    seed : int, default 0
+        Seeds ``np.random.default_rng`` for the permutations (and a separate stream for the
+        bootstrap): the same call always gives the same p and CI.
+
+    Returns
+    -------
+    RSAResult
+        When A's or B's upper triangle is constant the correlation is undefined: every number is
+        NaN, ``defined`` is False and ``reason`` says which model; no warning and no exception.
+
+    Raises
+    ------
+    ValueError
+        When A and B differ in shape, are not square and symmetric, hold NaN, or cover fewer than
+        3 items; or when ``method`` is unknown.
+
+    References
+    ----------
+    Kriegeskorte, N., Mur, M. & Bandettini, P. (2008). Representational similarity analysis.
+    Frontiers in Systems Neuroscience 2:4.
+    Mantel, N. (1967). The detection of disease clustering and a generalized regression approach.
+    Cancer Research 27, 209-220.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> A = np.array([[1.0, 0.9, 0.1], [0.9, 1.0, 0.2], [0.1, 0.2, 1.0]])
+    >>> result = rsa_score(A, 2 * A, permutations=0, bootstraps=0)
+    >>> round(result.pearson, 6), result.spearman
+    (1.0, 1.0)
+    """
+    check_choice(method, RSA_METHODS, "RSA method")
+    _check_level(ci_level)
+    permutations = _check_count(permutations, "permutations")
+    bootstraps = _check_count(bootstraps, "bootstraps")
+    A, B = _check_pair(A, B)
+    a, b = upper_triangle(A), upper_triangle(B)
+    common = dict(
+        method=method,
+        ci_level=ci_level,
+        n_items=A.shape[0],
+        n_pairs=a.size,
+        permutations=permutations,
+        bootstraps=bootstraps,
+    )
+    reason = _constant_reason(a, b)
+    if reason:
+        nan = math.nan
+        return RSAResult(
+            pearson=nan, spearman=nan, p_value=nan, ci_low=nan, ci_high=nan, reason=reason, **common
+        )
+    ci_low, ci_high = bootstrap_ci(A, B, method, bootstraps, ci_level, seed)
+    return RSAResult(
+        pearson=_correlation(a, b),
+        spearman=_correlation(stats.rankdata(a), stats.rankdata(b)),
+        p_value=mantel_p_value(A, B, method, permutations, seed),
+        ci_low=ci_low,
+        ci_high=ci_high,
+        **common,
+    )
+
+
+# --- CKA ------------------------------------------------------------------------------------------
+
+
+def _debiased(cross: float, rows_x, rows_y, total_x: float, total_y: float, n: int) -> float:
+    """Unbiased HSIC estimate (up to a constant factor that cancels in CKA) from the biased one.
+
+    Kornblith et al. (2019) reference code, ``_debiased_dot_product_similarity_helper``.
+    """
+    return cross - n / (n - 2) * float(rows_x @ rows_y) + total_x * total_y / ((n - 1) * (n - 2))
+
+
+def _centre_gram(gram: np.ndarray, debiased: bool) -> np.ndarray:
+    """Double-centred Gram matrix; the unbiased (U-statistic) centring when ``debiased``."""
+    gram = gram.copy()
+    n = gram.shape[0]
+    if debiased:
+        np.fill_diagonal(gram, 0.0)
+        means = gram.sum(axis=0) / (n - 2)
+        means -= means.sum() / (2 * (n - 1))
+    else:
+        means = gram.mean(axis=0)
+        means -= means.mean() / 2
+    gram -= means[:, None]
+    gram -= means[None, :]
+    if debiased:
+        np.fill_diagonal(gram, 0.0)
+    return gram
+
+
+def _cka_features(X: np.ndarray, Y: np.ndarray, debiased: bool) -> float:
+    cross = float(np.linalg.norm(Y.T @ X) ** 2)
+    norm_x = float(np.linalg.norm(X.T @ X))
+    norm_y = float(np.linalg.norm(Y.T @ Y))
+    if debiased:
+        n = X.shape[0]
+        rows_x, rows_y = np.einsum("ij,ij->i", X, X), np.einsum("ij,ij->i", Y, Y)
+        total_x, total_y = float(rows_x.sum()), float(rows_y.sum())
+        cross = _debiased(cross, rows_x, rows_y, total_x, total_y, n)
+        self_x = _debiased(norm_x**2, rows_x, rows_x, total_x, total_x, n)
+        self_y = _debiased(norm_y**2, rows_y, rows_y, total_y, total_y, n)
+        if self_x <= 0 or self_y <= 0:
+            return math.nan
+        norm_x, norm_y = math.sqrt(self_x), math.sqrt(self_y)
+    return cross / (norm_x * norm_y) if norm_x * norm_y > 0 else math.nan
+
+
+def _cka_grams(X: np.ndarray, Y: np.ndarray, debiased: bool) -> float:
+    gram_x = _centre_gram(X @ X.T, debiased)
+    gram_y = _centre_gram(Y @ Y.T, debiased)
+    denominator = float(np.linalg.norm(gram_x) * np.linalg.norm(gram_y))
+    return float(np.vdot(gram_x, gram_y)) / denominator if denominator > 0 else math.nan
+
+
+def linear_cka(X, Y, debiased: bool = False) -> float:
+    """Linear centred kernel alignment between two representations of the same items.
+
+    ``CKA = ||Y^T X||_F^2 / (||X^T X||_F ||Y^T Y||_F)`` on column-centred X and Y.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_items, p)
+    Y : array-like of shape (n_items, q)
+        The same items as X, in the same order; widths may differ.
+    debiased : bool, default False
+        Use the unbiased HSIC estimator (Song et al. 2012; the ``debiased=True`` option of
+        Kornblith et al.'s code), which removes CKA's upward bias for few items in many
+        dimensions. Needs at least 4 items.
+
+    Returns
+    -------
+    float
+        1 for the same geometry up to rotation and isotropic scale. NaN when one space has no
+        variance, when ``debiased`` and n_items < 4, or when the debiased self-similarity
+        estimate is not positive.
+
+    Notes
+    -----
+    With fewer items than features (wide hidden states) the value is computed from the n x n Gram
+    matrices, which is cheaper and gives the same number.
+
+    References
+    ----------
+    Kornblith, S., Norouzi, M., Lee, H. & Hinton, G. (2019). Similarity of neural network
+    representations revisited. ICML.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> legacy = np.random.RandomState(1337)  # the draws of np.random.seed(1337); randn(...)
+    >>> X = legacy.randn(100, 10)
+    >>> Y = legacy.randn(100, 10) + X
+    >>> round(linear_cka(X, Y), 5), round(linear_cka(X, Y, debiased=True), 5)
+    (0.55761, 0.51346)
+    """
+    X = check_vectors(X, "X", min_items=2)
+    Y = check_vectors(Y, "Y", min_items=2)
+    if X.shape[0] != Y.shape[0]:
+        raise ValueError(
+            f"X and Y must hold the same items: X has {X.shape[0]} rows while Y has {Y.shape[0]} "
+            f"(shapes {X.shape} and {Y.shape})"
+        )
+    n = X.shape[0]
+    if debiased and n < 4:
+        return math.nan
+    X = X - X.mean(axis=0)
+    Y = Y - Y.mean(axis=0)
+    if n < max(X.shape[1], Y.shape[1]):
+        return _cka_grams(X, Y, debiased)
+    return _cka_features(X, Y, debiased)

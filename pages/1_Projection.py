@@ -1,0 +1,144 @@
+"""Projection: both models' items in 2D/3D (PCA, UMAP or t-SNE), side by side or aligned."""
+
+import pandas as pd
+import streamlit as st
+
+from embexplorer import align, figures, ui
+
+ui.page_header(
+    "Projection",
+    "Each point is one item's vector at the chosen layer, projected to 2D/3D; "
+    "each model in its own space, or both together after aligning B onto A.",
+)
+view = ui.sidebar()
+if view is None:
+    st.stop()
+
+controls = st.columns([3, 2, 3, 4], gap="medium")
+method = controls[0].segmented_control(
+    "Method",
+    list(ui.PROJECTION_LABELS),
+    key="method",
+    required=True,
+    format_func=ui.PROJECTION_LABELS.get,
+    help="PCA is linear and exact (axes show explained variance); UMAP and t-SNE keep "
+    "neighbourhoods but distort distances. All are seeded, so a rerun gives the same picture.",
+)
+dims = controls[1].segmented_control(
+    "Dimensions", [2, 3], key="dims", required=True, format_func=lambda d: f"{d}D"
+)
+colour = controls[2].segmented_control(
+    "Colour by", list(figures.COLOUR_BY), key="colour", required=True
+)
+with controls[3]:
+    st.markdown("Show")
+    options = st.columns(3)
+    show_labels = options[0].checkbox("labels", key="labels")
+    show_lines = options[1].checkbox(
+        "order", key="lines", help="Join each sentence's items in reading order."
+    )
+    joint = options[2].checkbox(
+        "joint",
+        key="joint",
+        help="Align B onto A (orthogonal Procrustes) and draw both in "
+        "one space, each shared item linked.",
+    )
+
+items_a, items_b = view.items()
+sentence_texts = [align.shorten(text) for text in view.texts]
+if joint and view.unit == "token":
+    st.info(
+        "The joint view links the same item in both models, so it needs words or sentences: "
+        "the two tokenizers cut the text into different tokens. Showing side by side."
+    )
+    joint = False
+
+try:
+    if joint:
+        result = view.joint_projection(method, dims)
+    else:
+        projections = [view.projection(which, method, dims) for which in (0, 1)]
+except ValueError as error:
+    st.warning(f"This projection cannot be drawn: {error}")
+    st.stop()
+
+if joint:
+    fig = figures.joint_projection_figure(
+        result.coords_a,
+        result.coords_b,
+        items_a.display_labels(),
+        names=(view.panel_title(0), view.panel_title(1)),
+        axis_titles=result.axis_titles,
+        presentation=view.presentation,
+    )
+    ui.chart(fig, key="projection_joint")
+    st.caption(
+        f"B was rotated (and scaled) onto A by orthogonal Procrustes after centring; the "
+        f"remaining disparity is {result.disparity:.3f} (0 = same shape, 1 = unrelated). "
+        "Long links are items the two models place differently."
+    )
+    frames = [
+        pd.DataFrame(coords, columns=list("xyz"[:dims])).assign(model=view.names[which])
+        for which, coords in enumerate((result.coords_a, result.coords_b))
+    ]
+else:
+    panels = [
+        figures.PointSet(
+            coords=projection.coords,
+            axis_titles=projection.axis_titles,
+            labels=items.labels,
+            words=items.words,
+            sentence=items.sentence,
+            position=items.position,
+            sentence_texts=sentence_texts,
+        )
+        for projection, items in zip(projections, (items_a, items_b), strict=True)
+    ]
+    fig = figures.projection_figure(
+        panels,
+        titles=[view.panel_title(0), view.panel_title(1)],
+        colour_by=colour,
+        show_labels=show_labels,
+        show_lines=show_lines,
+        presentation=view.presentation,
+    )
+    ui.chart(fig, key="projection_pair")
+    frames = [
+        pd.DataFrame(projection.coords, columns=list("xyz"[:dims])).assign(model=view.names[which])
+        for which, projection in enumerate(projections)
+    ]
+    if view.unit != "sentence":
+        st.caption(
+            "What to notice: with **order** on, GPT-2's path runs left to right through context "
+            "it has seen; the first word of every GPT-2 sentence is identical whatever follows. "
+            "Raw GPT-2 layers are dominated by a few huge dimensions: try mean-centring."
+        )
+
+table = pd.concat(
+    [
+        frame.assign(
+            item=items.labels,
+            word=items.words,
+            sentence=items.sentence + 1,
+            position=items.position,
+        )
+        for frame, items in zip(frames, (items_a, items_b), strict=True)
+    ],
+    ignore_index=True,
+)
+downloads = st.columns(2)
+with downloads[0]:
+    ui.download_csv("Projected coordinates (CSV)", table, "projection.csv", key="dl_projection")
+with downloads[1]:
+    ui.download_npz(
+        "Item vectors at these layers (NPZ)",
+        {
+            "items": items_a.labels if view.unit != "token" else [],
+            "labels_a": items_a.labels,
+            "labels_b": items_b.labels,
+            "vectors_a": items_a.vectors[view.layers[0]],
+            "vectors_b": items_b.vectors[view.layers[1]],
+        },
+        "item_vectors.npz",
+        key="dl_vectors",
+    )

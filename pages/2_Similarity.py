@@ -1,0 +1,138 @@
+"""Similarity: both models' item-by-item matrices side by side, the RSA score and its scatter."""
+
+import pandas as pd
+import streamlit as st
+
+from embexplorer import figures, geometry, ui
+from embexplorer.compare import describe_rsa
+
+ui.page_header(
+    "Similarity & RSA",
+    "Every cell compares two items within one model. RSA then asks: do the two models "
+    "find the same pairs alike?",
+)
+view = ui.sidebar()
+if view is None:
+    st.stop()
+
+controls = st.columns([2, 2, 5], gap="medium")
+metric = controls[0].segmented_control(
+    "Measure",
+    list(geometry.METRICS),
+    key="metric",
+    required=True,
+    format_func={"cosine": "cosine", "euclidean": "Euclidean distance"}.get,
+)
+method = controls[1].segmented_control(
+    "RSA correlation",
+    ["spearman", "pearson"],
+    key="rsa",
+    required=True,
+    format_func={"spearman": "Spearman ρ", "pearson": "Pearson r"}.get,
+    help="Spearman compares ranks (robust to the very different scales of the two models); "
+    "Pearson compares values.",
+)
+unit = view.unit
+if unit == "token":
+    st.info(
+        "The two tokenizers cut the text into different tokens, so tokens cannot be compared "
+        "one to one. This page uses **words** (each model's pieces pooled); choose "
+        "words or sentences in the sidebar to make it explicit."
+    )
+    unit = "word"
+
+try:
+    comparison = view.comparison(metric, method, unit)
+except ValueError as error:
+    st.info(f"Nothing to compare yet: {error}.")
+    st.stop()
+
+rsa = comparison.rsa
+names = (view.infos[0].short_name, view.infos[1].short_name)
+card = st.container(border=True)
+cells = card.columns(6)
+undefined = "not defined"
+cells[0].metric("Spearman ρ", f"{rsa.spearman:.3f}" if rsa.defined else undefined)
+cells[1].metric("Pearson r", f"{rsa.pearson:.3f}" if rsa.defined else undefined)
+cells[2].metric(
+    "p (permutation)",
+    f"{rsa.p_value:.4f}" if rsa.defined else undefined,
+    help=f"One-sided Mantel test: {rsa.permutations:,} random relabellings of the "
+    "items of model B; p = (1 + #{r_perm ≥ r}) / (1 + permutations).",
+)
+cells[3].metric(
+    f"{rsa.ci_level:.0%} CI ({'ρ' if rsa.method == 'spearman' else 'r'})",
+    f"[{rsa.ci_low:.2f}, {rsa.ci_high:.2f}]" if rsa.defined else undefined,
+    help=f"Percentile bootstrap over items ({rsa.bootstraps} resamples).",
+)
+cells[4].metric("Items · pairs", f"{rsa.n_items} · {rsa.n_pairs}")
+cells[5].metric(
+    "Linear CKA",
+    f"{comparison.cka:.3f}",
+    help=f"Centred kernel alignment of the item vectors (debiased: "
+    f"{comparison.cka_debiased:.3f}). 1 = same geometry up to rotation and scale.",
+)
+card.markdown(describe_rsa(rsa, names, unit))
+
+if metric == "cosine" and view.preprocessing == "none":
+    for which, vectors in enumerate((comparison.vectors_a, comparison.vectors_b)):
+        mean_cosine = geometry.anisotropy(vectors)
+        if mean_cosine > 0.9:
+            st.info(
+                f"Model {'AB'[which]}'s cosines are all close to 1 (mean between different "
+                f"items {mean_cosine:.2f}): a common direction and a few 'rogue' dimensions "
+                "with huge values dominate every vector (anisotropy). Choose **mean-centre** "
+                "or **standardise** in the sidebar to see the structure underneath."
+            )
+
+labels = comparison.labels
+fig = figures.heatmap_pair_figure(
+    comparison.matrix_a,
+    comparison.matrix_b,
+    labels,
+    titles=[view.panel_title(0), view.panel_title(1)],
+    metric=metric,
+    presentation=view.presentation,
+)
+ui.chart(fig, key="heatmaps")
+st.caption(
+    f"Preprocessing: {ui.PREPROCESSING_LABELS[view.preprocessing]}. "
+    + (
+        "Cosine uses one scale centred on 0 in both panels."
+        if metric == "cosine"
+        else "Distances differ in scale between models, so each panel has its own colour scale."
+    )
+)
+
+values_a, values_b, pair_labels = comparison.pair_values()
+quantity = "cosine" if metric == "cosine" else "distance"
+scatter = figures.rsa_scatter_figure(
+    values_a,
+    values_b,
+    pair_labels,
+    comparison.fit_line(),
+    axis_titles=(f"{quantity} in A ({names[0]})", f"{quantity} in B ({names[1]})"),
+    presentation=view.presentation,
+)
+st.subheader("Each pair of items in both models")
+ui.chart(scatter, key="rsa_scatter")
+
+downloads = st.columns(3)
+for column, (tag, matrix) in zip(
+    downloads[:2], (("A", comparison.matrix_a), ("B", comparison.matrix_b)), strict=True
+):
+    with column:
+        frame = pd.DataFrame(matrix, columns=labels).assign(item=labels)
+        ui.download_csv(
+            f"Matrix {tag} (CSV)",
+            frame[["item", *labels]],
+            f"similarity_{tag}.csv",
+            key=f"dl_matrix_{tag}",
+        )
+with downloads[2]:
+    ui.download_csv(
+        "Pairs (CSV)",
+        pd.DataFrame({"pair": pair_labels, f"{quantity}_A": values_a, f"{quantity}_B": values_b}),
+        "pairs.csv",
+        key="dl_pairs",
+    )

@@ -1,0 +1,98 @@
+"""The whole app in Chromium: every page draws its charts, a layer change redraws, no exception."""
+
+import time
+
+import pytest
+
+from .conftest import ARTIFACTS
+
+pytestmark = pytest.mark.e2e
+
+CHART = "[data-testid='stPlotlyChart'] .js-plotly-plot .main-svg"
+EXCEPTION = "[data-testid='stException']"
+FIRST_CHART_TIMEOUT_MS = 120_000  # cold server: loads both models and runs them once
+
+
+def wait_for_charts(page, count: int, timeout_ms: int = 60_000) -> None:
+    page.wait_for_function(
+        "n => document.querySelectorAll(\"[data-testid='stPlotlyChart'] .js-plotly-plot\").length >= n",
+        arg=count,
+        timeout=timeout_ms,
+    )
+    page.wait_for_selector(CHART, timeout=timeout_ms)
+    # Streamlit keeps re-rendering while the script runs; wait until it says it is idle.
+    page.wait_for_selector("[data-testid='stStatusWidget']", state="detached", timeout=timeout_ms)
+
+
+def panel_titles(page) -> list[str]:
+    return page.locator("[data-testid='stPlotlyChart'] .annotation-text").all_inner_texts()
+
+
+def assert_no_exception(page) -> None:
+    assert page.locator(EXCEPTION).count() == 0, page.locator(EXCEPTION).first.inner_text()
+
+
+def test_projection_page_and_layer_change(app_server, page):
+    page.goto(f"{app_server['url']}/projection")
+    wait_for_charts(page, 1, FIRST_CHART_TIMEOUT_MS)
+    first_chart_s = time.monotonic() - app_server["started"]
+    print(f"\ntime from `streamlit run` to the first chart: {first_chart_s:.1f} s")
+    assert_no_exception(page)
+    before = panel_titles(page)
+    assert before[0].startswith("A: ") and before[1].startswith("B: ")
+    page.screenshot(path=str(ARTIFACTS / "projection.png"), full_page=False)
+
+    slider = page.locator("[data-testid='stSidebar'] [role='slider']").first
+    slider.focus()
+    started = time.monotonic()
+    slider.press("ArrowLeft")
+    page.wait_for_function(
+        "old => { const t = document.querySelector(\"[data-testid='stPlotlyChart'] .annotation-text\");"
+        " return t && t.textContent !== old; }",
+        arg=before[0],
+        timeout=30_000,
+    )
+    wait_for_charts(page, 1)
+    print(f"layer change redrawn in {time.monotonic() - started:.2f} s (warm server)")
+    after = panel_titles(page)
+    assert after[0] != before[0] and after[1] == before[1]
+    assert "layer=" not in page.url or "layer_a=" in page.url
+    assert "layer_a=" in page.url  # the setting is in the link
+    assert_no_exception(page)
+
+
+def test_similarity_page(app_server, page):
+    page.goto(f"{app_server['url']}/similarity")
+    wait_for_charts(page, 2, FIRST_CHART_TIMEOUT_MS)
+    assert_no_exception(page)
+    assert (
+        page.locator(
+            "[data-testid='stPlotlyChart'] .hm, [data-testid='stPlotlyChart'] image"
+        ).count()
+        >= 1
+    )
+    assert page.get_by_text("Spearman ρ").count() >= 1
+    page.screenshot(path=str(ARTIFACTS / "similarity.png"), full_page=False)
+
+
+def test_home_page_links(app_server, page):
+    page.goto(app_server["url"])
+    page.wait_for_selector("text=The mathematics in one place", timeout=FIRST_CHART_TIMEOUT_MS)
+    page.wait_for_selector("[data-testid='stStatusWidget']", state="detached", timeout=60_000)
+    assert_no_exception(page)
+    assert page.locator(".katex").count() >= 5
+    page.screenshot(path=str(ARTIFACTS / "home.png"), full_page=False)
+
+
+def test_shared_link_reproduces_view(app_server, page):
+    query = "text=the+bank%0Athe+river+bank%0Athe+money&unit=sentence&dims=2&layer_b=0"
+    page.goto(f"{app_server['url']}/projection?{query}")
+    wait_for_charts(page, 1, FIRST_CHART_TIMEOUT_MS)
+    assert_no_exception(page)
+    titles = panel_titles(page)
+    assert "embeddings" in titles[1]
+    assert page.locator("[data-testid='stSidebar'] textarea").input_value().splitlines() == [
+        "the bank",
+        "the river bank",
+        "the money",
+    ]

@@ -1,0 +1,299 @@
+"""geometry: similarity matrices, preprocessing, anisotropy, PCA, rotations, Procrustes."""
+
+import numpy as np
+import pytest
+from scipy.linalg import orthogonal_procrustes
+from sklearn.decomposition import PCA
+from sklearn.metrics.pairwise import cosine_similarity, euclidean_distances
+from sklearn.preprocessing import StandardScaler
+
+from embexplorer.geometry import (
+    METRICS,
+    PREPROCESSING,
+    anisotropy,
+    cosine_similarity_matrix,
+    euclidean_distance_matrix,
+    n_components_for_variance,
+    pca,
+    per_dimension_cosine_contribution,
+    preprocess,
+    procrustes_align,
+    random_orthogonal,
+    similarity_matrix,
+)
+
+
+@pytest.fixture
+def vectors():
+    return np.random.default_rng(0).standard_normal((40, 12))
+
+
+# --- similarity matrices --------------------------------------------------------------------------
+
+
+def test_cosine_matches_sklearn_and_is_exact_on_the_diagonal(vectors):
+    S = similarity_matrix(vectors, "cosine")
+    np.testing.assert_allclose(S, cosine_similarity(vectors), atol=1e-12)
+    assert S.dtype == np.float64
+    assert np.array_equal(S, S.T)
+    assert np.array_equal(np.diag(S), np.ones(len(vectors)))
+    assert S.max() <= 1.0 and S.min() >= -1.0
+
+
+def test_euclidean_matches_sklearn_and_is_exact_on_the_diagonal(vectors):
+    D = similarity_matrix(vectors, "euclidean")
+    np.testing.assert_allclose(D, euclidean_distances(vectors), atol=1e-10)
+    assert np.array_equal(D, D.T)
+    assert np.array_equal(np.diag(D), np.zeros(len(vectors)))
+
+
+def test_euclidean_keeps_precision_for_long_close_vectors():
+    # GPT-2-like: a huge shared offset, small differences; the dot-product shortcut would cancel.
+    rng = np.random.default_rng(1)
+    X = 3000.0 + 1e-3 * rng.standard_normal((5, 8))
+    expected = np.linalg.norm(X[:, None, :] - X[None, :, :], axis=-1)
+    np.testing.assert_allclose(euclidean_distance_matrix(X), expected, rtol=1e-9)
+
+
+def test_zero_vectors_have_cosine_zero_not_nan():
+    X = np.array([[1.0, 2.0], [0.0, 0.0], [2.0, 4.0]])
+    S = cosine_similarity_matrix(X)
+    assert np.isfinite(S).all()
+    np.testing.assert_array_equal(S[1], [0.0, 0.0, 0.0])
+    assert S[0, 2] == pytest.approx(1.0)
+    np.testing.assert_allclose(S, cosine_similarity(X), atol=1e-12)
+
+
+def test_input_is_not_modified(vectors):
+    before = vectors.copy()
+    for metric in METRICS:
+        similarity_matrix(vectors, metric)
+    for method in PREPROCESSING:
+        preprocess(vectors, method)
+    np.testing.assert_array_equal(vectors, before)
+
+
+def test_cosine_invariant_under_rotation_and_scaling_while_coordinates_change(vectors):
+    rotated = 3.5 * vectors @ random_orthogonal(vectors.shape[1], seed=7)
+    assert not np.allclose(rotated, vectors)
+    np.testing.assert_allclose(
+        cosine_similarity_matrix(rotated), cosine_similarity_matrix(vectors), atol=1e-10
+    )
+    np.testing.assert_allclose(
+        euclidean_distance_matrix(rotated), 3.5 * euclidean_distance_matrix(vectors), atol=1e-10
+    )
+
+
+def test_non_orthogonal_map_changes_cosine(vectors):
+    stretch = np.diag(np.linspace(0.1, 10.0, vectors.shape[1]))
+    assert not np.allclose(
+        cosine_similarity_matrix(vectors @ stretch), cosine_similarity_matrix(vectors), atol=1e-3
+    )
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (np.ones(5), "2-D"),
+        (np.ones((0, 3)), "at least 1 item"),
+        (np.array([[1.0, np.nan]]), "NaN"),
+    ],
+)
+def test_bad_vectors_are_refused_with_their_shape(bad, message):
+    with pytest.raises(ValueError, match=message):
+        similarity_matrix(bad)
+
+
+def test_unknown_metric_lists_the_valid_ones(vectors):
+    with pytest.raises(ValueError, match="'cosine', 'euclidean'"):
+        similarity_matrix(vectors, "manhattan")
+
+
+# --- preprocessing --------------------------------------------------------------------------------
+
+
+def test_center_and_standardize(vectors):
+    shifted = vectors + 100.0
+    np.testing.assert_allclose(preprocess(shifted, "center").mean(axis=0), 0.0, atol=1e-12)
+    np.testing.assert_allclose(
+        preprocess(shifted, "standardize"), StandardScaler().fit_transform(shifted), atol=1e-10
+    )
+    np.testing.assert_array_equal(preprocess(shifted, "none"), shifted)
+
+
+def test_standardize_leaves_constant_dimensions_at_zero():
+    X = np.array([[1.0, 5.0], [2.0, 5.0], [3.0, 5.0]])
+    Z = preprocess(X, "standardize")
+    assert np.isfinite(Z).all()
+    np.testing.assert_array_equal(Z[:, 1], 0.0)
+
+
+def test_remove_top_pcs_projects_out_the_leading_directions(vectors):
+    cleaned = preprocess(vectors, "remove_top_pcs", n_components=2)
+    top = PCA(n_components=2).fit(vectors).components_
+    np.testing.assert_allclose(cleaned @ top.T, 0.0, atol=1e-10)
+    np.testing.assert_allclose(cleaned.mean(axis=0), 0.0, atol=1e-12)
+    with pytest.raises(ValueError, match="between 0 and min"):
+        preprocess(vectors, "remove_top_pcs", n_components=13)
+
+
+def test_unknown_preprocessing_lists_the_valid_ones(vectors):
+    with pytest.raises(ValueError, match="'none', 'center', 'standardize', 'remove_top_pcs'"):
+        preprocess(vectors, "whiten")
+
+
+# --- anisotropy and rogue dimensions --------------------------------------------------------------
+
+
+def test_anisotropy_of_isotropic_gaussian_is_near_zero():
+    X = np.random.default_rng(2).standard_normal((500, 300))
+    assert abs(anisotropy(X)) < 0.02
+
+
+def test_anisotropy_with_a_common_offset_is_near_one():
+    X = np.random.default_rng(3).standard_normal((200, 50)) + 30.0
+    assert anisotropy(X) > 0.99
+    assert abs(anisotropy(preprocess(X, "center"))) < 0.02
+
+
+def test_anisotropy_equals_the_mean_off_diagonal_cosine(vectors):
+    S = cosine_similarity(vectors)
+    off = ~np.eye(len(vectors), dtype=bool)
+    assert anisotropy(vectors) == pytest.approx(S[off].mean(), abs=1e-12)
+
+
+def test_anisotropy_skips_excluded_pairs():
+    X = np.array([[1.0, 0.0], [1.0, 0.01], [0.0, 1.0]])
+    same_word = np.zeros((3, 3), dtype=bool)
+    same_word[0, 1] = True
+    S = cosine_similarity(X)
+    assert anisotropy(X, exclude_pairs=same_word) == pytest.approx((S[0, 2] + S[1, 2]) / 2)
+    with pytest.raises(ValueError, match=r"shape \(3, 3\)"):
+        anisotropy(X, exclude_pairs=np.zeros((2, 2), dtype=bool))
+    with pytest.raises(ValueError, match="every pair"):
+        anisotropy(X, exclude_pairs=np.ones((3, 3), dtype=bool))
+
+
+def test_anisotropy_needs_two_items():
+    with pytest.raises(ValueError, match="at least 2"):
+        anisotropy(np.ones((1, 4)))
+
+
+def test_per_dimension_contributions_sum_to_the_total_cosine(vectors):
+    X = vectors.copy()
+    X[:, 3] += 25.0  # a rogue dimension
+    contributions = per_dimension_cosine_contribution(X)
+    upper = cosine_similarity(X)[np.triu_indices(len(X), k=1)]
+    assert contributions.shape == (X.shape[1],)
+    assert contributions.sum() == pytest.approx(upper.sum(), rel=1e-10)
+    assert np.argmax(contributions) == 3
+    units = X / np.linalg.norm(X, axis=1, keepdims=True)
+    rows, cols = np.triu_indices(len(X), k=1)
+    np.testing.assert_allclose(contributions, (units[rows] * units[cols]).sum(axis=0), rtol=1e-10)
+
+
+# --- PCA ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", [(40, 12), (8, 30)])
+def test_pca_matches_sklearn(shape):
+    X = np.random.default_rng(4).standard_normal(shape) * np.linspace(5, 1, shape[1])
+    k = min(shape) - 1
+    ours = pca(X, k)
+    theirs = PCA(n_components=k, svd_solver="full").fit(X)
+    np.testing.assert_allclose(ours.eigenvalues, theirs.explained_variance_, rtol=1e-10)
+    np.testing.assert_allclose(
+        ours.explained_variance_ratio, theirs.explained_variance_ratio_, rtol=1e-10
+    )
+    np.testing.assert_allclose(np.abs(ours.coords), np.abs(theirs.transform(X)), atol=1e-10)
+    np.testing.assert_allclose(ours.mean, theirs.mean_)
+    assert pca(X).explained_variance_ratio.sum() == pytest.approx(1.0)
+
+
+def test_pca_signs_follow_the_largest_loading_convention(vectors):
+    result = pca(vectors, 5)
+    largest = result.components[np.arange(5), np.argmax(np.abs(result.components), axis=1)]
+    assert (largest > 0).all()
+    # The same picture whatever the item order or the signs SVD happens to return.
+    flipped = pca(-vectors[::-1], 5)
+    np.testing.assert_allclose(flipped.components, result.components, atol=1e-10)
+    np.testing.assert_allclose(flipped.coords, -result.coords[::-1], atol=1e-10)
+
+
+def test_pca_clips_too_many_components_and_handles_constant_data():
+    X = np.random.default_rng(5).standard_normal((4, 10))
+    assert pca(X, 50).n_components == 4
+    same = pca(np.ones((5, 3)))
+    np.testing.assert_array_equal(same.explained_variance_ratio, 0.0)
+    with pytest.raises(ValueError, match="at least 1"):
+        pca(X, 0)
+    with pytest.raises(ValueError, match="at least 2 item"):
+        pca(X[:1])
+
+
+def test_n_components_for_variance():
+    assert n_components_for_variance([0.5, 0.3, 0.15, 0.05], 0.9) == 3
+    assert n_components_for_variance([0.5, 0.3, 0.15, 0.05], 1.0) == 4
+    assert n_components_for_variance([0.95, 0.05], 0.9) == 1
+    with pytest.raises(ValueError, match="below threshold"):
+        n_components_for_variance([0.5, 0.2], 0.9)
+    with pytest.raises(ValueError, match=r"\(0, 1\]"):
+        n_components_for_variance([1.0], 1.5)
+
+
+# --- rotations and Procrustes ---------------------------------------------------------------------
+
+
+def test_random_orthogonal_is_orthogonal_and_seeded():
+    Q = random_orthogonal(6, seed=3)
+    np.testing.assert_allclose(Q.T @ Q, np.eye(6), atol=1e-12)
+    np.testing.assert_array_equal(Q, random_orthogonal(6, seed=3))
+    assert not np.allclose(Q, random_orthogonal(6, seed=4))
+    with pytest.raises(ValueError, match="positive integer"):
+        random_orthogonal(0)
+
+
+def test_procrustes_recovers_a_known_rotation_and_scale(vectors):
+    R = random_orthogonal(vectors.shape[1], seed=11)
+    Y = 0.5 * (vectors @ R) + 7.0
+    result = procrustes_align(vectors, Y)
+    np.testing.assert_allclose(result.rotation, R.T, atol=1e-10)
+    assert result.scale == pytest.approx(2.0)
+    np.testing.assert_allclose(result.aligned, vectors, atol=1e-10)
+    np.testing.assert_allclose(result.residuals, 0.0, atol=1e-10)
+    assert result.disparity == pytest.approx(0.0, abs=1e-20)
+
+
+def test_procrustes_matches_scipy_for_noisy_data(vectors):
+    rng = np.random.default_rng(12)
+    Y = vectors @ random_orthogonal(12, seed=1) + 0.3 * rng.standard_normal(vectors.shape)
+    result = procrustes_align(vectors, Y, scale=False)
+    Xc, Yc = vectors - vectors.mean(0), Y - Y.mean(0)
+    R, _ = orthogonal_procrustes(Yc, Xc)
+    np.testing.assert_allclose(result.rotation, R, atol=1e-10)
+    assert result.scale == 1.0
+    residuals = np.linalg.norm(Yc @ R - Xc, axis=1)
+    np.testing.assert_allclose(result.residuals, residuals, atol=1e-10)
+    assert result.disparity == pytest.approx(np.sum(residuals**2) / np.sum(Xc**2))
+    assert 0 < result.disparity < 1
+
+
+@pytest.mark.parametrize("width_y", [8, 16])
+def test_procrustes_with_different_widths(vectors, width_y):
+    # Y holds X's first 8 dimensions (width 8), or X rotated into a 16-dimensional space.
+    X = vectors[:, :8]
+    embed = random_orthogonal(16, seed=2)[:8]  # (8, 16) with orthonormal rows
+    Y = X if width_y == 8 else X @ embed
+    wide = np.hstack([X, np.zeros((len(X), 4))])  # X is 12 wide; Y lives in its first 8 dims
+    result = procrustes_align(wide, Y)
+    assert result.aligned.shape == wide.shape
+    assert result.rotation.shape == (width_y, 12)
+    np.testing.assert_allclose(result.residuals, 0.0, atol=1e-9)
+    np.testing.assert_allclose(result.aligned, wide, atol=1e-9)
+
+
+def test_procrustes_refuses_mismatched_or_flat_inputs(vectors):
+    with pytest.raises(ValueError, match=r"X has 40 rows while Y has 39"):
+        procrustes_align(vectors, vectors[:39])
+    with pytest.raises(ValueError, match="all rows of Y are identical"):
+        procrustes_align(vectors, np.ones_like(vectors))

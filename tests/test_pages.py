@@ -1,0 +1,189 @@
+"""AppTest for the home page and every page, with the tiny offline models."""
+
+import json
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+import embexplorer.extract
+
+ROOT = Path(__file__).resolve().parents[1]
+TIMEOUT = 120  # the first UMAP call compiles numba code
+
+
+@pytest.fixture
+def model_runs(monkeypatch, tiny_models_env):
+    """Counts forward passes the app asks for, with fresh caches for each test."""
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    calls = []
+    real = embexplorer.extract.extract_hidden_states
+
+    def counting(loaded, texts, *args, **kwargs):
+        calls.append((loaded.info.name, tuple(texts)))
+        return real(loaded, texts, *args, **kwargs)
+
+    monkeypatch.setattr(embexplorer.extract, "extract_hidden_states", counting)
+    return calls
+
+
+def page(name: str) -> AppTest:
+    return AppTest.from_file(str(ROOT / name), default_timeout=TIMEOUT)
+
+
+def charts(at: AppTest) -> list[dict]:
+    return [json.loads(element.proto.spec) for element in at.get("plotly_chart")]
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def test_home_page(model_runs):
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
+    assert_clean(at)
+    assert at.title[0].value == "embexplorer"
+    assert (
+        len(at.get("latex")) >= 5
+    )  # cosine, Euclidean, PCA, RSA, rotation (+ causal vs bidirectional)
+    assert "causal" in at.markdown[0].value and "bidirectional" in at.markdown[0].value
+
+
+def test_navigation_reaches_every_page(model_runs):
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
+    for path in ("pages/1_Projection.py", "pages/2_Similarity.py"):
+        at.switch_page(path).run()
+        assert_clean(at)
+        assert charts(at), path
+
+
+def test_projection_page_draws_both_models(model_runs):
+    at = page("pages/1_Projection.py").run()
+    assert_clean(at)
+    (spec,) = charts(at)
+    titles = [a["text"] for a in spec["layout"]["annotations"]]
+    assert titles[0].startswith("A: ") and titles[1].startswith("B: ")
+    assert "causal" in titles[0] and "masked" in titles[1]
+    assert spec["layout"]["xaxis"]["title"]["text"].startswith("PC1 (")
+    assert len(model_runs) == 2  # one run per model for the text
+
+
+def test_changing_settings_never_reruns_models(model_runs):
+    at = page("pages/1_Projection.py").run()
+    before = charts(at)[0]
+    runs = len(model_runs)
+    at.sidebar.select_slider(key="layer_a").set_value(1).run()
+    assert_clean(at)
+    after = charts(at)[0]
+    assert after["layout"]["annotations"][0]["text"] != before["layout"]["annotations"][0]["text"]
+    assert after["data"] != before["data"]
+    at.segmented_control(key="dims").set_value(3).run()
+    assert_clean(at)
+    assert "scene" in charts(at)[0]["layout"]
+    at.sidebar.radio(key="unit").set_value("sentence").run()
+    at.sidebar.selectbox(key="prep").set_value("center").run()
+    at.segmented_control(key="method").set_value("umap").run()
+    assert_clean(at)
+    assert "UMAP" in json.dumps(charts(at)[0]["layout"])
+    assert len(model_runs) == runs  # no model ran again
+    at.sidebar.text_area(key="text").set_value("One new sentence here.\nAnd another one.").run()
+    assert_clean(at)
+    assert len(model_runs) == runs + 2  # new text: each model runs once
+
+
+def test_joint_view(model_runs):
+    at = page("pages/1_Projection.py").run()
+    at.checkbox(key="joint").check().run()
+    assert_clean(at)
+    spec = charts(at)[0]
+    assert len(spec["data"]) == 3  # links, model A, model B
+    assert any("Procrustes" in c.value for c in at.caption)
+
+
+def test_similarity_page(model_runs):
+    at = page("pages/2_Similarity.py").run()
+    assert_clean(at)
+    heatmaps, scatter = charts(at)
+    assert [trace["type"] for trace in heatmaps["data"]] == ["heatmap", "heatmap"]
+    assert heatmaps["layout"]["coloraxis"]["cmid"] == 0
+    labels = [m.label for m in at.metric]
+    assert {"Spearman ρ", "Pearson r", "p (permutation)", "Linear CKA"} <= set(labels)
+    assert scatter["data"][0]["name"] == "item pairs"
+    at.segmented_control(key="metric").set_value("euclidean").run()
+    assert_clean(at)
+    assert "coloraxis2" in charts(at)[0]["layout"]
+    assert len(model_runs) == 2
+
+
+def test_link_restores_settings(model_runs):
+    at = page("pages/1_Projection.py")
+    at.query_params.update(
+        {
+            "text": "the bank\nthe river bank\nmoney in the bank",
+            "layer_a": "1",
+            "layer_b": "0",
+            "unit": "sentence",
+            "prep": "standardize",
+            "dims": "3",
+            "colour": "position",
+            "labels": "0",
+            "present": "1",
+        }
+    )
+    at.run()
+    assert_clean(at)
+    state = at.session_state
+    assert (state["layer_a"], state["layer_b"], state["unit"], state["prep"], state["dims"]) == (
+        1,
+        0,
+        "sentence",
+        "standardize",
+        3,
+    )
+    assert state["text"].splitlines()[1] == "the river bank"
+    spec = charts(at)[0]
+    assert "scene" in spec["layout"] and spec["layout"]["font"]["size"] == 18
+    assert "embeddings" in spec["layout"]["annotations"][1]["text"]
+    # the app writes every setting back into the query string, so the link can be copied
+    assert at.query_params["layer_a"] == ["1"] or at.query_params["layer_a"] == "1"
+
+
+def test_invalid_query_values_fall_back_to_defaults(model_runs):
+    at = page("pages/2_Similarity.py")
+    at.query_params.update(
+        {"layer_a": "99", "unit": "paragraph", "metric": "<script>", "dims": "x"}
+    )
+    at.run()
+    assert_clean(at)
+    assert at.session_state["unit"] == "word" and at.session_state["metric"] == "cosine"
+    assert at.session_state["layer_a"] == 3  # out of range: clamped to the last layer
+
+
+def test_unloadable_model_reports_and_app_keeps_working(model_runs, tiny_models_env):
+    at = page("pages/2_Similarity.py")
+    at.query_params["model_a"] = "/no/such/model-folder"
+    at.run()
+    assert_clean(at)
+    assert any("could not be loaded" in e.value for e in at.error)
+    assert not charts(at)
+    at.text_input(key="model_a").set_value(str(tiny_models_env[0])).run()  # fix it in the sidebar
+    assert_clean(at)
+    assert not at.error and len(charts(at)) == 2
+
+
+def test_too_few_items_explains(model_runs):
+    at = page("pages/2_Similarity.py")
+    at.query_params["text"] = "Hello"
+    at.run()
+    assert_clean(at)
+    assert any("too few" in i.value for i in at.info)
+
+
+def test_blank_text_explains(model_runs):
+    at = page("pages/1_Projection.py")
+    at.query_params["text"] = "   "
+    at.run()
+    assert_clean(at)
+    assert any("at least one sentence" in i.value for i in at.info)

@@ -1,0 +1,264 @@
+"""rsa: upper-triangle RSA against scipy and rsatoolbox, Mantel p, bootstrap CI, linear CKA."""
+
+import json
+import math
+import warnings
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from embexplorer.geometry import random_orthogonal, similarity_matrix
+from embexplorer.rsa import (
+    RSA_METHODS,
+    bootstrap_ci,
+    item_permutations,
+    linear_cka,
+    mantel_loop_reference,
+    mantel_p_value,
+    rsa_score,
+    upper_triangle,
+)
+
+
+def related_spaces(n=30, d=16, noise=1.0, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    Y = X @ rng.standard_normal((d, d)) + noise * rng.standard_normal((n, d))
+    return X, Y
+
+
+@pytest.fixture
+def matrices():
+    X, Y = related_spaces()
+    return similarity_matrix(X), similarity_matrix(Y)
+
+
+# --- upper triangle -------------------------------------------------------------------------------
+
+
+def test_upper_triangle_is_row_major_without_diagonal():
+    M = np.array([[9, 1, 2, 3], [1, 9, 4, 5], [2, 4, 9, 6], [3, 5, 6, 9]], dtype=float)
+    np.testing.assert_array_equal(upper_triangle(M), [1, 2, 3, 4, 5, 6])
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (np.ones((3, 4)), r"square .* got shape \(3, 4\)"),
+        (np.ones(3), r"got shape \(3,\)"),
+        (np.array([[0.0, 1.0], [2.0, 0.0]]), "not symmetric"),
+        (np.array([[0.0, np.nan], [np.nan, 0.0]]), "NaN"),
+    ],
+)
+def test_upper_triangle_refuses_bad_matrices(bad, message):
+    with pytest.raises(ValueError, match=message):
+        upper_triangle(bad)
+
+
+# --- correlations against references --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+def test_correlations_match_scipy_and_rsatoolbox(metric):
+    rdm = pytest.importorskip("rsatoolbox.rdm")
+    X, Y = related_spaces(n=25)
+    A, B = similarity_matrix(X, metric), similarity_matrix(Y, metric)
+    a, b = upper_triangle(A), upper_triangle(B)
+    result = rsa_score(A, B, permutations=0, bootstraps=0)
+    assert result.pearson == pytest.approx(stats.pearsonr(a, b)[0], abs=1e-12)
+    assert result.spearman == pytest.approx(stats.spearmanr(a, b)[0], abs=1e-12)
+    rdm_a, rdm_b = rdm.RDMs(a[None]), rdm.RDMs(b[None])
+    assert result.pearson == pytest.approx(
+        rdm.compare(rdm_a, rdm_b, method="corr")[0, 0], abs=1e-10
+    )
+    assert result.spearman == pytest.approx(
+        rdm.compare(rdm_a, rdm_b, method="spearman")[0, 0], abs=1e-10
+    )
+    assert (result.n_items, result.n_pairs) == (25, 300)
+
+
+def test_spearman_handles_ties_like_scipy():
+    rng = np.random.default_rng(3)
+    a = rng.integers(0, 4, size=45).astype(float)  # 10 items, heavy ties
+    b = a + rng.integers(0, 3, size=45)
+    A, B = (np.zeros((10, 10)) for _ in range(2))
+    rows, cols = np.triu_indices(10, k=1)
+    for M, values in ((A, a), (B, b)):
+        M[rows, cols] = M[cols, rows] = values
+    result = rsa_score(A, B, permutations=0, bootstraps=0)
+    assert result.spearman == pytest.approx(stats.spearmanr(a, b)[0], abs=1e-12)
+
+
+@pytest.mark.parametrize("method", RSA_METHODS)
+def test_rsa_invariant_under_rotation_and_scaling_of_one_space(method):
+    X, Y = related_spaces()
+    rotated = 2.5 * Y @ random_orthogonal(Y.shape[1], seed=5)
+    assert not np.allclose(rotated, Y)
+    before = rsa_score(similarity_matrix(X), similarity_matrix(Y), method, 200, 50)
+    after = rsa_score(similarity_matrix(X), similarity_matrix(rotated), method, 200, 50)
+    assert after.pearson == pytest.approx(before.pearson, abs=1e-10)
+    assert after.spearman == pytest.approx(before.spearman, abs=1e-10)
+    assert after.p_value == before.p_value
+
+
+def test_a_non_orthogonal_map_changes_rsa():
+    X, _ = related_spaces()
+    stretched = X @ np.diag(np.geomspace(0.01, 10.0, X.shape[1]))
+    result = rsa_score(
+        similarity_matrix(X), similarity_matrix(stretched), permutations=0, bootstraps=0
+    )
+    assert result.spearman < 0.99
+
+
+# --- permutation test -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", RSA_METHODS)
+def test_vectorised_mantel_equals_the_loop_exactly(matrices, method):
+    A, B = matrices
+    for seed in (0, 1):
+        fast = mantel_p_value(A, B, method, permutations=300, seed=seed)
+        slow = mantel_loop_reference(A, B, permutations=300, seed=seed, method=method)
+        assert fast == slow
+
+
+@pytest.mark.parametrize("method", RSA_METHODS)
+def test_mantel_equals_the_loop_when_the_identity_permutation_occurs(method):
+    # 4 items have 24 orders, so 500 draws include the identity (r_perm == r_obs) many times.
+    X, Y = related_spaces(n=4, d=3, seed=8)
+    A, B = similarity_matrix(X), similarity_matrix(Y)
+    fast = mantel_p_value(A, B, method, permutations=500, seed=0)
+    assert fast == mantel_loop_reference(A, B, 500, 0, method)
+    identities = sum(np.array_equal(order, np.arange(4)) for order in item_permutations(4, 500, 0))
+    assert identities > 0
+    assert fast >= (1 + identities) / 501
+
+
+def test_p_small_for_related_and_not_small_for_independent_matrices():
+    X, Y = related_spaces(n=40, noise=0.5)
+    related = rsa_score(similarity_matrix(X), similarity_matrix(Y), permutations=999, bootstraps=0)
+    assert related.p_value == pytest.approx(1 / 1000)
+    rng = np.random.default_rng(9)
+    p_values = [
+        rsa_score(
+            similarity_matrix(rng.standard_normal((20, 5))),
+            similarity_matrix(rng.standard_normal((20, 5))),
+            permutations=199,
+            bootstraps=0,
+            seed=seed,
+        ).p_value
+        for seed in range(5)
+    ]
+    assert np.median(p_values) > 0.05
+    assert all(0 < p <= 1 for p in p_values)
+
+
+def test_same_seed_same_result_and_zero_permutations_give_nan(matrices):
+    A, B = matrices
+    first = rsa_score(A, B, permutations=100, bootstraps=100, seed=3)
+    assert first == rsa_score(A, B, permutations=100, bootstraps=100, seed=3)
+    skipped = rsa_score(A, B, permutations=0, bootstraps=0)
+    assert math.isnan(skipped.p_value) and math.isnan(skipped.ci_low) and skipped.defined
+    assert skipped.spearman == first.spearman
+
+
+# --- bootstrap ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", RSA_METHODS)
+def test_bootstrap_ci_contains_the_estimate_for_a_clear_case(method):
+    X, Y = related_spaces(n=40, noise=0.5)
+    result = rsa_score(similarity_matrix(X), similarity_matrix(Y), method, 0, 500, ci_level=0.9)
+    assert result.ci_low < result.value < result.ci_high
+    assert result.ci_high - result.ci_low < 0.5
+    assert result.ci_level == 0.9
+
+
+def test_bootstrap_ranks_equal_scipy_spearman_on_a_resample(matrices):
+    # One resample by hand: drop same-item pairs, rank with scipy; the O(n) ranking must agree.
+    A, B = matrices
+    n = len(A)
+    low, high = bootstrap_ci(A, B, "spearman", bootstraps=1, ci_level=0.5, seed=4)
+    sample = np.random.default_rng([4, 1]).integers(0, n, size=n)
+    rows, cols = np.triu_indices(n, k=1)
+    first, second = sample[rows], sample[cols]
+    keep = first != second
+    expected = stats.spearmanr(A[first[keep], second[keep]], B[first[keep], second[keep]])[0]
+    assert low == pytest.approx(expected, abs=1e-12)
+    assert high == pytest.approx(expected, abs=1e-12)
+
+
+# --- degenerate inputs ----------------------------------------------------------------------------
+
+
+def test_constant_matrix_gives_an_explained_undefined_result(matrices):
+    A, _ = matrices
+    flat = np.ones_like(A)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = rsa_score(A, flat)
+    assert not result.defined
+    assert "model B are all equal" in result.reason
+    for value in (result.pearson, result.spearman, result.p_value, result.ci_low, result.ci_high):
+        assert math.isnan(value)
+    assert "both models" in rsa_score(flat, flat).reason
+    data = result.to_dict()
+    assert data["spearman"] is None and data["defined"] is False
+    json.dumps(data, allow_nan=False)
+
+
+def test_to_dict_of_a_defined_result_is_json_safe(matrices):
+    data = rsa_score(*matrices, permutations=50, bootstraps=0).to_dict()
+    assert data["ci_low"] is None and data["defined"] is True
+    assert json.loads(json.dumps(data, allow_nan=False))["method"] == "spearman"
+
+
+def test_refuses_mismatched_shapes_too_few_items_and_unknown_methods(matrices):
+    A, B = matrices
+    with pytest.raises(ValueError, match=r"A has shape \(30, 30\) while B has shape \(29, 29\)"):
+        rsa_score(A, B[:29, :29])
+    with pytest.raises(ValueError, match="at least 3 items"):
+        rsa_score(A[:2, :2], B[:2, :2])
+    with pytest.raises(ValueError, match="'pearson', 'spearman'"):
+        rsa_score(A, B, method="kendall")
+    with pytest.raises(ValueError, match="ci_level"):
+        rsa_score(A, B, ci_level=95)
+    with pytest.raises(ValueError, match="non-negative integer"):
+        rsa_score(A, B, permutations=-1)
+
+
+# --- CKA ------------------------------------------------------------------------------------------
+
+
+def test_cka_published_values():
+    # The reference's draws: np.random.seed(1337); randn(100, 10) twice (legacy generator).
+    legacy = np.random.RandomState(1337)
+    X = legacy.randn(100, 10)
+    Y = legacy.randn(100, 10) + X
+    assert linear_cka(X, Y) == pytest.approx(0.55761, abs=1e-4)
+    assert linear_cka(X, Y, debiased=True) == pytest.approx(0.51346, abs=1e-4)
+
+
+@pytest.mark.parametrize("debiased", [False, True])
+def test_cka_gram_path_equals_feature_path(debiased):
+    X, Y = related_spaces(n=30, d=16)
+    wide_x = np.hstack([X, np.zeros((30, 40))])  # 56 columns > 30 items: the Gram path
+    assert linear_cka(wide_x, Y, debiased) == pytest.approx(linear_cka(X, Y, debiased), abs=1e-12)
+
+
+@pytest.mark.parametrize("debiased", [False, True])
+def test_cka_invariant_under_rotation_and_scaling(debiased):
+    X, Y = related_spaces()
+    rotated = 0.2 * Y @ random_orthogonal(Y.shape[1], seed=6) + 4.0
+    assert linear_cka(X, rotated, debiased) == pytest.approx(linear_cka(X, Y, debiased), abs=1e-10)
+    assert linear_cka(X, X, debiased) == pytest.approx(1.0)
+
+
+def test_cka_degenerate_inputs():
+    X, Y = related_spaces(n=10, d=4)
+    assert math.isnan(linear_cka(X, np.ones_like(Y)))
+    assert math.isnan(linear_cka(X[:3], Y[:3], debiased=True))
+    assert np.isfinite(linear_cka(X[:3], Y[:3]))
+    with pytest.raises(ValueError, match="X has 10 rows while Y has 9"):
+        linear_cka(X, Y[:9])
