@@ -5,12 +5,20 @@ import streamlit as st
 from embexplorer import ui
 
 PAGES = {
-    "home": st.Page(lambda: home(), title="Home", icon="🏠", default=True, url_path="home"),
+    "home": st.Page(
+        lambda: home(), title="Home", icon=":material/home:", default=True, url_path="home"
+    ),
     "projection": st.Page(
-        "pages/1_Projection.py", title="Projection", icon="🗺️", url_path="projection"
+        "pages/1_Projection.py",
+        title="Projection",
+        icon=":material/scatter_plot:",
+        url_path="projection",
     ),
     "similarity": st.Page(
-        "pages/2_Similarity.py", title="Similarity & RSA", icon="🟥", url_path="similarity"
+        "pages/2_Similarity.py",
+        title="Similarity & RSA",
+        icon=":material/grid_on:",
+        url_path="similarity",
     ),
 }
 

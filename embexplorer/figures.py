@@ -63,8 +63,9 @@ class Style:
             font=dict(size=self.font_size),
             hoverlabel=dict(font_size=self.hover_size),
             height=int(height * (1.15 if self.presentation else 1.0)),
-            margin=dict(l=10, r=10, t=60, b=10),
-            legend=dict(orientation="h", yanchor="top", y=-0.08, xanchor="left", x=0),
+            margin=dict(l=10, r=10, t=60, b=20),
+            # Below the x-axis titles, so neither hides the other.
+            legend=dict(orientation="h", yanchor="top", y=-0.16, xanchor="left", x=0),
         )
         fig.update_annotations(font_size=self.font_size + 2)
         return fig
@@ -345,9 +346,7 @@ def heatmap_pair_figure(
     fig.update_yaxes(
         autorange="reversed", showticklabels=show_ticks, tickfont_size=style.font_size - 3
     )
-    for column in (1, 2):  # square cells
-        fig.update_yaxes(scaleanchor=f"x{'' if column == 1 else column}", row=1, col=column)
-    return style.apply(fig, height=max(520, min(900, 240 + 14 * n)))
+    return style.apply(fig, height=max(480, min(900, 220 + 13 * n)))
 
 
 def rsa_scatter_figure(

@@ -25,6 +25,7 @@ MODEL_KINDS = ("causal", "masked", "encoder")
 DOWNLOAD_SIZES_MB = {"gpt2": 550, "bert-base-uncased": 440, "distilgpt2": 350}
 
 _HUB_HOST = "huggingface.co"
+_GENERIC_FOLDER_NAMES = {"model", "models", "checkpoint", "final", "weights", "hf"}
 _HUB_PROBE_TIMEOUT_S = 3.0
 
 
@@ -61,9 +62,13 @@ class ModelInfo:
 
     @property
     def short_name(self) -> str:
-        """The last path component for a local folder, the hub id otherwise."""
+        """The hub id, or a local folder's name (with its parent's when the name is generic)."""
         path = Path(self.name)
-        return path.name if path.is_dir() else self.name
+        if not path.is_dir():
+            return self.name
+        if path.name.lower() in _GENERIC_FOLDER_NAMES:
+            return f"{path.parent.name}/{path.name}"
+        return path.name
 
     @property
     def sees(self) -> str:

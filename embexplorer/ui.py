@@ -449,7 +449,9 @@ def _finish_sidebar() -> None:
 
 def page_header(title: str, caption: str) -> None:
     """Wide layout, the browser tab's title, and the page's heading."""
-    st.set_page_config(page_title=f"{title} · embexplorer", page_icon="🧭", layout="wide")
+    st.set_page_config(
+        page_title=f"{title} · embexplorer", page_icon=":material/hub:", layout="wide"
+    )
     st.title(title)
     st.caption(caption)
 

@@ -50,7 +50,7 @@ except ValueError as error:
 rsa = comparison.rsa
 names = (view.infos[0].short_name, view.infos[1].short_name)
 card = st.container(border=True)
-cells = card.columns(6)
+cells = card.columns([1, 1, 1.1, 1.6, 1.1, 1])
 undefined = "not defined"
 cells[0].metric("Spearman ρ", f"{rsa.spearman:.3f}" if rsa.defined else undefined)
 cells[1].metric("Pearson r", f"{rsa.pearson:.3f}" if rsa.defined else undefined)
