@@ -14,9 +14,12 @@ from .align import Items, paired_items
 from .extract import HiddenStates
 from .geometry import METRICS, preprocess, similarity_matrix
 from .models import resolve_layer
-from .rsa import RSA_METHODS, RSAResult, linear_cka, rsa_score
+from .rsa import MIN_ITEMS, RSA_METHODS, RSAResult, linear_cka, rsa_score
 
-MIN_ITEMS = 3  # RSA correlates pairs of items: 3 items give the 3 pairs a correlation needs
+# Interactive budgets: permutations x pairs and bootstraps x pairs stay near these many values
+# (about a second here), so a corpus still gets a p-value and a CI without a long wait.
+INTERACTIVE_PERMUTATION_VALUES = 40_000_000
+INTERACTIVE_BOOTSTRAP_VALUES = 10_000_000
 
 
 @dataclass
@@ -165,3 +168,36 @@ def describe_rsa(rsa: RSAResult, names: tuple[str, str], unit: str) -> str:
             f"high with p = {rsa.p_value:.3g}: {chance}."
         )
     return sentence
+
+
+def interactive_resamples(n_items: int, most: int, budget: int, least: int = 100) -> int:
+    """Permutations (or bootstraps) for an interactive view: ``most`` for small sets, fewer for
+    large ones so ``resamples x pairs`` stays within ``budget``, never fewer than ``least``.
+
+    Examples
+    --------
+    >>> interactive_resamples(50, most=2000, budget=40_000_000)
+    2000
+    >>> interactive_resamples(1000, most=2000, budget=40_000_000)
+    100
+    """
+    n_pairs = max(n_items * (n_items - 1) // 2, 1)
+    return int(min(most, max(least, budget // n_pairs)))
+
+
+def sample_indices(n_items: int, max_items: int) -> np.ndarray:
+    """At most ``max_items`` evenly spaced indices of ``range(n_items)``, in order (all if fewer).
+
+    Used to draw a readable heatmap of a large set; the statistics still use every item.
+    """
+    if n_items <= max_items:
+        return np.arange(n_items)
+    return np.unique(np.linspace(0, n_items - 1, max_items).round().astype(np.int64))
+
+
+def sample_pairs(n_pairs: int, max_pairs: int, seed: int = 0) -> np.ndarray:
+    """At most ``max_pairs`` pair indices (sorted, seeded) for a scatter that stays responsive."""
+    if n_pairs <= max_pairs:
+        return np.arange(n_pairs)
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(n_pairs, size=max_pairs, replace=False))

@@ -149,6 +149,17 @@ def _encode(loaded: LoadedModel, texts: Sequence[str]) -> tuple[list[dict], list
     return rows, truncated  # type: ignore[return-value]
 
 
+def token_counts(loaded: LoadedModel, texts: Sequence[str]) -> list[int]:
+    """Tokens per text as the model will see them (special tokens included, after truncation).
+
+    Tokenising is cheap next to a forward pass, so a server can check its token budget first.
+    """
+    texts = _validate_texts(texts)
+    with loaded.lock:
+        rows, _ = _encode(loaded, texts)
+    return [len(row["input_ids"]) for row in rows]
+
+
 def _forward(loaded: LoadedModel, rows: list[dict]) -> list[np.ndarray]:
     """One padded forward pass; per row, hidden states [n_hidden_states, n_tokens, dim]."""
     import torch

@@ -38,6 +38,7 @@ SYMBOLS_3D = (
 )
 COLOUR_BY = ("sentence", "word", "position")
 WEBGL_THRESHOLD = 1000  # points per panel above which scatter plots switch to WebGL
+MAX_LABELLED_POINTS = 300  # text labels on more points than this are an unreadable blot
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,7 @@ def _panel_traces(
     dims = points.coords.shape[1]
     symbols = SYMBOLS_3D if dims == 3 else SYMBOLS_2D
     n = len(points.labels)
+    show_labels = show_labels and n <= MAX_LABELLED_POINTS
     traces = []
     if show_lines:
         for s in np.unique(points.sentence):

@@ -12,6 +12,7 @@ Each cache is bounded by ``max_entries``.
 
 from __future__ import annotations
 
+import re
 import threading
 import urllib.parse
 from dataclasses import dataclass
@@ -21,7 +22,9 @@ import numpy as np
 import streamlit as st
 
 from . import align, compare, extract, geometry, reduce
+from .cache import BoundedCache
 from .figures import COLOUR_BY
+from .limits import Limits, load_limits, sentences_within_budget
 from .models import (
     DOWNLOAD_SIZES_MB,
     LoadedModel,
@@ -39,13 +42,17 @@ DEFAULT_TEXTS = (
     "The river flooded the bank after the storm.",
     "A cat sat on the warm mat.",
 )
-MAX_SENTENCES = 200
-MAX_CHARACTERS = 20_000
+# Texts longer than this stay out of the link (browsers and proxies cap URL length); the link
+# then carries the settings only, and the share box says so.
+MAX_TEXT_IN_URL = 2_000
+PROGRESS_MIN_SENTENCES = 32  # below this a run takes well under a second: no progress bar
 PREPROCESSING_LABELS = {"none": "none (raw)", "center": "mean-centre", "standardize": "standardise"}
 UNIT_LABELS = {"token": "tokens", "word": "words", "sentence": "sentences"}
 PROJECTION_LABELS = {"pca": "PCA", "umap": "UMAP", "tsne": "t-SNE"}
-APP_PERMUTATIONS = 2_000
+APP_PERMUTATIONS = 2_000  # most permutations / bootstraps; fewer for large sets (see compare)
 APP_BOOTSTRAPS = 500
+HEATMAP_MAX_ITEMS = 150  # above this a heatmap shows an evenly spaced sample of the items
+SCATTER_MAX_PAIRS = 20_000
 
 
 # --- URL state ---------------------------------------------------------------------------------
@@ -83,10 +90,12 @@ class UrlField:
 def url_fields() -> dict[str, UrlField]:
     """Every setting of every page, by its widget key (which is also its query-string name)."""
     model_a, model_b = default_model_names()
+    limits = load_limits()
+    allowed = limits.allowed_models if limits.hosted else None
     return {
         "text": UrlField("\n".join(DEFAULT_TEXTS)),
-        "model_a": UrlField(model_a),
-        "model_b": UrlField(model_b),
+        "model_a": UrlField(model_a, allowed),
+        "model_b": UrlField(model_b, allowed),
         "layer_a": UrlField(-1),
         "layer_b": UrlField(-1),
         "unit": UrlField("word", tuple(align.UNITS)),
@@ -107,10 +116,14 @@ def url_fields() -> dict[str, UrlField]:
     }
 
 
-def _restore_state() -> None:
-    """Seed widget state from the link once per session, then keep it across page switches."""
+def _restore_state() -> list[str]:
+    """Seed widget state from the link once per session, then keep it across page switches.
+
+    Returns the names of link settings that were ignored because they are not valid here.
+    """
     fields = url_fields()
     state = st.session_state
+    ignored = []
     if not state.get("_url_applied"):
         state["_url_applied"] = True
         for key, raw in st.query_params.items():
@@ -118,54 +131,78 @@ def _restore_state() -> None:
             value = field.parse(raw) if field else None
             if value is not None:
                 state[key] = value
+            elif field is not None:
+                ignored.append(key)
     for key, field in fields.items():
         # Re-assigning a widget's value keeps it when another page is opened (Streamlit drops
         # state of widgets that were not drawn in the previous run).
         state[key] = state[key] if key in state else field.default
-
-
-def _write_url() -> None:
-    fields = url_fields()
-    st.query_params.from_dict(
-        {key: UrlField.encode(st.session_state[key]) for key in fields if key in st.session_state}
-    )
-
-
-def share_link() -> str:
-    """The full link to this view: the page's URL plus every setting."""
-    query = urllib.parse.urlencode(
-        {
-            key: UrlField.encode(st.session_state[key])
-            for key in url_fields()
-            if key in st.session_state
-        }
-    )
-    base = st.context.url or ""
-    return f"{base}?{query}"
+    return ignored
 
 
 def link_params() -> dict[str, str]:
-    """The settings as query parameters, for ``st.page_link`` between pages."""
-    return {
+    """Every setting as query parameters (the text only when it is short enough for a link)."""
+    params = {
         key: UrlField.encode(st.session_state[key])
         for key in url_fields()
         if key in st.session_state
     }
+    if len(params.get("text", "")) > MAX_TEXT_IN_URL:
+        del params["text"]
+    return params
+
+
+def _write_url() -> None:
+    st.query_params.from_dict(link_params())
+
+
+def share_link() -> str:
+    """The full link to this view: the page's URL plus every setting."""
+    base = st.context.url or ""
+    return f"{base}?{urllib.parse.urlencode(link_params())}"
 
 
 # --- cached work --------------------------------------------------------------------------------
 
 
-@st.cache_resource(show_spinner=False, max_entries=6)
+@dataclass(frozen=True)
+class SharedCaches:
+    """Per-process caches shared by all sessions: loaded models, and hidden states by memory."""
+
+    models: BoundedCache
+    states: BoundedCache
+
+
+@st.cache_resource(show_spinner=False)
+def shared_caches() -> SharedCaches:
+    limits = load_limits()
+    return SharedCaches(
+        models=BoundedCache(max_entries=4),
+        states=BoundedCache(
+            max_entries=32,
+            max_bytes=limits.cache_mb * 2**20,
+            size_of=lambda states: states.vectors.nbytes,
+        ),
+    )
+
+
 def cached_model(name: str) -> LoadedModel:
-    """One loaded model per name per process, shared by every session."""
-    return load_model(name)
+    """One loaded model per name per process, shared by every session; loaded once even when
+    several sessions ask at the same moment."""
+    return shared_caches().models.get_or_compute(name, lambda: load_model(name))
 
 
-@st.cache_resource(show_spinner=False, max_entries=32)
-def cached_states(name: str, texts: tuple[str, ...]) -> extract.HiddenStates:
+def cached_states(name: str, texts: tuple[str, ...], progress=None) -> extract.HiddenStates:
     """All layers of all tokens of ``texts`` (the only place the app runs a model)."""
-    return extract.extract_hidden_states(cached_model(name), texts)
+    return shared_caches().states.get_or_compute(
+        (name, texts),
+        lambda: extract.extract_hidden_states(cached_model(name), texts, progress=progress),
+    )
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def cached_token_counts(name: str, texts: tuple[str, ...]) -> list[int]:
+    return extract.token_counts(cached_model(name), texts)
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)
@@ -234,18 +271,38 @@ def cached_comparison(
         metric=metric,
         preprocessing=preprocessing,
         method=method,
-        permutations=APP_PERMUTATIONS,
-        bootstraps=APP_BOOTSTRAPS,
+        permutations=compare.interactive_resamples(
+            items_a.n_items, APP_PERMUTATIONS, compare.INTERACTIVE_PERMUTATION_VALUES
+        ),
+        bootstraps=compare.interactive_resamples(
+            items_a.n_items, APP_BOOTSTRAPS, compare.INTERACTIVE_BOOTSTRAP_VALUES
+        ),
     )
 
 
 @st.cache_resource(show_spinner=False)
-def _umap_warm_up() -> threading.Thread:
-    """Compile UMAP's numba code in the background once per process, so the first UMAP view
-    does not stall for ~13 s in front of the user."""
-    thread = threading.Thread(target=reduce.warm_up_umap, name="umap-warm-up", daemon=True)
+def _start_background_work() -> threading.Thread:
+    """Once per process: load the default models, then compile UMAP's numba code (~13 s), in a
+    background thread, so the first page draws at once and the first UMAP view does not stall."""
+    models = shared_caches().models
+    limits = load_limits()
+    names = [name for name in default_model_names() if _allowed(name, limits)]
+
+    def work() -> None:
+        for name in names:
+            try:
+                models.get_or_compute(name, lambda name=name: load_model(name))
+            except Exception:  # noqa: BLE001 - the page that asks for the model reports it
+                pass
+        reduce.warm_up_umap()
+
+    thread = threading.Thread(target=work, name="embexplorer-warm-up", daemon=True)
     thread.start()
     return thread
+
+
+def _allowed(name: str, limits: Limits) -> bool:
+    return not limits.hosted or name in limits.allowed_models
 
 
 # --- the shared sidebar -------------------------------------------------------------------------
@@ -313,27 +370,39 @@ class View:
         return f"{'AB'[which]}: {info.short_name} ({info.kind}) · {where}"
 
 
-def parse_texts(raw: str) -> tuple[tuple[str, ...], list[str]]:
+def parse_texts(raw: str, limits: Limits) -> tuple[tuple[str, ...], list[str]]:
     """Sentences from the text box (one per line, blanks dropped) and notes on what was cut."""
     notes = []
-    if len(raw) > MAX_CHARACTERS:
-        raw = raw[:MAX_CHARACTERS]
-        notes.append(f"Only the first {MAX_CHARACTERS:,} characters are used.")
+    if len(raw) > limits.max_characters:
+        raw = raw[: limits.max_characters]
+        notes.append(f"Only the first {limits.max_characters:,} characters are used (the limit).")
     texts = [line.strip() for line in raw.splitlines() if line.strip()]
-    if len(texts) > MAX_SENTENCES:
-        notes.append(f"Only the first {MAX_SENTENCES} of {len(texts)} sentences are used.")
-        texts = texts[:MAX_SENTENCES]
+    if len(texts) > limits.max_sentences:
+        notes.append(
+            f"Only the first {limits.max_sentences:,} of {len(texts):,} sentences are used "
+            "(the limit)."
+        )
+        texts = texts[: limits.max_sentences]
     return tuple(texts), notes
 
 
-def _load(name: str, slot: str) -> LoadedModel | None:
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+
+
+def escape_markdown(text: str) -> str:
+    """User text shown inside Markdown stays text: no links, emphasis, HTML or LaTeX."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+
+
+def _load(name: str, slot: str, limits: Limits) -> LoadedModel | None:
     size = DOWNLOAD_SIZES_MB.get(name)
     first_run = f" (the first run downloads about {size} MB)" if size else ""
     try:
+        limits.check_model(name)
         with st.spinner(f"Loading model {slot}: {name}{first_run}…"):
             return cached_model(name)
-    except ModelLoadError as error:
-        st.error(f"**Model {slot} could not be loaded.** {error}", icon="⚠️")
+    except (ModelLoadError, ValueError) as error:
+        st.error(f"**Model {slot} could not be loaded.** {escape_markdown(error)}", icon="⚠️")
         return None
 
 
@@ -353,10 +422,14 @@ def _layer_slider(slot: str, key: str, info: ModelInfo) -> int:
     )
 
 
-def sidebar() -> View | None:
-    """Draw the shared sidebar, load and run the models; None when nothing can be shown yet."""
-    _restore_state()
-    _umap_warm_up()
+def _read_upload() -> None:
+    """Callback: an uploaded .txt replaces the sentences (one per line)."""
+    upload = st.session_state.get("upload")
+    if upload is not None:
+        st.session_state["text"] = upload.getvalue().decode("utf-8", errors="replace")
+
+
+def _text_controls(limits: Limits) -> None:
     bar = st.sidebar
     bar.text_area(
         "Sentences, one per line",
@@ -365,19 +438,32 @@ def sidebar() -> View | None:
         help="Each line is one sentence. Words that occur in several sentences (like 'bank') "
         "show how context changes a vector.",
     )
-    with bar.expander("Models", expanded=False):
-        st.text_input("Model A (hub id or local folder)", key="model_a")
-        st.text_input("Model B (hub id or local folder)", key="model_b")
-        st.caption("Defaults come from EMBEXPLORER_MODEL_A / EMBEXPLORER_MODEL_B.")
-    texts, notes = parse_texts(st.session_state["text"])
-    names = (st.session_state["model_a"].strip(), st.session_state["model_b"].strip())
-    loaded = [_load(name, slot) for name, slot in zip(names, "AB", strict=True)]
-    for note in notes:
-        st.warning(note)
-    if None in loaded:
-        _finish_sidebar()
-        return None
-    infos = (loaded[0].info, loaded[1].info)
+    bar.file_uploader(
+        "…or upload a .txt file (one sentence per line)",
+        type=["txt"],
+        key="upload",
+        on_change=_read_upload,
+        help=f"Up to {limits.max_sentences:,} sentences, {limits.max_characters:,} characters and "
+        f"{limits.max_tokens:,} tokens per model on this server.",
+    )
+
+
+def _model_controls(limits: Limits) -> None:
+    with st.sidebar.expander("Models", expanded=False):
+        if limits.hosted:
+            for slot in "AB":
+                st.selectbox(
+                    f"Model {slot}", list(limits.allowed_models), key=f"model_{slot.lower()}"
+                )
+            st.caption("This hosted demo offers these models only.")
+        else:
+            st.text_input("Model A (hub id or local folder)", key="model_a")
+            st.text_input("Model B (hub id or local folder)", key="model_b")
+            st.caption("Defaults come from EMBEXPLORER_MODEL_A / EMBEXPLORER_MODEL_B.")
+
+
+def _setting_controls(infos: tuple[ModelInfo, ModelInfo]) -> tuple[int, int]:
+    bar = st.sidebar
     layers = (
         _layer_slider("A", "layer_a", infos[0]),
         _layer_slider("B", "layer_b", infos[1]),
@@ -408,19 +494,107 @@ def sidebar() -> View | None:
     )
     bar.checkbox("Show special tokens ([CLS], [SEP])", key="special")
     bar.toggle("Presentation mode (large fonts)", key="present")
+    return layers
+
+
+def _within_token_budget(
+    names: tuple[str, str], texts: tuple[str, ...], limits: Limits
+) -> tuple[str, ...]:
+    counts = [cached_token_counts(name, texts) for name in names]
+    keep = sentences_within_budget(counts, limits.max_tokens)
+    if keep < len(texts):
+        totals = ", ".join(f"{sum(c):,}" for c in counts)
+        st.warning(
+            f"The text has {totals} tokens (model A, model B); this server runs at most "
+            f"{limits.max_tokens:,} per model, so only the first {keep:,} of {len(texts):,} "
+            "sentences are used."
+        )
+    return texts[:keep]
+
+
+def _cancel(texts: tuple[str, ...]) -> None:
+    st.session_state["_cancelled"] = hash(texts)
+
+
+def _resume() -> None:
+    st.session_state.pop("_cancelled", None)
+
+
+def _run_models(
+    names: tuple[str, str], infos: tuple[ModelInfo, ModelInfo], texts: tuple[str, ...]
+) -> list[extract.HiddenStates] | None:
+    """Hidden states for both models: from the cache, or one run each, with progress and cancel
+    for a corpus (a click on Cancel reruns the page, which stops the run between batches)."""
+    caches = shared_caches().states
+    if all((name, texts) in caches for name in names):
+        return [cached_states(name, texts) for name in names]
+    if st.session_state.get("_cancelled") == hash(texts):
+        st.info("The run was cancelled. Edit the sentences, or start it again.")
+        st.button("Run the models", on_click=_resume, key="resume_run")
+        return None
+    label = f"{infos[0].short_name} and {infos[1].short_name} on {len(texts):,} sentence(s)"
+    if len(texts) < PROGRESS_MIN_SENTENCES:
+        with st.spinner(f"Running {label}…"):
+            return [cached_states(name, texts) for name in names]
+    status = st.empty()
+    with status.container():
+        bar = st.progress(0.0, text=f"Running {label}…")
+        st.button("Cancel", on_click=_cancel, args=(texts,), key="cancel_run")
+        states = []
+        for which, name in enumerate(names):
+
+            def progress(done: int, total: int, which=which) -> None:
+                bar.progress(
+                    (which + done / total) / 2,
+                    text=f"Running {infos[which].short_name}: {done:,} of {total:,} sentences",
+                )
+
+            states.append(cached_states(name, texts, progress=progress))
+    status.empty()
+    return states
+
+
+def sidebar() -> View | None:
+    """Draw the shared sidebar, load and run the models; None when nothing can be shown yet."""
+    ignored = _restore_state()
+    limits = load_limits()
+    _start_background_work()
+    _text_controls(limits)
+    _model_controls(limits)
+    if ignored:
+        st.warning(
+            "Some settings in the link are not valid here and were left at their defaults: "
+            + ", ".join(ignored)
+        )
+    texts, notes = parse_texts(st.session_state["text"], limits)
+    for note in notes:
+        st.warning(note)
+    names = (str(st.session_state["model_a"]).strip(), str(st.session_state["model_b"]).strip())
+    loaded = [_load(name, slot, limits) for name, slot in zip(names, "AB", strict=True)]
+    if None in loaded:
+        _finish_sidebar()
+        return None
+    infos = (loaded[0].info, loaded[1].info)
+    layers = _setting_controls(infos)
     _finish_sidebar()
     if not texts:
         st.info("Type at least one sentence in the sidebar (one per line).")
         return None
     try:
-        with st.spinner(
-            f"Running {infos[0].short_name} and {infos[1].short_name} on {len(texts)} sentence(s)…"
-        ):
-            states = [cached_states(name, texts) for name in names]
+        texts = _within_token_budget(names, texts, limits)
+        if not texts:
+            st.error(
+                f"The first sentence alone has more than {limits.max_tokens:,} tokens, this "
+                "server's limit: shorten it."
+            )
+            return None
+        states = _run_models(names, infos, texts)
     except (ValueError, extract.ExtractionCancelled) as error:
-        st.error(f"The models could not be run on this text: {error}")
+        st.error(f"The models could not be run on this text: {escape_markdown(error)}")
         return None
-    warnings = tuple(states[0].warnings + states[1].warnings)
+    if states is None:
+        return None
+    warnings = tuple(dict.fromkeys(states[0].warnings + states[1].warnings))
     for warning in warnings:
         st.warning(warning)
     return View(
@@ -440,7 +614,13 @@ def sidebar() -> View | None:
 def _finish_sidebar() -> None:
     _write_url()
     with st.sidebar.expander("Share this view"):
-        st.caption("Copy this link: it opens the same sentences, models and settings.")
+        if "text" in link_params():
+            st.caption("Copy this link: it opens the same sentences, models and settings.")
+        else:
+            st.caption(
+                "Copy this link: it keeps the models and settings. The text is too long for a "
+                "link; share the .txt file with it."
+            )
         st.code(share_link(), language=None, wrap_lines=True)
 
 

@@ -1,10 +1,11 @@
 """Similarity: both models' item-by-item matrices side by side, the RSA score and its scatter."""
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
 from embexplorer import figures, geometry, ui
-from embexplorer.compare import describe_rsa
+from embexplorer.compare import describe_rsa, sample_indices, sample_pairs
 
 ui.page_header(
     "Similarity & RSA",
@@ -86,10 +87,11 @@ if metric == "cosine" and view.preprocessing == "none":
             )
 
 labels = comparison.labels
+shown = sample_indices(len(labels), ui.HEATMAP_MAX_ITEMS)
 fig = figures.heatmap_pair_figure(
-    comparison.matrix_a,
-    comparison.matrix_b,
-    labels,
+    comparison.matrix_a[np.ix_(shown, shown)],
+    comparison.matrix_b[np.ix_(shown, shown)],
+    [labels[i] for i in shown],
     titles=[view.panel_title(0), view.panel_title(1)],
     metric=metric,
     presentation=view.presentation,
@@ -102,20 +104,32 @@ st.caption(
         if metric == "cosine"
         else "Distances differ in scale between models, so each panel has its own colour scale."
     )
+    + (
+        f" {len(labels):,} items are too many to read: the heatmaps show {len(shown)} evenly "
+        "spaced ones; the scores above use all of them."
+        if len(shown) < len(labels)
+        else ""
+    )
 )
 
 values_a, values_b, pair_labels = comparison.pair_values()
 quantity = "cosine" if metric == "cosine" else "distance"
+drawn = sample_pairs(len(values_a), ui.SCATTER_MAX_PAIRS)
 scatter = figures.rsa_scatter_figure(
-    values_a,
-    values_b,
-    pair_labels,
+    values_a[drawn],
+    values_b[drawn],
+    [pair_labels[i] for i in drawn],
     comparison.fit_line(),
     axis_titles=(f"{quantity} in A ({names[0]})", f"{quantity} in B ({names[1]})"),
     presentation=view.presentation,
 )
 st.subheader("Each pair of items in both models")
 ui.chart(scatter, key="rsa_scatter")
+if len(drawn) < len(values_a):
+    st.caption(
+        f"{len(drawn):,} of {len(values_a):,} pairs drawn (a random sample); the line and the "
+        "scores use all pairs."
+    )
 
 downloads = st.columns(3)
 for column, (tag, matrix) in zip(

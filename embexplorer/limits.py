@@ -1,0 +1,125 @@
+"""Limits that protect a server, and the hosted mode's model allowlist.
+
+Everything is read from environment variables, so a host sets them once for all sessions and no
+query string can change them:
+
+``EMBEXPLORER_HOSTED``            ``1`` for a public demo: allowlisted models only, stricter limits
+``EMBEXPLORER_ALLOWED_MODELS``    comma-separated hub ids (or folders the host chose) for hosted mode
+``EMBEXPLORER_MAX_SENTENCES``     sentences per request
+``EMBEXPLORER_MAX_CHARACTERS``    characters per request
+``EMBEXPLORER_MAX_TOKENS``        tokens per model per request (all sentences together)
+``EMBEXPLORER_CACHE_MB``          memory for cached hidden states, all sessions together
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+DEFAULT_ALLOWED_MODELS = (
+    "gpt2",
+    "distilgpt2",
+    "bert-base-uncased",
+    "bert-base-cased",
+    "distilbert-base-uncased",
+    "roberta-base",
+)
+
+# (local, hosted) defaults. 20,000 tokens is ~1,000 sentences of 20 tokens; all 13 layers of
+# 768 floats keep about 0.8 GB per model for that, which is why the cache has a memory budget.
+_DEFAULTS = {
+    "max_sentences": (2_000, 50),
+    "max_characters": (200_000, 5_000),
+    "max_tokens": (20_000, 1_000),
+    "cache_mb": (3_000, 1_000),
+}
+
+
+class LimitError(ValueError):
+    """A request exceeds a limit; the message says which and what to do."""
+
+
+class ModelNotAllowed(ValueError):
+    """Hosted mode: the model is not on the allowlist."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    hosted: bool
+    allowed_models: tuple[str, ...]
+    max_sentences: int
+    max_characters: int
+    max_tokens: int
+    cache_mb: int
+
+    def check_model(self, name: str) -> None:
+        """In hosted mode only allowlisted names pass (exactly; no paths, no other hub ids)."""
+        if self.hosted and name not in self.allowed_models:
+            raise ModelNotAllowed(
+                f"this hosted demo only offers {', '.join(self.allowed_models)}; "
+                "other models and local folders are disabled here"
+            )
+
+    def check_tokens(self, n_tokens: int, model: str) -> None:
+        if n_tokens > self.max_tokens:
+            raise LimitError(
+                f"the text has {n_tokens:,} {model} tokens, more than this server's limit of "
+                f"{self.max_tokens:,}; use fewer or shorter sentences"
+            )
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _positive_int(env: Mapping[str, str], key: str, default: int) -> int:
+    raw = env.get(key, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as error:
+        raise ValueError(f"{key} must be a whole number, got {raw!r}") from error
+    if value < 1:
+        raise ValueError(f"{key} must be at least 1, got {value}")
+    return value
+
+
+def load_limits(env: Mapping[str, str] | None = None) -> Limits:
+    """The limits in force, from the environment (``os.environ`` by default)."""
+    env = os.environ if env is None else env
+    hosted = _flag(env.get("EMBEXPLORER_HOSTED"))
+    allowed = (
+        tuple(
+            name.strip()
+            for name in env.get("EMBEXPLORER_ALLOWED_MODELS", "").split(",")
+            if name.strip()
+        )
+        or DEFAULT_ALLOWED_MODELS
+    )
+    pick = 1 if hosted else 0
+    values = {
+        key: _positive_int(env, f"EMBEXPLORER_{key.upper()}", defaults[pick])
+        for key, defaults in _DEFAULTS.items()
+    }
+    return Limits(hosted=hosted, allowed_models=allowed, **values)
+
+
+def sentences_within_budget(counts: list[list[int]], max_tokens: int) -> int:
+    """How many leading sentences fit ``max_tokens`` for every model (``counts[model][sentence]``).
+
+    Examples
+    --------
+    >>> sentences_within_budget([[5, 5, 5], [6, 6, 6]], max_tokens=12)
+    2
+    """
+    keep = len(counts[0]) if counts else 0
+    for per_sentence in counts:
+        total = 0
+        for index, count in enumerate(per_sentence):
+            total += count
+            if total > max_tokens:
+                keep = min(keep, index)
+                break
+    return keep
