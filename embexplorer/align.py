@@ -15,6 +15,7 @@ import numpy as np
 import regex
 
 from .extract import HiddenStates
+from .geometry import check_choice
 
 UNITS = ("token", "word", "sentence")
 POOLINGS = ("mean", "first", "last")
@@ -107,11 +108,6 @@ class Items:
         return out
 
 
-def _check_choice(value: str, valid: tuple[str, ...], what: str) -> None:
-    if value not in valid:
-        raise ValueError(f"{what} must be one of {', '.join(valid)}; got {value!r}")
-
-
 def token_words(states: HiddenStates, words: list[Word]) -> list[list[int]]:
     """For each word, the indices of the model's tokens whose offsets overlap it (in order).
 
@@ -190,7 +186,7 @@ def word_items(states: HiddenStates, words: list[Word], pooling: str = "mean") -
 
     For a causal model the last piece is the only one that has seen the whole word.
     """
-    _check_choice(pooling, POOLINGS, "pooling")
+    check_choice(pooling, POOLINGS, "pooling")
     members = token_words(states, words)
     missing = [w.text for w, m in zip(words, members, strict=True) if not m]
     if missing:
@@ -250,7 +246,7 @@ def build_items(
     For a comparison of two models pass ``words=shared_words(states_a, states_b)`` so both get
     the same items; :func:`paired_items` does exactly that.
     """
-    _check_choice(unit, UNITS, "unit")
+    check_choice(unit, UNITS, "unit")
     if unit == "token":
         return token_items(states, include_special)
     words = shared_words(states) if words is None else words
@@ -266,7 +262,7 @@ def paired_items(
     pooling: str = "mean",
 ) -> tuple[Items, Items]:
     """The same ordered word or sentence items for two models, ready to compare item by item."""
-    _check_choice(unit, ("word", "sentence"), "unit for a comparison")
+    check_choice(unit, ("word", "sentence"), "unit for a comparison")
     words = shared_words(states_a, states_b)
     return (
         build_items(states_a, unit, pooling, words=words),

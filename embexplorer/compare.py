@@ -12,7 +12,7 @@ import numpy as np
 
 from .align import Items, paired_items
 from .extract import HiddenStates
-from .geometry import METRICS, preprocess, similarity_matrix
+from .geometry import METRICS, check_choice, preprocess, similarity_matrix
 from .models import resolve_layer
 from .rsa import MIN_ITEMS, RSA_METHODS, RSAResult, linear_cka, rsa_score
 
@@ -59,11 +59,6 @@ class Comparison:
         return float(slope), float(intercept)
 
 
-def _check(value: str, valid: tuple[str, ...], what: str) -> None:
-    if value not in valid:
-        raise ValueError(f"{what} must be one of {', '.join(valid)}; got {value!r}")
-
-
 def compare_items(
     items_a: Items,
     items_b: Items,
@@ -84,8 +79,8 @@ def compare_items(
         When the items differ, a layer is out of range, a name is unknown, or there are fewer
         than three items.
     """
-    _check(metric, METRICS, "metric")
-    _check(method, RSA_METHODS, "RSA method")
+    check_choice(metric, METRICS, "metric")
+    check_choice(method, RSA_METHODS, "RSA method")
     if items_a.labels != items_b.labels:
         raise ValueError("the two models' items differ; build them with paired_items()")
     if items_a.n_items < MIN_ITEMS:

@@ -113,9 +113,9 @@ def test_display_labels_disambiguate_repeats(tiny_gpt2):
 
 def test_bad_choices_list_valid_options(tiny_gpt2):
     states = extract_hidden_states(tiny_gpt2, ["a bank"])
-    with pytest.raises(ValueError, match="token, word, sentence"):
+    with pytest.raises(ValueError, match="'token', 'word', 'sentence'"):
         build_items(states, "paragraph")
-    with pytest.raises(ValueError, match="mean, first, last"):
+    with pytest.raises(ValueError, match="'mean', 'first', 'last'"):
         build_items(states, "word", pooling="max")
     with pytest.raises(ValueError, match="different texts"):
         shared_words(states, extract_hidden_states(tiny_gpt2, ["other"]))
