@@ -20,6 +20,24 @@ PAGES = {
         icon=":material/grid_on:",
         url_path="similarity",
     ),
+    "layers": st.Page(
+        "pages/3_Layers.py",
+        title="Layers",
+        icon=":material/stacks:",
+        url_path="layers",
+    ),
+    "geometry": st.Page(
+        "pages/4_Geometry.py",
+        title="Geometry",
+        icon=":material/3d_rotation:",
+        url_path="geometry",
+    ),
+    "context": st.Page(
+        "pages/5_Context.py",
+        title="Context",
+        icon=":material/format_quote:",
+        url_path="context",
+    ),
 }
 
 
@@ -56,6 +74,21 @@ so the app segments the text into words once and pools each model's pieces into 
         st.page_link(
             PAGES["similarity"],
             label="Similarity: heatmaps, RSA score and scatter",
+            query_params=params,
+        )
+        st.page_link(
+            PAGES["layers"],
+            label="Layers: every layer of A against every layer of B; geometry by depth",
+            query_params=params,
+        )
+        st.page_link(
+            PAGES["geometry"],
+            label="Geometry: PCA spectrum, rotations, Procrustes, rogue dimensions",
+            query_params=params,
+        )
+        st.page_link(
+            PAGES["context"],
+            label="Context: one word's occurrences in different sentences, layer by layer",
             query_params=params,
         )
     with right:

@@ -7,8 +7,9 @@ legible on light and dark backgrounds); groups also differ by marker symbol.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import plotly.graph_objects as go
@@ -39,6 +40,17 @@ SYMBOLS_3D = (
 COLOUR_BY = ("sentence", "word", "position")
 WEBGL_THRESHOLD = 1000  # points per panel above which scatter plots switch to WebGL
 MAX_LABELLED_POINTS = 300  # text labels on more points than this are an unreadable blot
+
+
+def plain_text(text: str) -> str:
+    """Text a user typed, made inert for plotly: its HTML subset is escaped, and a string that
+    starts with "$" (plotly would typeset ``$...$`` as LaTeX) gets a zero-width space first."""
+    text = html.escape(str(text), quote=False)
+    return "\u200b" + text if text.startswith("$") else text
+
+
+def plain_texts(texts: Sequence[str]) -> list[str]:
+    return [plain_text(text) for text in texts]
 
 
 @dataclass(frozen=True)
@@ -211,6 +223,16 @@ def projection_figure(
     """Two (or more) projections side by side, in equal panels with a shared legend."""
     if colour_by not in COLOUR_BY:
         raise ValueError(f"colour_by must be one of {', '.join(COLOUR_BY)}; got {colour_by!r}")
+    panels = [
+        replace(
+            points,
+            labels=plain_texts(points.labels),
+            words=plain_texts(points.words),
+            sentence_texts=plain_texts(points.sentence_texts),
+        )
+        for points in panels
+    ]
+    titles = plain_texts(titles)
     dims = panels[0].coords.shape[1]
     kind = "scene" if dims == 3 else "xy"
     fig = make_subplots(
@@ -253,6 +275,7 @@ def joint_projection_figure(
 ) -> go.Figure:
     """Both models in one space (B Procrustes-aligned onto A), each item's two points linked."""
     style = Style(presentation)
+    labels, names = plain_texts(labels), tuple(plain_texts(names))
     dims = coords_a.shape[1]
     n = len(labels)
     fig = go.Figure()
@@ -316,8 +339,9 @@ def heatmap_pair_figure(
     gets its own sequential scale.
     """
     style = Style(presentation)
+    labels, titles = plain_texts(labels), plain_texts(titles)
     n = len(labels)
-    fig = make_subplots(rows=1, cols=2, subplot_titles=list(titles), horizontal_spacing=0.12)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=titles, horizontal_spacing=0.12)
     cosine = metric == "cosine"
     quantity = "cosine" if cosine else "distance"
     for column, matrix in enumerate((matrix_a, matrix_b), start=1):
@@ -361,6 +385,7 @@ def rsa_scatter_figure(
 ) -> go.Figure:
     """One point per pair of items: x = its similarity in A, y = in B, with the least-squares line."""
     style = Style(presentation)
+    pair_labels, axis_titles = plain_texts(pair_labels), tuple(plain_texts(axis_titles))
     n = len(values_a)
     fig = go.Figure(
         _scatter(
@@ -395,3 +420,445 @@ def rsa_scatter_figure(
     fig.update_xaxes(title_text=axis_titles[0])
     fig.update_yaxes(title_text=axis_titles[1])
     return style.apply(fig, height=480)
+
+
+# --- Layers, Geometry and Context pages -----------------------------------------------------------
+
+LAYER_METHOD_LABELS = {
+    "spearman": "RSA (Spearman ρ)",
+    "pearson": "RSA (Pearson r)",
+    "cka": "linear CKA",
+}
+
+
+def layer_tick_labels(n_hidden_states: int) -> list[str]:
+    """Tick labels for layers: "emb" for the embedding layer, then the block numbers."""
+    return ["emb", *map(str, range(1, n_hidden_states))]
+
+
+def layer_matrix_figure(
+    matrix: np.ndarray,
+    names: tuple[str, str],
+    method: str = "spearman",
+    selected: tuple[int, int] | None = None,
+    presentation: bool = False,
+) -> go.Figure:
+    """Every layer of A (rows) against every layer of B (columns); the selected pair outlined.
+
+    An invisible marker sits on every cell so that a click selects it (plotly heatmaps cannot be
+    selected); its ``customdata`` is ``[layer_a, layer_b]``.
+    """
+    style = Style(presentation)
+    names = tuple(plain_texts(names))
+    rows, cols = matrix.shape
+    label = LAYER_METHOD_LABELS.get(method, method)
+    fig = go.Figure(
+        go.Heatmap(
+            z=matrix,
+            x=list(range(cols)),
+            y=list(range(rows)),
+            colorscale="RdBu_r" if method != "cka" else "Viridis",
+            zmin=-1 if method != "cka" else 0,
+            zmax=1,
+            zmid=0 if method != "cka" else None,
+            colorbar=dict(title=label.split(" (")[0]),
+            text=np.vectorize(lambda v: "" if not np.isfinite(v) else f"{v:.2f}")(matrix),
+            texttemplate="%{text}" if rows * cols <= 400 else None,
+            textfont=dict(size=style.font_size - 4),
+            hoverinfo="skip",
+            xgap=1,
+            ygap=1,
+        )
+    )
+    grid_a, grid_b = np.meshgrid(np.arange(rows), np.arange(cols), indexing="ij")
+    fig.add_trace(
+        go.Scatter(
+            x=grid_b.ravel(),
+            y=grid_a.ravel(),
+            mode="markers",
+            marker=dict(symbol="square", size=style.marker_size * 3, opacity=0.001, color="#000"),
+            customdata=np.stack([grid_a.ravel(), grid_b.ravel()], axis=1),
+            hovertemplate=f"A layer %{{y}} · B layer %{{x}}<br>{label} %{{text}}<extra></extra>",
+            text=[f"{v:.3f}" for v in matrix.ravel()],
+            showlegend=False,
+            name="cells",
+        )
+    )
+    if selected is not None:
+        fig.add_shape(
+            type="rect",
+            x0=selected[1] - 0.5,
+            x1=selected[1] + 0.5,
+            y0=selected[0] - 0.5,
+            y1=selected[0] + 0.5,
+            line=dict(color="#F0E442", width=4),
+        )
+    fig.update_xaxes(
+        title_text=f"layer of B: {names[1]}",
+        tickvals=list(range(cols)),
+        ticktext=layer_tick_labels(cols),
+        showgrid=False,
+        zeroline=False,
+    )
+    fig.update_yaxes(
+        title_text=f"layer of A: {names[0]}",
+        tickvals=list(range(rows)),
+        ticktext=layer_tick_labels(rows),
+        autorange="reversed",
+        showgrid=False,
+        zeroline=False,
+    )
+    fig.update_layout(clickmode="event+select", dragmode=False)
+    return style.apply(fig, height=max(420, min(760, 150 + 42 * rows)))
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One line of a per-layer chart: a model (colour) and a variant (dash)."""
+
+    name: str
+    values: np.ndarray
+    model: int = 0
+    dashed: bool = False
+
+
+def layer_curves_figure(
+    panels: Sequence[tuple[str, Sequence[Curve]]],
+    columns: int = 2,
+    presentation: bool = False,
+) -> go.Figure:
+    """Small multiples: one panel per measure, x = layer (0 = embeddings), one line per curve.
+
+    Model A is blue circles, model B vermilion diamonds; dashed lines are a variant (e.g. after
+    preprocessing). The legend is shared.
+    """
+    style = Style(presentation)
+    rows = -(-len(panels) // columns)
+    fig = make_subplots(
+        rows=rows,
+        cols=columns,
+        subplot_titles=[plain_text(title) for title, _ in panels],
+        horizontal_spacing=0.08,
+        vertical_spacing=0.16 if rows > 1 else 0.1,
+    )
+    shown: set[str] = set()
+    for number, (_, curves) in enumerate(panels):
+        row, col = number // columns + 1, number % columns + 1
+        for curve in curves:
+            colour = CATEGORICAL_COLOURS[0 if curve.model == 0 else 3]
+            name = plain_text(curve.name)
+            fig.add_trace(
+                go.Scatter(
+                    x=np.arange(len(curve.values)),
+                    y=curve.values,
+                    mode="lines+markers",
+                    line=dict(color=colour, width=2.5, dash="dash" if curve.dashed else "solid"),
+                    marker=dict(
+                        color=colour,
+                        size=style.marker_size - 2,
+                        symbol="circle" if curve.model == 0 else "diamond",
+                    ),
+                    name=name,
+                    legendgroup=name,
+                    showlegend=name not in shown,
+                    hovertemplate=f"{name}<br>layer %{{x}}: %{{y:.3f}}<extra></extra>",
+                ),
+                row=row,
+                col=col,
+            )
+            shown.add(name)
+    fig.update_xaxes(title_text="layer (0 = embeddings)", dtick=1 if rows else None)
+    height = 330 * rows + 120
+    fig = style.apply(fig, height=height)
+    fig.update_layout(legend=dict(y=-0.08 if rows > 1 else -0.2))
+    return fig
+
+
+def spectrum_figure(
+    eigenvalues: Sequence[np.ndarray],
+    ratios: Sequence[np.ndarray],
+    names: Sequence[str],
+    n_for_90: Sequence[int],
+    log_scale: bool = True,
+    presentation: bool = False,
+) -> go.Figure:
+    """Scree (eigenvalues per component) and cumulative explained variance, both models.
+
+    On a log scale, components with (numerically) zero variance are left out of the scree.
+    """
+    style = Style(presentation)
+    names = plain_texts(names)
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        subplot_titles=["eigenvalues (scree)", "cumulative explained variance"],
+        horizontal_spacing=0.1,
+    )
+    for which, (values, ratio, name, n90) in enumerate(
+        zip(eigenvalues, ratios, names, n_for_90, strict=True)
+    ):
+        colour = CATEGORICAL_COLOURS[0 if which == 0 else 3]
+        symbol = "circle" if which == 0 else "diamond"
+        components = np.arange(1, len(values) + 1)
+        keep = values > values.max() * 1e-12 if log_scale and values.size else slice(None)
+        fig.add_trace(
+            go.Scatter(
+                x=components[keep],
+                y=values[keep],
+                mode="lines+markers",
+                line=dict(color=colour, width=2),
+                marker=dict(color=colour, symbol=symbol, size=style.marker_size - 2),
+                name=name,
+                legendgroup=name,
+                hovertemplate="PC%{x}: eigenvalue %{y:.4g}<extra>" + name + "</extra>",
+            ),
+            row=1,
+            col=1,
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=components,
+                y=np.cumsum(ratio),
+                mode="lines+markers",
+                line=dict(color=colour, width=2),
+                marker=dict(color=colour, symbol=symbol, size=style.marker_size - 2),
+                name=name,
+                legendgroup=name,
+                showlegend=False,
+                hovertemplate="first %{x} PCs: %{y:.1%}<extra>" + name + "</extra>",
+            ),
+            row=1,
+            col=2,
+        )
+        fig.add_vline(x=n90, line=dict(color=colour, dash="dot", width=2), row=1, col=2)
+        fig.add_annotation(
+            x=n90,
+            y=0.06 + 0.12 * which,
+            text=f" {n90} PCs for 90 %",
+            showarrow=False,
+            xanchor="left",
+            font=dict(color=colour, size=style.font_size - 1),
+            row=1,
+            col=2,
+        )
+    fig.add_hline(y=0.9, line=dict(color="#999999", dash="dash"), row=1, col=2)
+    fig.update_yaxes(
+        type="log" if log_scale else "linear",
+        dtick=1 if log_scale else None,
+        exponentformat="power",
+        title_text="eigenvalue",
+        row=1,
+        col=1,
+    )
+    fig.update_yaxes(tickformat=".0%", range=[0, 1.02], title_text="explained", row=1, col=2)
+    fig.update_xaxes(title_text="principal component")
+    return style.apply(fig, height=440)
+
+
+def heatmap_grid_figure(
+    matrices: Sequence[np.ndarray],
+    labels: Sequence[str],
+    titles: Sequence[str],
+    columns: int = 3,
+    presentation: bool = False,
+) -> go.Figure:
+    """Cosine matrices over the same items in a grid, on one diverging scale centred on 0."""
+    style = Style(presentation)
+    labels, titles = plain_texts(labels), plain_texts(titles)
+    n = len(labels)
+    rows = -(-len(matrices) // columns)
+    fig = make_subplots(
+        rows=rows,
+        cols=columns,
+        subplot_titles=titles,
+        horizontal_spacing=0.05,
+        vertical_spacing=0.12 if rows > 1 else 0.08,
+    )
+    for number, matrix in enumerate(matrices):
+        fig.add_trace(
+            go.Heatmap(
+                z=matrix,
+                x=labels,
+                y=labels,
+                coloraxis="coloraxis",
+                hovertemplate="%{y} · %{x}<br>cosine %{z:.4f}<extra></extra>",
+            ),
+            row=number // columns + 1,
+            col=number % columns + 1,
+        )
+    fig.update_layout(
+        coloraxis=dict(colorscale="RdBu_r", cmin=-1, cmax=1, cmid=0, colorbar_title="cosine")
+    )
+    show_ticks = n <= 50
+    fig.update_xaxes(showticklabels=False, tickangle=-60, tickfont_size=style.font_size - 5)
+    fig.update_yaxes(autorange="reversed", showticklabels=False, tickfont_size=style.font_size - 5)
+    # Labels once per row and once per column, so no panel's labels run into its neighbour.
+    for row in range(1, rows + 1):
+        fig.update_yaxes(showticklabels=show_ticks, row=row, col=1)
+    for col in range(1, columns + 1):
+        fig.update_xaxes(showticklabels=show_ticks, row=rows, col=col)
+    return style.apply(fig, height=rows * max(340, min(500, 150 + 8 * n)) + 40)
+
+
+def displacement_figure(
+    panels: Sequence[tuple[str, np.ndarray, np.ndarray]],
+    labels: Sequence[str],
+    axis_titles: tuple[str, str] = ("dimension 1", "dimension 2"),
+    presentation: bool = False,
+) -> go.Figure:
+    """Coordinates before (circles) and after (diamonds) a map, each item's two points linked."""
+    style = Style(presentation)
+    labels = plain_texts(labels)
+    fig = make_subplots(
+        rows=1,
+        cols=len(panels),
+        subplot_titles=[plain_text(title) for title, _, _ in panels],
+        horizontal_spacing=0.08,
+    )
+    for column, (_, before, after) in enumerate(panels, start=1):
+        n = before.shape[0]
+        link = np.full((3 * n, 2), np.nan)
+        link[0::3], link[1::3] = before[:, :2], after[:, :2]
+        fig.add_trace(
+            go.Scatter(
+                x=link[:, 0],
+                y=link[:, 1],
+                mode="lines",
+                line=dict(color="rgba(128,128,128,0.5)", width=1.2),
+                hoverinfo="skip",
+                name="same item",
+                legendgroup="link",
+                showlegend=column == 1,
+            ),
+            row=1,
+            col=column,
+        )
+        for coords, name, colour, symbol in (
+            (before, "before", CATEGORICAL_COLOURS[0], "circle"),
+            (after, "after", CATEGORICAL_COLOURS[3], "diamond"),
+        ):
+            fig.add_trace(
+                go.Scatter(
+                    x=coords[:, 0],
+                    y=coords[:, 1],
+                    mode="markers",
+                    marker=dict(color=colour, symbol=symbol, size=style.marker_size),
+                    customdata=np.asarray(labels, dtype=object),
+                    hovertemplate=f"<b>%{{customdata}}</b> ({name})<br>(%{{x:.3g}}, %{{y:.3g}})"
+                    "<extra></extra>",
+                    name=name,
+                    legendgroup=name,
+                    showlegend=column == 1,
+                ),
+                row=1,
+                col=column,
+            )
+        fig.update_xaxes(title_text=axis_titles[0], row=1, col=column)
+        fig.update_yaxes(title_text=axis_titles[1], row=1, col=column)
+    return style.apply(fig, height=460)
+
+
+def ranked_bar_figure(
+    panels: Sequence[tuple[str, Sequence[str], np.ndarray]],
+    value_title: str,
+    presentation: bool = False,
+    percent: bool = False,
+) -> go.Figure:
+    """Horizontal bars, largest at the top, one panel per model (or one panel)."""
+    style = Style(presentation)
+    fig = make_subplots(
+        rows=1,
+        cols=len(panels),
+        subplot_titles=[plain_text(title) for title, _, _ in panels],
+        horizontal_spacing=0.18 if len(panels) > 1 else 0.1,
+    )
+    longest = 1
+    for column, (_, bar_labels, values) in enumerate(panels, start=1):
+        bar_labels = plain_texts(bar_labels)
+        longest = max([longest, *map(len, bar_labels)])
+        colour = CATEGORICAL_COLOURS[0 if column == 1 else 3]
+        fig.add_trace(
+            go.Bar(
+                x=values,
+                y=bar_labels,
+                orientation="h",
+                marker_color=colour,
+                hovertemplate="%{y}: %{x:" + (".1%" if percent else ".4g") + "}<extra></extra>",
+                showlegend=False,
+            ),
+            row=1,
+            col=column,
+        )
+    fig.update_yaxes(autorange="reversed", type="category", tickfont_size=style.font_size - 2)
+    fig.update_xaxes(title_text=value_title, tickformat=".1~%" if percent else None)
+    n = max((len(values) for _, _, values in panels), default=1)
+    return style.apply(fig, height=max(320, 120 + 26 * n))
+
+
+def context_projection_figure(
+    panels: Sequence[PointSet],
+    titles: Sequence[str],
+    highlight: np.ndarray,
+    word: str,
+    presentation: bool = False,
+) -> go.Figure:
+    """All items in grey, the occurrences of one word coloured by sentence and labelled."""
+    style = Style(presentation)
+    titles = plain_texts(titles)
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=titles, horizontal_spacing=0.06)
+    highlight = np.asarray(highlight, dtype=np.int64)
+    for column, points in enumerate(panels, start=1):
+        others = np.setdiff1d(np.arange(len(points.labels)), highlight)
+        labels, words = plain_texts(points.labels), plain_texts(points.words)
+        texts = plain_texts(points.sentence_texts)
+        fig.add_trace(
+            go.Scatter(
+                x=points.coords[others, 0],
+                y=points.coords[others, 1],
+                mode="markers+text" if len(others) <= 80 else "markers",
+                text=[labels[i] for i in others] if len(others) <= 80 else None,
+                textposition="top center",
+                textfont=dict(size=style.font_size - 4, color="#999999"),
+                marker=dict(color="#BBBBBB", size=style.marker_size - 2),
+                customdata=[
+                    f"S{points.sentence[i] + 1}: {texts[points.sentence[i]]}" for i in others
+                ],
+                hovertemplate="%{text}<br>%{customdata}<extra></extra>"
+                if len(others) <= 80
+                else "%{customdata}<extra></extra>",
+                name="other words",
+                legendgroup="other",
+                showlegend=column == 1,
+            ),
+            row=1,
+            col=column,
+        )
+        for index in highlight:
+            sentence = int(points.sentence[index])
+            colour = CATEGORICAL_COLOURS[sentence % len(CATEGORICAL_COLOURS)]
+            name = f"{plain_text(word)} in S{sentence + 1}: {texts[sentence]}"
+            fig.add_trace(
+                go.Scatter(
+                    x=points.coords[[index], 0],
+                    y=points.coords[[index], 1],
+                    mode="markers+text",
+                    text=[f"{words[index] or labels[index]} S{sentence + 1}"],
+                    textposition="top center",
+                    textfont=dict(size=style.font_size - 1, color=colour),
+                    marker=dict(
+                        color=colour,
+                        size=style.marker_size + 6,
+                        symbol=SYMBOLS_2D[sentence % len(SYMBOLS_2D)],
+                        line=dict(width=1, color="rgba(40,40,40,0.8)"),
+                    ),
+                    hovertemplate=f"<b>{name}</b><extra></extra>",
+                    name=name,
+                    legendgroup=name,
+                    showlegend=column == 1,
+                ),
+                row=1,
+                col=column,
+            )
+        fig.update_xaxes(title_text=points.axis_titles[0], zeroline=False, row=1, col=column)
+        fig.update_yaxes(title_text=points.axis_titles[1], zeroline=False, row=1, col=column)
+    return style.apply(fig, height=560)

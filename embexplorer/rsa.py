@@ -75,10 +75,11 @@ def _correlation(a: np.ndarray, b: np.ndarray) -> float:
     """Pearson correlation; NaN (no warning) when either vector is constant."""
     a = a - a.mean()
     b = b - b.mean()
-    denominator = math.sqrt(float(a @ a) * float(b @ b))
-    if denominator == 0:
+    # Each norm on its own: the product of two tiny sums of squares underflows to 0.
+    norm_a, norm_b = math.sqrt(float(a @ a)), math.sqrt(float(b @ b))
+    if norm_a == 0 or norm_b == 0:
         return math.nan
-    return float(np.clip((a @ b) / denominator, -1.0, 1.0))
+    return float(np.clip((a / norm_a) @ (b / norm_b), -1.0, 1.0))
 
 
 # --- the result -----------------------------------------------------------------------------------

@@ -21,9 +21,11 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from . import align, compare, extract, geometry, reduce
+from . import align, compare, extract, geometry, invariance, reduce
+from . import context as word_context
 from .cache import BoundedCache
 from .figures import COLOUR_BY
+from .layers import LAYER_METHODS, LayerProfile, layer_profile, layer_rsa_matrix
 from .limits import Limits, load_limits, sentences_within_budget
 from .models import (
     DOWNLOAD_SIZES_MB,
@@ -113,6 +115,12 @@ def url_fields() -> dict[str, UrlField]:
         # Similarity page
         "metric": UrlField("cosine", geometry.METRICS),
         "rsa": UrlField("spearman", RSA_METHODS),
+        # Layers / Geometry / Context pages
+        "layer_method": UrlField("spearman", LAYER_METHODS),
+        "log_scree": UrlField(True),
+        "rot_seed": UrlField(0),
+        "exclude_first": UrlField(False),
+        "word": UrlField(word_context.DEFAULT_WORD),
     }
 
 
@@ -280,6 +288,63 @@ def cached_comparison(
     )
 
 
+# Layers / Geometry / Context pages
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def cached_layer_matrix(
+    names: tuple[str, str],
+    texts: tuple[str, ...],
+    unit: str,
+    pooling: str,
+    metric: str,
+    preprocessing: str,
+    method: str,
+) -> np.ndarray:
+    """Every layer of A against every layer of B, from the cached hidden states."""
+    items_a, items_b = cached_items(names, texts, unit, pooling, False)
+    return layer_rsa_matrix(items_a, items_b, metric, preprocessing, method)
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def cached_layer_profiles(
+    names: tuple[str, str],
+    texts: tuple[str, ...],
+    items_key: tuple[str, str, bool],
+    preprocessing: str,
+) -> tuple[LayerProfile, LayerProfile]:
+    items = cached_items(names, texts, *items_key)
+    return layer_profile(items[0], preprocessing), layer_profile(items[1], preprocessing)
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def cached_context_profiles(
+    names: tuple[str, str], texts: tuple[str, ...], pooling: str, word: str, preprocessing: str
+) -> tuple[word_context.ContextProfile, word_context.ContextProfile]:
+    items = cached_items(names, texts, "word", pooling, False)
+    return tuple(word_context.context_profile(side, word, preprocessing) for side in items)
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def cached_invariance(
+    names: tuple[str, str],
+    texts: tuple[str, ...],
+    unit: str,
+    pooling: str,
+    layers: tuple[int, int],
+    preprocessing: str,
+    seed: int,
+    method: str,
+) -> invariance.InvarianceDemo:
+    items_a, items_b = cached_items(names, texts, unit, pooling, False)
+    return invariance.invariance_demo(
+        geometry.preprocess(items_a.vectors[layers[0]], preprocessing),
+        geometry.preprocess(items_b.vectors[layers[1]], preprocessing),
+        seed=seed,
+        method=method,
+    )
+
+
 @st.cache_resource(show_spinner=False)
 def _start_background_work() -> threading.Thread:
     """Once per process: load the default models, then compile UMAP's numba code (~13 s), in a
@@ -362,6 +427,61 @@ class View:
             self.preprocessing,
             metric,
             method,
+        )
+
+    # Layers / Geometry / Context pages
+
+    def items_key(self, unit: str | None = None) -> tuple[str, str, bool]:
+        return (unit or self.unit, self.pooling, self.special)
+
+    def layer_matrix(self, metric: str, method: str, unit: str | None = None) -> np.ndarray:
+        """RSA or CKA between every layer of A and every layer of B (words or sentences)."""
+        return cached_layer_matrix(
+            self.names,
+            self.texts,
+            unit or self.unit,
+            self.pooling,
+            metric,
+            self.preprocessing,
+            method,
+        )
+
+    def layer_profiles(self, preprocessing: str) -> tuple[LayerProfile, LayerProfile]:
+        """Per-layer anisotropy, norm, intra-sentence similarity and PC1 share, both models."""
+        return cached_layer_profiles(self.names, self.texts, self.items_key(), preprocessing)
+
+    def context_profiles(
+        self, word: str
+    ) -> tuple[word_context.ContextProfile, word_context.ContextProfile]:
+        """Self-similarity of ``word``'s occurrences at every layer, both models."""
+        return cached_context_profiles(
+            self.names, self.texts, self.pooling, word, self.preprocessing
+        )
+
+    def invariance(self, seed: int, method: str, unit: str | None = None):
+        """A random rotation and a random linear map applied to A's vectors at its layer."""
+        return cached_invariance(
+            self.names,
+            self.texts,
+            unit or self.unit,
+            self.pooling,
+            self.layers,
+            self.preprocessing,
+            seed,
+            method,
+        )
+
+    def projection_of(self, unit: str, which: int, method: str, dims: int) -> reduce.Projection:
+        """Like :meth:`projection`, for a given unit."""
+        return cached_projection(
+            self.names,
+            self.texts,
+            self.items_key(unit),
+            which,
+            self.layers[which],
+            self.preprocessing,
+            method,
+            dims,
         )
 
     def panel_title(self, which: int) -> str:
@@ -627,6 +747,12 @@ def _finish_sidebar() -> None:
 # --- small drawing helpers shared by pages -----------------------------------------------------
 
 
+def number(value: float, spec: str = ".3f") -> str:
+    """A statistic for display: "not defined" instead of nan (constant similarities, too few
+    items for the debiased CKA, ...)."""
+    return format(value, spec) if np.isfinite(value) else "not defined"
+
+
 def page_header(title: str, caption: str) -> None:
     """Wide layout, the browser tab's title, and the page's heading."""
     st.set_page_config(
@@ -665,3 +791,44 @@ PLOTLY_CONFIG = {
 def chart(fig, key: str) -> None:
     """A full-width plotly chart with PNG export kept on."""
     st.plotly_chart(fig, width="stretch", config=PLOTLY_CONFIG, key=key)
+
+
+# Layers / Geometry / Context pages
+
+
+def use_layers(layer_a: int, layer_b: int) -> None:
+    """Callback: set both sidebar layers. Callbacks run before the script, so before the
+    sliders exist, which is when their state may still be changed."""
+    st.session_state["layer_a"], st.session_state["layer_b"] = int(layer_a), int(layer_b)
+
+
+def picked_cell(event) -> tuple[int, int] | None:
+    """(row, column) of the last point clicked in a chart's selection event, or None."""
+    try:
+        points = event["selection"]["points"]
+    except (KeyError, TypeError):
+        return None
+    for point in reversed(list(points or [])):
+        try:
+            return int(round(float(point["y"]))), int(round(float(point["x"])))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return None
+
+
+def _use_picked_layers(key: str) -> None:
+    cell = picked_cell(st.session_state.get(key))
+    if cell is not None:
+        use_layers(*cell)
+
+
+def layer_picker_chart(fig, key: str) -> None:
+    """A chart whose clicked cell (x = layer of B, y = layer of A) sets the sidebar layers."""
+    st.plotly_chart(
+        fig,
+        width="stretch",
+        config=PLOTLY_CONFIG,
+        key=key,
+        on_select=lambda: _use_picked_layers(key),
+        selection_mode="points",
+    )

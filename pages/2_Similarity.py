@@ -69,9 +69,9 @@ cells[3].metric(
 cells[4].metric("Items · pairs", f"{rsa.n_items} · {rsa.n_pairs}")
 cells[5].metric(
     "Linear CKA",
-    f"{comparison.cka:.3f}",
+    ui.number(comparison.cka),
     help=f"Centred kernel alignment of the item vectors (debiased: "
-    f"{comparison.cka_debiased:.3f}). 1 = same geometry up to rotation and scale.",
+    f"{ui.number(comparison.cka_debiased)}). 1 = same geometry up to rotation and scale.",
 )
 card.markdown(describe_rsa(rsa, names, unit))
 

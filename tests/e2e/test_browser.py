@@ -104,3 +104,53 @@ def test_shared_link_reproduces_view(app_server, page):
         "the river bank",
         "the money",
     ]
+
+
+# Layers / Geometry / Context pages
+
+
+def cell_position(page, chart_index: int, x: float, y: float) -> tuple[float, float]:
+    """Where on the screen a data point (x, y) of a chart's first axes lies."""
+    return tuple(
+        page.evaluate(
+            """([index, x, y]) => {
+                const gd = document.querySelectorAll("[data-testid='stPlotlyChart'] .js-plotly-plot")[index];
+                const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+                const box = gd.getBoundingClientRect();
+                return [box.left + xa._offset + xa.l2p(x), box.top + ya._offset + ya.l2p(y)];
+            }""",
+            [chart_index, x, y],
+        )
+    )
+
+
+def test_layers_page_and_picking_a_cell(app_server, page):
+    page.set_viewport_size({"width": 1600, "height": 2000})
+    page.goto(f"{app_server['url']}/layers")
+    wait_for_charts(page, 2, FIRST_CHART_TIMEOUT_MS)
+    assert_no_exception(page)
+    page.screenshot(path=str(ARTIFACTS / "layers.png"), full_page=False)
+    x, y = cell_position(page, 0, 1, 2)  # B layer 1, A layer 2
+    page.mouse.click(x, y)
+    page.wait_for_selector("text=Selected pair: A 2 · B 1", timeout=30_000)
+    wait_for_charts(page, 2)
+    assert_no_exception(page)
+    assert "layer_a=2" in page.url and "layer_b=1" in page.url
+
+
+def test_geometry_page(app_server, page):
+    page.set_viewport_size({"width": 1600, "height": 4600})
+    page.goto(f"{app_server['url']}/geometry")
+    wait_for_charts(page, 7, FIRST_CHART_TIMEOUT_MS)
+    assert_no_exception(page)
+    assert page.get_by_text("Largest cosine change (R)").count() == 1
+    page.screenshot(path=str(ARTIFACTS / "geometry.png"), full_page=False)
+
+
+def test_context_page(app_server, page):
+    page.set_viewport_size({"width": 1600, "height": 2200})
+    page.goto(f"{app_server['url']}/context")
+    wait_for_charts(page, 2, FIRST_CHART_TIMEOUT_MS)
+    assert_no_exception(page)
+    assert page.get_by_text("What to notice").count() >= 1
+    page.screenshot(path=str(ARTIFACTS / "context.png"), full_page=False)

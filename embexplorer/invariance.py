@@ -1,0 +1,124 @@
+"""What a linear map does to a space: an orthogonal R moves every coordinate but no cosine, so RSA
+and CKA cannot tell the spaces apart; a general linear map M changes the cosines too.
+
+The Geometry page shows both on the same vectors, and Procrustes (B rotated onto A) uses the same
+fact the other way round: after the best rotation, what is left is what really differs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .geometry import check_vectors, cosine_similarity_matrix, random_orthogonal
+from .rsa import RSA_METHODS, rsa_score
+
+DEFAULT_CONDITION = 100.0  # ratio of the largest to the smallest stretch of the linear map
+
+
+def random_linear_map(d: int, seed: int | None = 0, condition: float = DEFAULT_CONDITION):
+    """A seeded invertible, non-orthogonal (d, d) matrix: rotate, stretch unequally, rotate.
+
+    ``M = R1 diag(s) R2`` with stretches ``s`` spaced geometrically from ``1/sqrt(condition)`` to
+    ``sqrt(condition)``, so its condition number is ``condition`` (1 would make it orthogonal).
+    """
+    if condition < 1:
+        raise ValueError(f"condition must be at least 1; got {condition}")
+    rng = np.random.default_rng([0 if seed is None else seed, 7])
+    first = random_orthogonal(d, seed=int(rng.integers(2**31)))
+    second = random_orthogonal(d, seed=int(rng.integers(2**31)))
+    stretches = np.geomspace(1 / np.sqrt(condition), np.sqrt(condition), int(d))
+    return (first * stretches[None, :]) @ second
+
+
+@dataclass(frozen=True)
+class MapEffect:
+    """One linear map applied to model A's vectors, and what changed."""
+
+    name: str
+    matrix: np.ndarray
+    vectors: np.ndarray
+    similarity: np.ndarray
+    max_cosine_change: float
+    max_coordinate_change: float
+    rsa_with_original: float
+    rsa_with_b: float
+
+
+@dataclass(frozen=True)
+class InvarianceDemo:
+    """Model A's vectors, their cosines and RSA with B, before and after R and after M."""
+
+    vectors: np.ndarray
+    similarity: np.ndarray
+    rsa_with_b: float
+    method: str
+    rotation: MapEffect
+    linear: MapEffect
+
+
+def _correlation(A: np.ndarray, B: np.ndarray, method: str) -> float:
+    return rsa_score(A, B, method=method, permutations=0, bootstraps=0).value
+
+
+def apply_map(name: str, X, M, similarity_b, method: str = "spearman") -> MapEffect:
+    """``X @ M`` and how its cosines, coordinates and RSA with model B compare with ``X``'s."""
+    X = check_vectors(X)
+    mapped = X @ M
+    before = cosine_similarity_matrix(X)
+    after = cosine_similarity_matrix(mapped)
+    return MapEffect(
+        name=name,
+        matrix=M,
+        vectors=mapped,
+        similarity=after,
+        max_cosine_change=float(np.max(np.abs(after - before))),
+        max_coordinate_change=float(np.max(np.abs(mapped - X))),
+        rsa_with_original=_correlation(before, after, method),
+        rsa_with_b=_correlation(after, similarity_b, method),
+    )
+
+
+def invariance_demo(X_a, X_b, seed: int = 0, method: str = "spearman") -> InvarianceDemo:
+    """Apply a random orthogonal R and a random non-orthogonal M to ``X_a``; compare with ``X_b``.
+
+    Parameters
+    ----------
+    X_a : array-like of shape (n_items, d_a)
+        Model A's item vectors (as compared: after preprocessing).
+    X_b : array-like of shape (n_items, d_b)
+        Model B's vectors for the same items; only its cosine matrix is used.
+    seed : int
+        Seeds both R and M ("new rotation" increments it).
+    method : {"spearman", "pearson"}
+
+    Returns
+    -------
+    InvarianceDemo
+        ``rotation.max_cosine_change`` is at floating-point level (about 1e-15) and
+        ``rotation.rsa_with_b`` equals ``rsa_with_b``; the linear map changes both.
+    """
+    if method not in RSA_METHODS:
+        raise ValueError(f"method must be one of {', '.join(RSA_METHODS)}; got {method!r}")
+    X_a = check_vectors(X_a, "X_a", min_items=3)
+    X_b = check_vectors(X_b, "X_b", min_items=3)
+    if X_a.shape[0] != X_b.shape[0]:
+        raise ValueError(
+            f"X_a and X_b must hold the same items: shapes {X_a.shape} and {X_b.shape}"
+        )
+    similarity_a = cosine_similarity_matrix(X_a)
+    similarity_b = cosine_similarity_matrix(X_b)
+    d = X_a.shape[1]
+    return InvarianceDemo(
+        vectors=X_a,
+        similarity=similarity_a,
+        rsa_with_b=_correlation(similarity_a, similarity_b, method),
+        method=method,
+        rotation=apply_map(
+            "orthogonal R", X_a, random_orthogonal(d, seed=seed), similarity_b, method
+        ),
+        linear=apply_map(
+            "linear map M", X_a, random_linear_map(d, seed=seed), similarity_b, method
+        ),
+    )

@@ -1,0 +1,289 @@
+"""Layer by layer: how every layer of model A matches every layer of model B, and how the geometry
+of each model's space changes with depth.
+
+:func:`layer_rsa_matrix` gives the (L_A + 1) x (L_B + 1) matrix of RSA correlations (or linear CKA)
+between all pairs of hidden states from hidden states already extracted: no model runs. Each
+layer's pair vector (or Gram matrix) is computed once per model, so the whole matrix is one matrix
+product. :func:`layer_profile` gives per-layer curves of anisotropy, vector norm, intra-sentence
+similarity and the first principal component's share of variance (Ethayarajh 2019).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from .align import Items
+from .geometry import (
+    METRICS,
+    PREPROCESSING,
+    anisotropy,
+    check_choice,
+    cosine_similarity_matrix,
+    pca,
+    preprocess,
+    similarity_matrix,
+)
+from .rsa import MIN_ITEMS, upper_triangle
+
+LAYER_METHODS = ("spearman", "pearson", "cka")
+LAYER_MEASURES = {
+    "anisotropy": "anisotropy (mean cosine, different words)",
+    "mean_norm": "mean vector norm",
+    "intra_sentence": "intra-sentence similarity",
+    "first_pc_share": "share of variance on PC1",
+}
+
+
+# --- input checks ---------------------------------------------------------------------------------
+
+
+def check_layered(vectors, name: str = "vectors") -> np.ndarray:
+    """Item vectors at every layer as a finite float64 array of shape (n_layers, n_items, n_dims)."""
+    array = np.asarray(vectors, dtype=np.float64)
+    if array.ndim != 3:
+        raise ValueError(
+            f"{name} must have shape (n_hidden_states, n_items, n_dims); got shape {array.shape}"
+        )
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} contains NaN or infinite values (shape {array.shape})")
+    return array
+
+
+def _check_paired(items_a: Items, items_b: Items) -> None:
+    if items_a.labels != items_b.labels:
+        raise ValueError(
+            f"the two models' items differ ({items_a.n_items} and {items_b.n_items} items); "
+            "build them with align.paired_items()"
+        )
+    if items_a.n_items < MIN_ITEMS:
+        raise ValueError(
+            f"{items_a.n_items} {items_a.unit}(s) is too few: RSA needs at least {MIN_ITEMS} "
+            "items (3 pairs); add words or sentences"
+        )
+
+
+# --- the layer-by-layer match ---------------------------------------------------------------------
+
+
+def _unit_rows(values: np.ndarray) -> np.ndarray:
+    """Centre each row and scale it to unit length; a constant row becomes NaN (undefined)."""
+    centred = values - values.mean(axis=1, keepdims=True)
+    norms = np.linalg.norm(centred, axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(norms > 0, centred / np.where(norms > 0, norms, 1.0), np.nan)
+
+
+def layer_pair_vectors(
+    vectors, metric: str = "cosine", preprocessing: str = "none", method: str = "spearman"
+) -> np.ndarray:
+    """Each layer's comparison vector, standardised, so that dot products are correlations.
+
+    Parameters
+    ----------
+    vectors : array-like of shape (n_layers, n_items, n_dims)
+    metric, preprocessing : str
+        As in :func:`embexplorer.geometry.similarity_matrix` / :func:`~embexplorer.geometry.preprocess`.
+    method : {"spearman", "pearson", "cka"}
+
+    Returns
+    -------
+    ndarray of shape (n_layers, n_pairs) for RSA, (n_layers, n_items ** 2) for CKA
+        RSA: the upper triangle of the layer's item-by-item matrix (ranked for Spearman), centred
+        and scaled to unit length. CKA: the layer's Gram matrix of column-centred vectors, flattened
+        and scaled to unit length (``metric`` plays no part). A row with no spread is NaN.
+    """
+    check_choice(method, LAYER_METHODS, "layer comparison method")
+    check_choice(metric, METRICS, "metric")
+    check_choice(preprocessing, PREPROCESSING, "preprocessing")
+    layered = check_layered(vectors)
+    rows = []
+    for layer in layered:
+        prepared = preprocess(layer, preprocessing)
+        if method == "cka":
+            centred = prepared - prepared.mean(axis=0)
+            rows.append((centred @ centred.T).ravel())  # already double-centred
+        else:
+            rows.append(upper_triangle(similarity_matrix(prepared, metric)))
+    stacked = np.vstack(rows)
+    if method == "cka":
+        norms = np.linalg.norm(stacked, axis=1, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(norms > 0, stacked / np.where(norms > 0, norms, 1.0), np.nan)
+    if method == "spearman":
+        stacked = stats.rankdata(stacked, axis=1)
+    return _unit_rows(stacked)
+
+
+def layer_rsa_matrix(
+    items_a: Items,
+    items_b: Items,
+    metric: str = "cosine",
+    preprocessing: str = "none",
+    method: str = "spearman",
+) -> np.ndarray:
+    """RSA (or linear CKA) between every layer of model A and every layer of model B.
+
+    Parameters
+    ----------
+    items_a, items_b : Items
+        The same word or sentence items in both models (:func:`embexplorer.align.paired_items`),
+        with ``vectors`` of shape (n_hidden_states, n_items, dim).
+    metric : {"cosine", "euclidean"}
+        The item-by-item matrix RSA compares (not used by CKA).
+    preprocessing : {"none", "center", "standardize", "remove_top_pcs"}
+        Applied to each layer's vectors separately, as on the other pages.
+    method : {"spearman", "pearson", "cka"}
+
+    Returns
+    -------
+    ndarray of shape (n_hidden_states_a, n_hidden_states_b)
+        Row i, column j compares layer i of A with layer j of B (0 = embeddings). Equals
+        ``rsa.rsa_score(S_a, S_b).spearman`` (or ``.pearson``), or ``rsa.linear_cka(X_a, X_b)``,
+        cell by cell; NaN where a layer's values have no spread.
+
+    Notes
+    -----
+    Each layer's pair vector is ranked (Spearman) and standardised once per model, so all
+    L_A x L_B correlations come from one matrix product. CKA uses the flattened, normalised Gram
+    matrices of column-centred vectors: <K_a, K_b>_F / (||K_a||_F ||K_b||_F) is linear CKA.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from embexplorer.align import Items
+    >>> rng = np.random.default_rng(0)
+    >>> def items(vectors):
+    ...     n = vectors.shape[1]
+    ...     return Items("word", list("abcdef")[:n], np.zeros(n, int), np.arange(n), vectors, [])
+    >>> A = rng.standard_normal((3, 6, 4))
+    >>> layer_rsa_matrix(items(A), items(A)).diagonal().round(6)
+    array([1., 1., 1.])
+    """
+    _check_paired(items_a, items_b)
+    vectors_a = check_layered(items_a.vectors, "items_a.vectors")
+    vectors_b = check_layered(items_b.vectors, "items_b.vectors")
+    if vectors_a.shape[1] != vectors_b.shape[1]:
+        raise ValueError(
+            f"items_a.vectors has {vectors_a.shape[1]} items while items_b.vectors has "
+            f"{vectors_b.shape[1]} (shapes {vectors_a.shape} and {vectors_b.shape})"
+        )
+    rows_a = layer_pair_vectors(vectors_a, metric, preprocessing, method)
+    rows_b = layer_pair_vectors(vectors_b, metric, preprocessing, method)
+    return np.clip(rows_a @ rows_b.T, -1.0, 1.0)
+
+
+def best_match(matrix) -> tuple[int, int]:
+    """The (layer of A, layer of B) with the highest value; ties go to the earliest cell."""
+    array = np.asarray(matrix, dtype=np.float64)
+    if array.ndim != 2 or array.size == 0 or not np.isfinite(array).any():
+        raise ValueError(f"no defined value in a matrix of shape {array.shape}")
+    flat = int(np.nanargmax(array))
+    return flat // array.shape[1], flat % array.shape[1]
+
+
+# --- per-layer geometry ---------------------------------------------------------------------------
+
+
+def same_word_pairs(items: Items) -> np.ndarray:
+    """(n_items, n_items) bool: True where two items are the same word (case-insensitive)."""
+    words = np.array([(word or label).lower() for word, label in _words(items)], dtype=object)
+    return words[:, None] == words[None, :]
+
+
+def _words(items: Items) -> list[tuple[str, str]]:
+    words = items.words if len(items.words) == items.n_items else [""] * items.n_items
+    return list(zip(words, items.labels, strict=True))
+
+
+def intra_sentence_similarity(X, sentence) -> float:
+    """Mean cosine of each item to its sentence's mean vector, averaged over sentences.
+
+    Sentences with a single item are left out (their similarity is 1 by construction); NaN when
+    none is left. This is Ethayarajh's (2019) intra-sentence similarity, without the anisotropy
+    adjustment.
+
+    Examples
+    --------
+    >>> intra_sentence_similarity([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 0.0]], [0, 0, 1, 1])
+    0.8535533905932737
+    """
+    X = np.asarray(X, dtype=np.float64)
+    sentence = np.asarray(sentence)
+    if X.ndim != 2 or sentence.shape != (X.shape[0],):
+        raise ValueError(
+            f"X must be (n_items, n_dims) and sentence (n_items,); got {X.shape} and "
+            f"{sentence.shape}"
+        )
+    per_sentence = []
+    for index in np.unique(sentence):
+        members = X[sentence == index]
+        if members.shape[0] < 2:
+            continue
+        similarities = cosine_similarity_matrix(np.vstack([members.mean(axis=0), members]))[0, 1:]
+        per_sentence.append(similarities.mean())
+    return float(np.mean(per_sentence)) if per_sentence else float("nan")
+
+
+@dataclass(frozen=True)
+class LayerProfile:
+    """Per-layer geometry of one model's items; each array has one value per hidden state."""
+
+    preprocessing: str
+    anisotropy: np.ndarray
+    mean_norm: np.ndarray
+    intra_sentence: np.ndarray
+    first_pc_share: np.ndarray
+
+    @property
+    def layers(self) -> np.ndarray:
+        return np.arange(self.anisotropy.size)
+
+    def measure(self, name: str) -> np.ndarray:
+        check_choice(name, tuple(LAYER_MEASURES), "layer measure")
+        return getattr(self, name)
+
+
+def layer_profile(items: Items, preprocessing: str = "none") -> LayerProfile:
+    """Anisotropy, mean norm, intra-sentence similarity and PC1 share at every layer.
+
+    Parameters
+    ----------
+    items : Items
+        One model's items (at least 2).
+    preprocessing : str
+        Applied at each layer before measuring (see :func:`embexplorer.geometry.preprocess`).
+
+    Returns
+    -------
+    LayerProfile
+
+    Notes
+    -----
+    Anisotropy is the mean cosine between items of different words (occurrences of the same word
+    are left out, as in Ethayarajh 2019); NaN when every item is the same word.
+
+    References
+    ----------
+    Ethayarajh, K. (2019). How contextual are contextualized word representations? EMNLP.
+    """
+    check_choice(preprocessing, PREPROCESSING, "preprocessing")
+    layered = check_layered(items.vectors, "items.vectors")
+    if layered.shape[1] < 2:
+        raise ValueError(f"a layer profile needs at least 2 items; got {layered.shape[1]}")
+    same = same_word_pairs(items)
+    different_exists = bool((~same).any())
+    values: dict[str, list[float]] = {name: [] for name in LAYER_MEASURES}
+    for layer in layered:
+        X = preprocess(layer, preprocessing)
+        values["anisotropy"].append(
+            anisotropy(X, exclude_pairs=same) if different_exists else float("nan")
+        )
+        values["mean_norm"].append(float(np.linalg.norm(X, axis=1).mean()))
+        values["intra_sentence"].append(intra_sentence_similarity(X, items.sentence))
+        values["first_pc_share"].append(float(pca(X, n_components=1).explained_variance_ratio[0]))
+    return LayerProfile(
+        preprocessing=preprocessing, **{name: np.array(v) for name, v in values.items()}
+    )

@@ -1,0 +1,148 @@
+"""Layers: every layer of A against every layer of B, and each model's geometry layer by layer."""
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from embexplorer import figures, geometry, ui
+from embexplorer.layers import LAYER_MEASURES, LAYER_METHODS, best_match
+
+ui.page_header(
+    "Layers",
+    "Which layer of one model organises the words most like which layer of the other, and how "
+    "each model's space changes shape with depth.",
+)
+view = ui.sidebar()
+if view is None:
+    st.stop()
+
+names = (view.infos[0].short_name, view.infos[1].short_name)
+controls = st.columns([4, 2, 4], gap="medium")
+method = controls[0].segmented_control(
+    "Compare layers by",
+    list(LAYER_METHODS),
+    key="layer_method",
+    required=True,
+    format_func=figures.LAYER_METHOD_LABELS.get,
+    help="RSA correlates the two item-by-item matrices (upper triangles); linear CKA compares "
+    "the centred vectors' Gram matrices (Kornblith et al. 2019). Both ignore rotations.",
+)
+metric = controls[1].segmented_control(
+    "Measure",
+    list(geometry.METRICS),
+    key="metric",
+    required=True,
+    format_func={"cosine": "cosine", "euclidean": "Euclidean"}.get,
+    disabled=method == "cka",
+    help="The item-by-item matrix RSA compares (CKA uses the vectors themselves).",
+)
+unit = "word" if view.unit == "token" else view.unit
+if view.unit == "token":
+    controls[2].info(
+        "The two tokenizers' tokens cannot be paired, so this page compares **words**.", icon="ℹ️"
+    )
+
+st.subheader("Layer-by-layer match")
+try:
+    matrix = view.layer_matrix(metric, method, unit)
+except ValueError as error:
+    st.info(f"Nothing to compare yet: {ui.escape_markdown(error)}.")
+    st.stop()
+
+fig = figures.layer_matrix_figure(
+    matrix, names, method=method, selected=view.layers, presentation=view.presentation
+)
+left, right = st.columns([3, 2], gap="large")
+with left:
+    ui.layer_picker_chart(fig, key="layer_matrix")
+with right:
+    best = best_match(matrix) if np.isfinite(matrix).any() else None
+    label = figures.LAYER_METHOD_LABELS[method]
+    st.metric(
+        f"Selected pair: A {view.layers[0]} · B {view.layers[1]}",
+        f"{matrix[view.layers]:.3f}" if np.isfinite(matrix[view.layers]) else "not defined",
+        help=f"{label} between layer {view.layers[0]} of A and layer {view.layers[1]} of B.",
+    )
+    st.markdown(
+        "**Click a cell** to use its two layers on every page (the sidebar sliders follow). "
+        "Rows are the layers of A, columns the layers of B; 'emb' is the embedding layer."
+    )
+    if best is not None:
+        st.button(
+            f"Use the best-matching pair: A {best[0]} · B {best[1]} ({matrix[best]:.2f})",
+            on_click=ui.use_layers,
+            args=best,
+            key="use_best_layers",
+            icon=":material/target:",
+        )
+    st.caption(
+        f"{label} over {view.items(unit)[0].n_items} {unit}s; preprocessing "
+        f"{ui.PREPROCESSING_LABELS[view.preprocessing]}"
+        + ("" if method == "cka" else f", {metric} matrices")
+        + ". What to notice (trained models): the brightest band shows which depths of the two "
+        "models organise the words most alike; random-weight stand-ins match weakly everywhere."
+    )
+
+st.subheader("How each model's space changes with depth")
+contrast = view.preprocessing if view.preprocessing != "none" else "standardize"
+raw, prepared = view.layer_profiles("none"), view.layer_profiles(contrast)
+contrast_label = ui.PREPROCESSING_LABELS[contrast]
+panels = [
+    (
+        title,
+        [
+            figures.Curve(f"A: {names[0]} raw", raw[0].measure(measure), model=0),
+            figures.Curve(f"A: {names[0]} {contrast_label}", prepared[0].measure(measure), 0, True),
+            figures.Curve(f"B: {names[1]} raw", raw[1].measure(measure), model=1),
+            figures.Curve(f"B: {names[1]} {contrast_label}", prepared[1].measure(measure), 1, True),
+        ],
+    )
+    for measure, title in LAYER_MEASURES.items()
+]
+ui.chart(figures.layer_curves_figure(panels, presentation=view.presentation), key="layer_curves")
+st.caption(
+    f"Solid: raw vectors; dashed: after **{contrast_label}**"
+    + (
+        " (the sidebar's preprocessing is none, so standardising is shown for contrast)"
+        if view.preprocessing == "none"
+        else ""
+    )
+    + f". Items: {ui.UNIT_LABELS[view.unit]}. Anisotropy is the mean cosine between items of "
+    "different words; intra-sentence similarity the mean cosine of each item to its sentence's "
+    "mean (Ethayarajh 2019). What to notice: in raw GPT-2 a few 'rogue' dimensions make every "
+    "vector point the same way (anisotropy and PC1 share near 1, huge norms); after centring or "
+    "standardising that common direction is gone, and the structure underneath shows."
+)
+
+matrix_frame = pd.DataFrame(
+    matrix, columns=[f"B_{tick}" for tick in figures.layer_tick_labels(matrix.shape[1])]
+)
+matrix_frame.insert(0, "layer_A", figures.layer_tick_labels(matrix.shape[0]))
+curve_frame = pd.concat(
+    [
+        pd.DataFrame({name: profile.measure(name) for name in LAYER_MEASURES}).assign(
+            model=view.names[which],
+            side="AB"[which],
+            preprocessing=profile.preprocessing,
+            layer=profile.layers,
+        )
+        for profiles in (raw, prepared)
+        for which, profile in enumerate(profiles)
+    ],
+    ignore_index=True,
+)
+downloads = st.columns(2)
+with downloads[0]:
+    ui.download_csv(
+        "Layer matrix (CSV)",
+        matrix_frame,
+        f"layer_matrix_{method}.csv",
+        key="dl_layer_matrix",
+    )
+with downloads[1]:
+    ui.download_csv(
+        "Per-layer measures (CSV)",
+        curve_frame[["model", "side", "preprocessing", "layer", *LAYER_MEASURES]],
+        "layer_measures.csv",
+        key="dl_layer_curves",
+    )

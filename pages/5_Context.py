@@ -1,0 +1,152 @@
+"""Context: how far apart one word's occurrences in different sentences are, layer by layer."""
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from embexplorer import align, context, figures, ui
+
+ui.page_header(
+    "Context",
+    "A static embedding gives 'bank' one vector everywhere. How different are its occurrences "
+    "in each model, at each layer?",
+)
+view = ui.sidebar()
+if view is None:
+    st.stop()
+
+names = (view.infos[0].short_name, view.infos[1].short_name)
+words_a, words_b = view.items("word")
+offered = context.recurring_words(words_a)
+if not offered:
+    st.info(
+        "No word occurs twice in the text. Add sentences that share a word, for example "
+        "'bank' in 'the river bank' and 'the bank raised its rates'."
+    )
+    st.stop()
+if st.session_state.get("word") not in offered:
+    # A link or an edited text may name a word that is not (or no longer) in the text.
+    st.session_state["word"] = context.default_word(offered)
+word = st.columns([2, 3])[0].selectbox(
+    "Word",
+    offered,
+    key="word",
+    format_func=lambda w: f"{w} ({context.occurrences(words_a, w).size}×)",
+    help="Words that occur at least twice in the sentences (matched ignoring case).",
+)
+
+profiles = view.context_profiles(word)
+indices = profiles[0].indices
+sentences = sorted({int(words_a.sentence[i]) for i in indices})
+prep_label = ui.PREPROCESSING_LABELS[view.preprocessing]
+st.markdown(
+    f"**{ui.escape_markdown(word)}** occurs {indices.size} times in {len(sentences)} "
+    f"sentence(s). Preprocessing: {prep_label}."
+)
+
+curves = [
+    (
+        "self-similarity (mean cosine between occurrences)",
+        [
+            figures.Curve(f"A: {names[0]}", profiles[0].self_similarity, model=0),
+            figures.Curve(f"B: {names[1]}", profiles[1].self_similarity, model=1),
+            figures.Curve(f"A: {names[0]} baseline", profiles[0].baseline, 0, True),
+            figures.Curve(f"B: {names[1]} baseline", profiles[1].baseline, 1, True),
+        ],
+    ),
+    (
+        "adjusted: self-similarity minus the baseline",
+        [
+            figures.Curve(f"A: {names[0]}", profiles[0].adjusted, model=0),
+            figures.Curve(f"B: {names[1]}", profiles[1].adjusted, model=1),
+        ],
+    ),
+]
+ui.chart(figures.layer_curves_figure(curves, presentation=view.presentation), key="self_sim")
+st.caption(
+    "Self-similarity is 1 when every occurrence has the same vector (no context at all). The "
+    "baseline (dashed) is the anisotropy at that layer: the mean cosine between *different* "
+    "words. Subtracting it (Ethayarajh 2019) asks how much closer the occurrences are to each "
+    "other than any two words are."
+)
+
+st.markdown(
+    f"""
+**What to notice**
+
+- At the embedding layer (0) the occurrences differ only by their position embeddings; in
+  trained models self-similarity is highest there and falls with depth (Ethayarajh 2019).
+- **{ui.escape_markdown(names[1])}** ({view.infos[1].sees}): in the middle layers the
+  occurrences of a word with several senses (*bank* of a river, *bank* with money) separate by
+  sense; the same-sense occurrences stay close in the picture below.
+- **{ui.escape_markdown(names[0])}** ({view.infos[0].sees}): an occurrence can only reflect the
+  words *before* it. In "The bank raised its interest rates" GPT-2's *bank* has seen only "The",
+  so it cannot know which bank is meant; its vector differs from another sentence's *bank*
+  only through the left context.
+- With random-weight models (the offline stand-ins) none of this emerges: it is learned.
+"""
+)
+
+st.subheader(
+    f"The occurrences among the other words (PCA, layers A {view.layers[0]} · B {view.layers[1]})"
+)
+projections = [view.projection_of("word", which, "pca", 2) for which in (0, 1)]
+sentence_texts = [align.shorten(text) for text in view.texts]
+panels = [
+    figures.PointSet(
+        coords=projection.coords,
+        axis_titles=projection.axis_titles,
+        labels=side.labels,
+        words=side.words,
+        sentence=side.sentence,
+        position=side.position,
+        sentence_texts=sentence_texts,
+    )
+    for projection, side in zip(projections, (words_a, words_b), strict=True)
+]
+ui.chart(
+    figures.context_projection_figure(
+        panels,
+        [view.panel_title(0), view.panel_title(1)],
+        indices,
+        word,
+        presentation=view.presentation,
+    ),
+    key="context_projection",
+)
+st.caption(
+    "Each model's words at its sidebar layer, projected by PCA; the occurrences of the word "
+    "are coloured by sentence. Move the layer sliders to watch them drift apart."
+)
+
+curve_frame = pd.concat(
+    [
+        pd.DataFrame(
+            {
+                "layer": profile.layers,
+                "self_similarity": profile.self_similarity,
+                "baseline": profile.baseline,
+                "adjusted": profile.adjusted,
+            }
+        ).assign(model=view.names[which], word=word, preprocessing=profile.preprocessing)
+        for which, profile in enumerate(profiles)
+    ]
+)
+points_frame = pd.concat(
+    [
+        pd.DataFrame(projection.coords, columns=["x", "y"]).assign(
+            model=view.names[which],
+            item=side.labels,
+            sentence=side.sentence + 1,
+            occurrence=np.isin(np.arange(side.n_items), indices),
+        )
+        for which, (projection, side) in enumerate(
+            zip(projections, (words_a, words_b), strict=True)
+        )
+    ]
+)
+downloads = st.columns(2)
+with downloads[0]:
+    ui.download_csv("Self-similarity (CSV)", curve_frame, "self_similarity.csv", key="dl_selfsim")
+with downloads[1]:
+    ui.download_csv("Projection (CSV)", points_frame, "context_projection.csv", key="dl_ctx_proj")

@@ -1,0 +1,114 @@
+"""AppTest for the Layers, Geometry and Context pages, with the tiny offline models."""
+
+import base64
+from pathlib import Path
+
+import numpy as np
+from streamlit.testing.v1 import AppTest
+from test_pages import TIMEOUT, assert_clean, charts, model_runs, page  # noqa: F401
+
+from embexplorer import ui
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def plotly_array(encoded) -> np.ndarray:
+    """A numeric array from a figure's JSON (plotly writes numpy arrays as base64 typed arrays)."""
+    if not isinstance(encoded, dict):
+        return np.asarray(encoded)
+    array = np.frombuffer(base64.b64decode(encoded["bdata"]), dtype=encoded["dtype"])
+    shape = encoded.get("shape")
+    if isinstance(shape, str):
+        shape = [int(part) for part in shape.split(",")]
+    return array.reshape(shape) if shape else array
+
+
+def test_layers_page_matrix_curves_and_picking_layers(model_runs):  # noqa: F811
+    at = page("pages/3_Layers.py").run()
+    assert_clean(at)
+    matrix, curves = charts(at)
+    heatmap = matrix["data"][0]
+    assert heatmap["type"] == "heatmap"
+    assert plotly_array(heatmap["z"]).shape == (4, 3)  # tiny GPT-2: 4 hidden states, tiny BERT: 3
+    assert len(curves["layout"]["annotations"]) == 4  # four measures
+    assert {t["name"].split(" ", 2)[-1] for t in curves["data"]} >= {"raw", "standardise"}
+    assert (at.session_state["layer_a"], at.session_state["layer_b"]) == (3, 2)
+    best = at.button(key="use_best_layers")
+    best.click().run()
+    assert_clean(at)
+    chosen = (at.session_state["layer_a"], at.session_state["layer_b"])
+    assert f"A {chosen[0]} · B {chosen[1]}" in best.label
+    assert at.metric[0].label.startswith(f"Selected pair: A {chosen[0]} · B {chosen[1]}")
+    at.segmented_control(key="layer_method").set_value("cka").run()
+    assert_clean(at)
+    assert charts(at)[0]["data"][0]["zmin"] == 0
+    at.sidebar.selectbox(key="prep").set_value("center").run()
+    assert_clean(at)
+    assert len(model_runs) == 2  # every setting reuses the cached hidden states
+
+
+def test_picked_cell_reads_a_plotly_selection():
+    event = {"selection": {"points": [{"x": 2, "y": 1, "curve_number": 1}]}}
+    assert ui.picked_cell(event) == (1, 2)
+    assert ui.picked_cell({"selection": {"points": []}}) is None
+    assert ui.picked_cell(None) is None
+
+
+def test_geometry_page_rotation_and_rogue_dimensions(model_runs):  # noqa: F811
+    at = page("pages/4_Geometry.py").run()
+    assert_clean(at)
+    specs = charts(at)
+    assert len(specs) == 7  # spectrum, coordinates, heatmaps, Procrustes, dims, norms, grid
+    metrics = {m.label: m.value for m in at.metric}
+    assert float(metrics["Largest cosine change (R)"]) < 1e-12
+    assert metrics["RSA with B (ρ), as is"] == metrics["RSA with B (ρ), after R"]
+    assert metrics["RSA with B (ρ), after M"] != metrics["RSA with B (ρ), as is"]
+    assert float(metrics["Largest cosine change (M)"]) > 0.01
+    coordinates = specs[1]["data"][2]["x"]["bdata"]
+    at.button[0].click().run()  # new rotation
+    assert_clean(at)
+    assert at.session_state["rot_seed"] == 1
+    assert charts(at)[1]["data"][2]["x"]["bdata"] != coordinates
+    at.toggle(key="log_scree").set_value(False).run()
+    assert charts(at)[0]["layout"]["yaxis"]["type"] == "linear"
+    at.toggle(key="exclude_first").set_value(True).run()
+    assert_clean(at)
+    assert len(model_runs) == 2
+
+
+def test_context_page_defaults_to_bank_and_follows_the_link(model_runs):  # noqa: F811
+    at = page("pages/5_Context.py").run()
+    assert_clean(at)
+    assert at.session_state["word"] == "bank"
+    assert {"bank", "river", "the"} <= {o.split(" (")[0] for o in at.selectbox(key="word").options}
+    curves, projection = charts(at)
+    assert plotly_array(curves["data"][0]["x"]).tolist() == [0, 1, 2, 3]  # tiny GPT-2's layers
+    occurrences = [t for t in projection["data"] if t["name"].startswith("bank in S")]
+    assert len(occurrences) == 2 * 4  # four occurrences in each model's panel
+    at.selectbox(key="word").set_value("river").run()
+    assert_clean(at)
+    assert "river" in at.markdown[0].value
+
+    linked = page("pages/5_Context.py")
+    linked.query_params.update({"word": "no-such-word", "present": "1"})
+    linked.run()
+    assert_clean(linked)
+    assert linked.session_state["word"] == "bank"
+    assert charts(linked)[0]["layout"]["font"]["size"] == 18
+
+
+def test_context_page_without_a_repeated_word_explains(model_runs):  # noqa: F811
+    at = page("pages/5_Context.py")
+    at.query_params["text"] = "One cat.\nTwo dogs."
+    at.run()
+    assert_clean(at)
+    assert any("No word occurs twice" in i.value for i in at.info)
+
+
+def test_navigation_reaches_the_new_pages(model_runs):  # noqa: F811
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
+    assert_clean(at)
+    for path in ("pages/3_Layers.py", "pages/4_Geometry.py", "pages/5_Context.py"):
+        at.switch_page(path).run()
+        assert_clean(at)
+        assert charts(at), path

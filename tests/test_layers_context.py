@@ -1,0 +1,269 @@
+"""layers, context, invariance, rogue: the measures of the Layers, Geometry and Context pages."""
+
+import numpy as np
+import pytest
+
+from embexplorer import align, extract
+from embexplorer.align import Items
+from embexplorer.context import (
+    context_profile,
+    default_word,
+    occurrences,
+    recurring_words,
+    self_similarity,
+)
+from embexplorer.geometry import cosine_similarity_matrix, preprocess, similarity_matrix
+from embexplorer.invariance import invariance_demo, random_linear_map
+from embexplorer.layers import (
+    LAYER_METHODS,
+    best_match,
+    intra_sentence_similarity,
+    layer_profile,
+    layer_rsa_matrix,
+)
+from embexplorer.rogue import keep_items, largest_norms, top_dimensions
+from embexplorer.rsa import linear_cka, rsa_score
+
+
+def make_items(vectors, labels=None, sentence=None) -> Items:
+    vectors = np.asarray(vectors, dtype=np.float64)
+    n = vectors.shape[1]
+    labels = labels or [f"w{i}" for i in range(n)]
+    sentence = np.zeros(n, dtype=np.int64) if sentence is None else np.asarray(sentence)
+    position = np.zeros(n, dtype=np.int64)
+    for s in np.unique(sentence):
+        position[sentence == s] = np.arange((sentence == s).sum())
+    return Items("word", list(labels), sentence, position, vectors, list(labels))
+
+
+@pytest.fixture
+def paired():
+    rng = np.random.default_rng(3)
+    shared = rng.standard_normal((14, 5))
+    a = np.stack(
+        [
+            shared @ rng.standard_normal((5, 6)) + 0.5 * rng.standard_normal((14, 6))
+            for _ in range(4)
+        ]
+    )
+    b = np.stack(
+        [shared @ rng.standard_normal((5, 9)) + rng.standard_normal((14, 9)) for _ in range(3)]
+    )
+    return make_items(a), make_items(b)
+
+
+# --- layer_rsa_matrix -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["spearman", "pearson"])
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+@pytest.mark.parametrize("preprocessing", ["none", "standardize"])
+def test_layer_matrix_equals_rsa_score_cell_by_cell(paired, method, metric, preprocessing):
+    items_a, items_b = paired
+    matrix = layer_rsa_matrix(items_a, items_b, metric, preprocessing, method)
+    assert matrix.shape == (4, 3)
+    for i in range(4):
+        for j in range(3):
+            expected = rsa_score(
+                similarity_matrix(preprocess(items_a.vectors[i], preprocessing), metric),
+                similarity_matrix(preprocess(items_b.vectors[j], preprocessing), metric),
+                method=method,
+                permutations=0,
+                bootstraps=0,
+            ).value
+            assert matrix[i, j] == pytest.approx(expected, abs=1e-12)
+
+
+@pytest.mark.parametrize("preprocessing", ["none", "center", "standardize"])
+def test_layer_matrix_cka_equals_linear_cka_cell_by_cell(paired, preprocessing):
+    items_a, items_b = paired
+    matrix = layer_rsa_matrix(items_a, items_b, preprocessing=preprocessing, method="cka")
+    for i in range(4):
+        for j in range(3):
+            expected = linear_cka(
+                preprocess(items_a.vectors[i], preprocessing),
+                preprocess(items_b.vectors[j], preprocessing),
+            )
+            assert matrix[i, j] == pytest.approx(expected, abs=1e-12)
+
+
+def test_layer_matrix_of_a_model_with_itself_has_unit_diagonal(paired):
+    for method in LAYER_METHODS:
+        matrix = layer_rsa_matrix(paired[0], paired[0], method=method)
+        np.testing.assert_allclose(np.diag(matrix), 1.0, atol=1e-12)
+        np.testing.assert_allclose(matrix, matrix.T, atol=1e-12)
+
+
+def test_layer_matrix_is_nan_where_a_layer_has_no_spread(paired):
+    items_a, items_b = paired
+    vectors = items_a.vectors.copy()
+    vectors[2] = 1.0  # every item the same vector: every cosine 1, no Gram variance
+    flat = make_items(vectors)
+    for method in LAYER_METHODS:
+        matrix = layer_rsa_matrix(flat, items_b, method=method)
+        assert np.isnan(matrix[2]).all() and np.isfinite(np.delete(matrix, 2, axis=0)).all()
+
+
+def test_layer_matrix_rejects_bad_input(paired):
+    items_a, items_b = paired
+    with pytest.raises(ValueError, match="'spearman', 'pearson', 'cka'"):
+        layer_rsa_matrix(items_a, items_b, method="kendall")
+    with pytest.raises(ValueError, match="items differ"):
+        layer_rsa_matrix(items_a, make_items(items_b.vectors, labels=list("abcdefghijklmn")))
+    with pytest.raises(ValueError, match="too few"):
+        layer_rsa_matrix(make_items(items_a.vectors[:, :2]), make_items(items_b.vectors[:, :2]))
+
+
+def test_layer_matrix_on_tiny_models(tiny_gpt2, tiny_bert):
+    texts = ["The bank raised its rates.", "We sat on the river bank.", "A cat sat on the mat."]
+    states = [extract.extract_hidden_states(m, texts) for m in (tiny_gpt2, tiny_bert)]
+    items_a, items_b = align.paired_items(*states)
+    matrix = layer_rsa_matrix(items_a, items_b)
+    assert matrix.shape == (tiny_gpt2.info.n_hidden_states, tiny_bert.info.n_hidden_states)
+    assert np.isfinite(matrix).all() and (np.abs(matrix) <= 1).all()
+
+
+def test_best_match():
+    assert best_match([[0.1, 0.9], [np.nan, 0.3]]) == (0, 1)
+    with pytest.raises(ValueError):
+        best_match([[np.nan]])
+
+
+# --- layer_profile --------------------------------------------------------------------------------
+
+
+def test_anisotropy_of_isotropic_gaussian_is_near_zero_and_of_one_direction_is_one():
+    rng = np.random.default_rng(0)
+    iso = make_items(rng.standard_normal((1, 300, 400)))
+    assert abs(layer_profile(iso).anisotropy[0]) < 0.01
+    direction = rng.standard_normal(20)
+    aligned = make_items(np.outer(rng.uniform(1, 3, 10), direction)[None])
+    profile = layer_profile(aligned)
+    assert profile.anisotropy[0] == pytest.approx(1.0)
+    assert profile.first_pc_share[0] == pytest.approx(1.0)
+
+
+def test_layer_profile_hand_computed_values():
+    # items: (1,0) "a" S1, (0,1) "b" S1, (1,0) "A" S2, (3,4) "c" S2
+    vectors = np.array([[[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [3.0, 4.0]]])
+    items = make_items(vectors, labels=["a", "b", "A", "c"], sentence=[0, 0, 1, 1])
+    profile = layer_profile(items)
+    # pairs of different words: a-b 0, a-c .6, b-A 0, b-c .8, A-c .6 (a-A is the same word)
+    assert profile.anisotropy[0] == pytest.approx((0 + 0.6 + 0 + 0.8 + 0.6) / 5)
+    assert profile.mean_norm[0] == pytest.approx((1 + 1 + 1 + 5) / 4)
+    s1 = np.cos(np.pi / 4)
+    mean2 = np.array([2.0, 2.0])
+    s2 = (
+        np.dot([1, 0], mean2) / np.linalg.norm(mean2)
+        + np.dot([0.6, 0.8], mean2) / np.linalg.norm(mean2)
+    ) / 2
+    assert profile.intra_sentence[0] == pytest.approx((s1 + s2) / 2)
+    assert intra_sentence_similarity(vectors[0], [0, 1, 2, 3]) != intra_sentence_similarity(
+        vectors[0], [0, 0, 1, 1]
+    )
+
+
+def test_layer_profile_after_centring_shows_the_common_direction_gone():
+    rng = np.random.default_rng(1)
+    offset = np.zeros(50)
+    offset[7] = 100.0  # one rogue dimension shared by every item
+    items = make_items((rng.standard_normal((30, 50)) + offset)[None])
+    raw, centred = layer_profile(items), layer_profile(items, "center")
+    assert raw.anisotropy[0] > 0.99
+    assert abs(centred.anisotropy[0]) < 0.05
+    assert raw.mean_norm[0] > 10 * centred.mean_norm[0]
+
+
+# --- context --------------------------------------------------------------------------------------
+
+
+def test_self_similarity():
+    assert self_similarity(np.ones((4, 3))) == pytest.approx(1.0)
+    assert self_similarity(np.eye(3)) == pytest.approx(0.0)
+    assert self_similarity([[1.0, 0.0], [1.0, 1.0]]) == pytest.approx(np.sqrt(0.5))
+    with pytest.raises(ValueError, match="at least 2"):
+        self_similarity([[1.0, 2.0]])
+
+
+def test_recurring_words_and_occurrences_ignore_case():
+    labels = ["The", "bank", ".", "the", "river", "Bank", ".", "cat", "bank"]
+    items = make_items(np.zeros((1, 9, 2)), labels=labels, sentence=[0, 0, 0, 1, 1, 1, 1, 2, 2])
+    assert recurring_words(items) == ["bank", "the"]
+    assert occurrences(items, "BANK").tolist() == [1, 5, 8]
+    assert default_word(["the", "bank"]) == "bank" and default_word(["the"]) == "the"
+    assert default_word([]) is None
+
+
+def test_context_profile_identical_occurrences_and_the_adjustment():
+    rng = np.random.default_rng(2)
+    vectors = rng.standard_normal((3, 6, 8))
+    vectors[:, [1, 4], :] = vectors[:, [1], :]  # "bank" identical at every layer
+    items = make_items(
+        vectors, labels=["a", "bank", "b", "c", "Bank", "d"], sentence=[0] * 3 + [1] * 3
+    )
+    profile = context_profile(items, "bank")
+    np.testing.assert_allclose(profile.self_similarity, 1.0)
+    expected_baseline = [
+        np.mean(
+            [
+                cosine_similarity_matrix(v)[i, j]
+                for i in range(6)
+                for j in range(i + 1, 6)
+                if (i, j) != (1, 4)
+            ]
+        )
+        for v in vectors
+    ]
+    np.testing.assert_allclose(profile.baseline, expected_baseline)
+    np.testing.assert_allclose(profile.adjusted, 1.0 - np.array(expected_baseline))
+    with pytest.raises(ValueError, match="occurs 1 time"):
+        context_profile(items, "a")
+
+
+# --- invariance -----------------------------------------------------------------------------------
+
+
+def test_rotation_leaves_cosines_and_rsa_unchanged_while_a_linear_map_changes_them():
+    rng = np.random.default_rng(4)
+    X_a, X_b = rng.standard_normal((25, 16)), rng.standard_normal((25, 11))
+    X_b[:, :5] += X_a[:, :5]
+    for method in ("spearman", "pearson"):
+        demo = invariance_demo(X_a, X_b, seed=3, method=method)
+        assert demo.rotation.max_cosine_change < 1e-12
+        assert demo.rotation.max_coordinate_change > 0.1  # the coordinates do move
+        assert abs(demo.rotation.rsa_with_b - demo.rsa_with_b) < 1e-10
+        assert demo.rotation.rsa_with_original == pytest.approx(1.0, abs=1e-10)
+        assert demo.linear.max_cosine_change > 0.05
+        assert abs(demo.linear.rsa_with_b - demo.rsa_with_b) > 1e-3
+    assert linear_cka(X_a @ demo.rotation.matrix, X_b) == pytest.approx(linear_cka(X_a, X_b))
+
+
+def test_random_linear_map_is_seeded_and_has_the_condition_number():
+    M = random_linear_map(12, seed=5, condition=100.0)
+    assert np.linalg.cond(M) == pytest.approx(100.0)
+    assert np.array_equal(M, random_linear_map(12, seed=5))
+    assert not np.allclose(M.T @ M, np.eye(12))
+
+
+# --- rogue ----------------------------------------------------------------------------------------
+
+
+def test_top_dimensions_find_a_planted_rogue_dimension_and_sum_to_the_cosines():
+    rng = np.random.default_rng(6)
+    X = rng.standard_normal((40, 30))
+    X[:, 17] += 20.0
+    result = top_dimensions(X, k=30)
+    assert result.dims[0] == 17 and result.share[0] > 0.9
+    S = cosine_similarity_matrix(X)
+    assert result.cosine_sum == pytest.approx(S[np.triu_indices(40, k=1)].sum())
+    assert result.contribution.sum() == pytest.approx(result.cosine_sum)
+
+
+def test_largest_norms_and_first_position():
+    X = np.array([[30.0, 40.0], [1.0, 0.0], [0.0, 2.0], [0.0, 1.0]])
+    outliers = largest_norms(X, k=2)
+    assert outliers.indices.tolist() == [0, 2]
+    assert outliers.ratio_to_median.tolist() == pytest.approx([50 / 1.5, 2 / 1.5])
+    items = make_items(X[None], sentence=[0, 0, 1, 1])
+    assert keep_items(items, True).tolist() == [1, 3]
+    assert keep_items(items, False).tolist() == [0, 1, 2, 3]
