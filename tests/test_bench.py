@@ -1,0 +1,144 @@
+"""The benchmark's command-line plumbing, with tiny models. No timing is asserted: machines are
+noisy; only that it runs, exits 0 and reports every field, and that bad arguments exit 2."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from embexplorer import bench
+
+ROOT = Path(__file__).resolve().parents[1]
+ROW_FIELDS = {
+    "name",
+    "unit",
+    "value",
+    "baseline",
+    "ratio",
+    "target",
+    "met",
+    "status",
+    "repeats",
+    "notes",
+    "details",
+}
+MACHINE_FIELDS = {"cpu_count", "torch_threads", "device", "python", "torch"}
+
+
+def run_bench(*args: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=str(ROOT))
+    for key in ("EMBEXPLORER_MODEL_A", "EMBEXPLORER_MODEL_B"):
+        env.pop(key, None)
+    env.update(env_extra or {})
+    return subprocess.run(
+        [sys.executable, "-m", "embexplorer.bench", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_quick_tiny_json_has_every_field():
+    only = "extract_overhead,permutations,layer_matrix,corpus"
+    done = run_bench("--size", "tiny", "--quick", "--json", "--only", only)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["size"] == "tiny" and report["quick"] is True
+    assert report["models"]["stand_ins"] is True
+    assert MACHINE_FIELDS <= set(report["machine"])
+    rows = report["measurements"]
+    assert set(rows) == {*only.split(","), "corpus_scatter"}
+    for name, row in rows.items():
+        assert ROW_FIELDS <= set(row), name
+        assert row["name"] == name
+        assert row["status"] in ("ok", "unavailable"), row["notes"]
+    for name in ("extract_overhead", "permutations", "corpus", "corpus_scatter"):
+        assert rows[name]["status"] == "ok"
+        assert rows[name]["value"] > 0 and rows[name]["baseline"] > 0 and rows[name]["ratio"] > 0
+    assert rows["extract_overhead"]["target"] == 1.15
+    assert isinstance(rows["extract_overhead"]["met"], bool)
+    assert rows["permutations"]["details"]["same_p_value"] is True
+
+
+def test_table_output_and_given_models(tiny_gpt2_dir, tiny_bert_dir):
+    done = run_bench(
+        "--size",
+        "tiny",
+        "--only",
+        "permutations",
+        env_extra={
+            "EMBEXPLORER_MODEL_A": str(tiny_gpt2_dir),
+            "EMBEXPLORER_MODEL_B": str(tiny_bert_dir),
+        },
+    )
+    assert done.returncode == 0, done.stderr
+    header = next(line for line in done.stdout.splitlines() if line.startswith("measurement"))
+    assert header.split() == ["measurement", "value", "baseline", "ratio", "target", "met"]
+    assert "permutations" in done.stdout
+    assert str(tiny_gpt2_dir) in done.stdout  # the environment's models, not stand-ins
+    assert "stand-ins" not in done.stdout
+
+
+@pytest.mark.slow
+def test_app_measurements_run(tiny_models_env):
+    done = run_bench(
+        "--size",
+        "tiny",
+        "--quick",
+        "--json",
+        "--only",
+        "warm_rerun,peak_rss_mb",
+        env_extra={
+            "EMBEXPLORER_MODEL_A": str(tiny_models_env[0]),
+            "EMBEXPLORER_MODEL_B": str(tiny_models_env[1]),
+        },
+    )
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)["measurements"]
+    assert rows["warm_rerun"]["status"] == "ok", rows["warm_rerun"]["notes"]
+    assert rows["peak_rss_mb"]["status"] == "ok", rows["peak_rss_mb"]["notes"]
+    assert rows["peak_rss_mb"]["value"] > rows["peak_rss_mb"]["baseline"] > 0
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--only", "nonsense"),
+        ("--only", "permutations,bogus"),
+        ("--only", ","),
+        ("--size", "huge"),
+        ("--repeats", "0"),
+        ("--frobnicate",),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(args, capsys):
+    assert bench.main(list(args)) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert len(captured.err.strip().splitlines()) == 1, captured.err
+
+
+def test_unloadable_model_exits_2_with_one_line():
+    done = run_bench("--size", "tiny", "--model-a", "/no/such/model", "--only", "permutations")
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "/no/such/model" in done.stderr
+
+
+def test_result_ratio_and_target():
+    row = bench.Result("x", "s", value=1.0, baseline=4.0, target=0.2)
+    assert row.ratio == 0.25 and row.met is False
+    row = bench.Result("m", "MB", value=900.0, baseline=600.0, target=1500.0, target_of="value")
+    assert row.met is True
+    assert bench.Result("u", "s", status="unavailable").to_dict()["met"] is None
+
+
+def test_bundled_corpus():
+    sentences = bench.corpus_sentences()
+    assert len(sentences) == 1000 and len(set(sentences)) == 1000
+    assert all(15 <= len(s.split()) <= 25 for s in sentences)
