@@ -345,25 +345,49 @@ def cached_invariance(
     )
 
 
+@dataclass(frozen=True)
+class BackgroundWork:
+    """The two warm-up threads a server starts once."""
+
+    models: threading.Thread
+    umap: threading.Thread
+
+
 @st.cache_resource(show_spinner=False)
-def _start_background_work() -> threading.Thread:
-    """Once per process: load the default models, then compile UMAP's numba code (~13 s), in a
-    background thread, so the first page draws at once and the first UMAP view does not stall."""
+def _start_background_work() -> BackgroundWork:
+    """Once per process, at the first page view: load the default models in one thread and
+    compile UMAP's numba code (~13 s; ~30 s on a fresh install) in another, both at once, so the
+    first page draws immediately and the first UMAP view finds the compilation done or under way.
+    """
     models = shared_caches().models
     limits = load_limits()
     names = [name for name in default_model_names() if _allowed(name, limits)]
 
-    def work() -> None:
+    def load_defaults() -> None:
         for name in names:
             try:
                 models.get_or_compute(name, lambda name=name: load_model(name))
             except Exception:  # noqa: BLE001 - the page that asks for the model reports it
                 pass
-        reduce.warm_up_umap()
 
-    thread = threading.Thread(target=work, name="embexplorer-warm-up", daemon=True)
-    thread.start()
-    return thread
+    work = BackgroundWork(
+        models=threading.Thread(target=load_defaults, name="model-warm-up", daemon=True),
+        umap=threading.Thread(target=reduce.warm_up_umap, name="umap-warm-up", daemon=True),
+    )
+    work.umap.start()
+    work.models.start()
+    return work
+
+
+def _wait_for_umap_warm_up() -> None:
+    """A UMAP view asked for while the compilation runs waits for it, saying why."""
+    thread = _start_background_work().umap
+    if thread.is_alive():
+        with st.spinner(
+            "Preparing UMAP: its numerical code is compiled once after the server starts "
+            "(up to half a minute on a small server)…"
+        ):
+            thread.join()
 
 
 def _allowed(name: str, limits: Limits) -> bool:
@@ -393,6 +417,8 @@ class View:
 
     def projection(self, which: int, method: str, dims: int) -> reduce.Projection:
         """One model's items at its layer, projected on their own."""
+        if method == "umap":
+            _wait_for_umap_warm_up()
         return cached_projection(
             self.names,
             self.texts,
@@ -406,6 +432,8 @@ class View:
 
     def joint_projection(self, method: str, dims: int) -> reduce.JointProjection:
         """B Procrustes-aligned onto A, both projected together (words or sentences only)."""
+        if method == "umap":
+            _wait_for_umap_warm_up()
         return cached_joint(
             self.names,
             self.texts,
@@ -473,6 +501,8 @@ class View:
 
     def projection_of(self, unit: str, which: int, method: str, dims: int) -> reduce.Projection:
         """Like :meth:`projection`, for a given unit."""
+        if method == "umap":
+            _wait_for_umap_warm_up()
         return cached_projection(
             self.names,
             self.texts,
