@@ -588,14 +588,15 @@ def _text_controls(limits: Limits) -> None:
         help="Each line is one sentence. Words that occur in several sentences (like 'bank') "
         "show how context changes a vector.",
     )
-    bar.file_uploader(
-        "…or upload a .txt file (one sentence per line)",
-        type=["txt"],
-        key="upload",
-        on_change=_read_upload,
-        help=f"Up to {limits.max_sentences:,} sentences, {limits.max_characters:,} characters and "
-        f"{limits.max_tokens:,} tokens per model on this server.",
-    )
+    with bar.expander("Upload a corpus (.txt)"):
+        st.file_uploader(
+            "One sentence per line; it replaces the text above",
+            type=["txt"],
+            key="upload",
+            on_change=_read_upload,
+            help=f"Up to {limits.max_sentences:,} sentences, {limits.max_characters:,} "
+            f"characters and {limits.max_tokens:,} tokens per model on this server.",
+        )
 
 
 def _model_controls(limits: Limits) -> None:
