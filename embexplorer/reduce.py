@@ -10,6 +10,7 @@ its first fit compiles (about 13 s), which :func:`warm_up_umap` can do in a back
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -138,6 +139,7 @@ class UMAPProjector(Projector):
     def _fit_transform(self, X: np.ndarray) -> Projection:
         import umap  # slow (numba): imported only when UMAP is used
 
+        enable_umap_disk_cache()
         n = X.shape[0]
         model = umap.UMAP(
             n_components=self.n_components,
@@ -264,6 +266,36 @@ def joint_projection(X_a, X_b, projector: Projector) -> JointProjection:
         disparity=alignment.disparity,
         residuals=alignment.residuals,
     )
+
+
+_UMAP_JIT_MODULES = ("umap_", "layouts", "utils", "distances", "sparse", "spectral")
+
+
+@functools.cache
+def enable_umap_disk_cache() -> int:
+    """Let numba keep umap-learn's compiled functions on disk, as it already does for pynndescent.
+
+    umap-learn compiles ~100 functions with numba but without ``cache=True``, so every new process
+    spent ~10 s compiling them again before its first UMAP. With the disk cache on, a server's
+    first start compiles once and every later start loads the code in a fraction of a second.
+    Numba stores it next to umap's sources, or under ``NUMBA_CACHE_DIR`` when that is set; a
+    function numba cannot cache is left as it is. Returns how many functions were switched over.
+    """
+    import importlib
+
+    from numba.core.registry import CPUDispatcher
+
+    switched = 0
+    for name in _UMAP_JIT_MODULES:
+        module = importlib.import_module(f"umap.{name}")
+        for value in list(vars(module).values()):
+            if isinstance(value, CPUDispatcher) and type(value._cache).__name__ == "NullCache":
+                try:
+                    value.enable_caching()
+                except Exception:  # noqa: BLE001 - numba refuses some functions; they stay in memory
+                    continue
+                switched += 1
+    return switched
 
 
 def warm_up_umap(seed: int = 0) -> None:
