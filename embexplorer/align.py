@@ -162,8 +162,23 @@ def shared_words(*states: HiddenStates) -> list[Word]:
     return [word for word, keep in zip(words, covered, strict=True) if keep]
 
 
+def _token_vectors(vectors: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """``vectors[:, index, :]`` for a sorted ``index``; a view, not a copy, when the index is one
+    contiguous run (every token kept, or one sentence without its [CLS] and [SEP])."""
+    if index.size == 0 or index[-1] - index[0] + 1 == index.size:
+        start = int(index[0]) if index.size else 0
+        return vectors[:, start : start + index.size, :]
+    return vectors[:, index, :]
+
+
 def token_items(states: HiddenStates, include_special: bool = False) -> Items:
-    """Every token as an item (the model's own tokens: not comparable across models)."""
+    """Every token as an item (the model's own tokens: not comparable across models).
+
+    When every token is kept (no special tokens, as for GPT-2, or ``include_special=True``) the
+    items' vectors are a view of ``states.vectors``, not a copy: a corpus's hidden states are
+    held once, not twice. Nothing writes into item vectors in place; callers that need to must
+    copy first.
+    """
     keep = np.ones(states.n_tokens, dtype=bool) if include_special else ~states.special
     index = np.flatnonzero(keep)
     words = segment_texts(states.texts)
@@ -176,7 +191,7 @@ def token_items(states: HiddenStates, include_special: bool = False) -> Items:
         labels=[states.tokens[i] for i in index],
         sentence=states.sentence[index],
         position=states.position[index],
-        vectors=states.vectors[:, index, :],
+        vectors=_token_vectors(states.vectors, index),
         words=[word_of_token[i] for i in index],
     )
 

@@ -908,8 +908,8 @@ def measure_corpus(bench: Bench) -> list[Result]:
         },
     )
     # The scatter of all tokens of 1,000 sentences. Quick: the extracted sentences repeated to
-    # 200 sentences' worth, and the time scaled linearly to 1,000 (PCA by SVD and the figure are
-    # linear in the number of points).
+    # 200 sentences' worth, and the time scaled linearly to 1,000 (PCA and the figure are linear
+    # in the number of points; the number of traces is bounded, so it is not scaled).
     target_sentences = n_done if tiny else (200 if quick else len(sentences))
     repeat = max(1, target_sentences // n_done)
     scale = 1.0 if tiny else len(sentences) / (n_done * repeat)
@@ -924,7 +924,7 @@ def measure_corpus(bench: Bench) -> list[Result]:
     total = computation + by_sentence["figure_s"] + by_sentence["to_json_s"]
     scatter_notes = [
         f"{round(by_sentence['points'] * scale):,} token points in two panels, "
-        f"{round(by_sentence['traces'] * scale):,} traces (coloured by sentence, the default): "
+        f"{by_sentence['traces']:,} traces (coloured by sentence, the default): "
         "token items -> PCAProjector(2) -> projection_figure -> fig.to_json(); baseline: the "
         "computation alone (token items + PCA)"
     ]

@@ -1,8 +1,9 @@
 """Plotly figures from results. No statistics are computed here and nothing imports Streamlit.
 
 Both models are drawn in one figure with two equal panels, so their sizes always match and one
-legend (colour and symbol per group) serves both. Colours are Okabe-Ito (colour-blind safe,
-legible on light and dark backgrounds); groups also differ by marker symbol.
+legend (colour and symbol per group) serves both; beyond :data:`MAX_LEGEND_GROUPS` groups a colour
+scale replaces the legend. Colours are Okabe-Ito (colour-blind safe, legible on light and dark
+backgrounds); groups also differ by marker symbol.
 """
 
 from __future__ import annotations
@@ -40,6 +41,10 @@ SYMBOLS_3D = (
 COLOUR_BY = ("sentence", "word", "position")
 WEBGL_THRESHOLD = 1000  # points per panel above which scatter plots switch to WebGL
 MAX_LABELLED_POINTS = 300  # text labels on more points than this are an unreadable blot
+# Above this many groups (sentences or words) a legend is unreadable, and one trace per group
+# costs seconds and megabytes (1,000 sentences: 2,000 traces, ~12 MB of JSON): each panel then
+# draws its points, and its order lines, as one trace.
+MAX_LEGEND_GROUPS = 20
 
 
 def plain_text(text: str) -> str:
@@ -106,24 +111,42 @@ def _groups(points: PointSet, colour_by: str) -> list[tuple[str, np.ndarray]]:
     if colour_by == "word":
         order: dict[str, list[int]] = {}
         for index, word in enumerate(points.words):
-            order.setdefault(word.lower() or "(special)", []).append(index)
+            order.setdefault(_word_group(word), []).append(index)
         return [(word, np.array(members)) for word, members in order.items()]
     return [("position", np.arange(len(points.labels)))]
 
 
+def _word_group(word: str) -> str:
+    return word.lower() or "(special)"
+
+
+def _n_groups(points: PointSet, colour_by: str) -> int:
+    """How many legend entries :func:`_groups` would make, without making them."""
+    if colour_by == "sentence":
+        return int(np.unique(points.sentence).size)
+    if colour_by == "word":
+        return len(set(map(_word_group, points.words)))
+    return 1
+
+
+def _group_numbers(points: PointSet, colour_by: str) -> np.ndarray:
+    """Per point, the number of its group in :func:`_groups` order."""
+    numbers = np.zeros(len(points.labels), dtype=np.int64)
+    for number, (_, members) in enumerate(_groups(points, colour_by)):
+        numbers[members] = number
+    return numbers
+
+
 def _hover(points: PointSet, index: np.ndarray) -> tuple[np.ndarray, str]:
-    custom = np.array(
-        [
-            [
-                points.labels[i],
-                points.words[i] or "—",
-                f"S{points.sentence[i] + 1}: {points.sentence_texts[points.sentence[i]]}",
-                int(points.position[i]),
-            ]
-            for i in index
-        ],
-        dtype=object,
-    ).reshape(len(index), 4)
+    index = np.asarray(index, dtype=np.int64)
+    sentence_names = np.array(
+        [f"S{s + 1}: {text}" for s, text in enumerate(points.sentence_texts)], dtype=object
+    )
+    custom = np.empty((len(index), 4), dtype=object)
+    custom[:, 0] = [points.labels[i] for i in index]
+    custom[:, 1] = [points.words[i] or "—" for i in index]
+    custom[:, 2] = sentence_names[np.asarray(points.sentence)[index]]
+    custom[:, 3] = np.asarray(points.position)[index].astype(np.int64).tolist()
     template = (
         "<b>%{customdata[0]}</b><br>word: %{customdata[1]}<br>%{customdata[2]}"
         "<br>position %{customdata[3]}<extra></extra>"
@@ -144,6 +167,105 @@ def _xyz(coords: np.ndarray) -> dict:
     return axes
 
 
+def _outlined(dims: int, style: Style) -> dict:
+    """Size and outline of the markers of a group colour."""
+    return dict(
+        size=style.marker_size if dims == 2 else max(style.marker_size - 3, 3),
+        line=dict(width=0.5, color="rgba(40,40,40,0.6)") if dims == 2 else None,
+    )
+
+
+def _categorical_marker(number: int, dims: int, style: Style) -> dict:
+    """Colour and symbol of group ``number`` (one trace per group): colours cycle, then symbols."""
+    symbols = SYMBOLS_3D if dims == 3 else SYMBOLS_2D
+    colours = len(CATEGORICAL_COLOURS)
+    return dict(
+        color=CATEGORICAL_COLOURS[number % colours],
+        symbol=symbols[(number // colours + number) % len(symbols)],
+        **_outlined(dims, style),
+    )
+
+
+def _cycled_colours_marker(numbers: np.ndarray, dims: int, style: Style) -> dict:
+    """Per-point group numbers coloured through the categorical colours, cycling, in one trace.
+
+    The colours come from a stepped colour scale over ``number % len(CATEGORICAL_COLOURS)``:
+    plotly checks a list of colour names one string at a time (about 1 s for 40,000 points),
+    an array of numbers at once.
+    """
+    count = len(CATEGORICAL_COLOURS)
+    steps = [
+        (edge, colour)
+        for index, colour in enumerate(CATEGORICAL_COLOURS)
+        for edge in (index / count, (index + 1) / count)
+    ]
+    return dict(
+        color=np.asarray(numbers) % count,
+        colorscale=steps,
+        cmin=-0.5,
+        cmax=count - 0.5,
+        showscale=False,
+        **_outlined(dims, style),
+    )
+
+
+def _scale_marker(values: np.ndarray, title: str, style: Style, first_panel: bool, **bounds):
+    """Colour from a continuous scale, with one colour bar (on the first panel)."""
+    return dict(
+        color=values,
+        colorscale="Viridis",
+        **bounds,
+        showscale=first_panel,
+        colorbar=dict(title=title, len=0.8),
+        size=style.marker_size,
+    )
+
+
+def _marker_traces(
+    points: PointSet, colour_by: str, style: Style, first_panel: bool, merged: bool
+) -> list[tuple[str, np.ndarray, dict, bool]]:
+    """(name, member points, marker, in the legend) for each marker trace of one panel.
+
+    ``merged``: too many groups for a legend, so all points go in one trace; sentences then take
+    their colour from a continuous scale (the same range in every panel, with a colour bar),
+    words cycle through the categorical colours (hover names the word).
+    """
+    dims = points.coords.shape[1]
+    everyone = np.arange(len(points.labels))
+    if colour_by == "position":
+        marker = _scale_marker(points.position, "position", style, first_panel)
+        return [("position", everyone, marker, False)]
+    if not merged:
+        return [
+            (name, members, _categorical_marker(number, dims, style), first_panel)
+            for number, (name, members) in enumerate(_groups(points, colour_by))
+        ]
+    if colour_by == "sentence":
+        numbers = np.asarray(points.sentence) + 1
+        bounds = dict(cmin=1, cmax=len(points.sentence_texts))
+        marker = _scale_marker(numbers, "sentence", style, first_panel, **bounds)
+        return [("sentences", everyone, marker, False)]
+    marker = _cycled_colours_marker(_group_numbers(points, colour_by), dims, style)
+    return [("words", everyone, marker, False)]
+
+
+def _sentence_paths(points: PointSet, merged: bool) -> list[tuple[str, np.ndarray, str, int]]:
+    """(legend group, coordinates, colour, width) of each order line: one per sentence in its
+    categorical colour, or, when ``merged``, all sentences in one grey path broken by NaN rows."""
+    if merged:
+        order = np.lexsort((points.position, points.sentence))
+        breaks = np.flatnonzero(np.diff(np.asarray(points.sentence)[order])) + 1
+        coords = np.insert(points.coords[order].astype(np.float64), breaks, np.nan, axis=0)
+        return [("lines", coords, "#888888", 1)]
+    paths = []
+    for s in np.unique(points.sentence):
+        members = np.flatnonzero(points.sentence == s)
+        members = members[np.argsort(points.position[members], kind="stable")]
+        colour = CATEGORICAL_COLOURS[int(s) % len(CATEGORICAL_COLOURS)]
+        paths.append((f"line{s}", points.coords[members], colour, 2))
+    return paths
+
+
 def _panel_traces(
     points: PointSet,
     colour_by: str,
@@ -151,47 +273,32 @@ def _panel_traces(
     show_labels: bool,
     show_lines: bool,
     first_panel: bool,
+    merged: bool,
+    merged_lines: bool,
 ) -> list:
     dims = points.coords.shape[1]
-    symbols = SYMBOLS_3D if dims == 3 else SYMBOLS_2D
     n = len(points.labels)
     show_labels = show_labels and n <= MAX_LABELLED_POINTS
     traces = []
     if show_lines:
-        for s in np.unique(points.sentence):
-            members = np.flatnonzero(points.sentence == s)
-            members = members[np.argsort(points.position[members], kind="stable")]
-            colour = CATEGORICAL_COLOURS[int(s) % len(CATEGORICAL_COLOURS)]
+        for group, coords, colour, width in _sentence_paths(points, merged_lines):
             traces.append(
                 _scatter(
                     dims,
                     n,
-                    **_xyz(points.coords[members]),
+                    **_xyz(coords),
                     mode="lines",
-                    line=dict(color=colour, width=2),
+                    line=dict(color=colour, width=width),
                     opacity=0.45,
                     hoverinfo="skip",
                     showlegend=False,
-                    legendgroup=f"line{s}",
+                    legendgroup=group,
                 )
             )
-    for number, (name, members) in enumerate(_groups(points, colour_by)):
+    for name, members, marker, in_legend in _marker_traces(
+        points, colour_by, style, first_panel, merged
+    ):
         custom, template = _hover(points, members)
-        if colour_by == "position":
-            marker = dict(
-                color=points.position[members],
-                colorscale="Viridis",
-                showscale=first_panel,
-                colorbar=dict(title="position", len=0.8),
-                size=style.marker_size,
-            )
-        else:
-            marker = dict(
-                color=CATEGORICAL_COLOURS[number % len(CATEGORICAL_COLOURS)],
-                symbol=symbols[(number // len(CATEGORICAL_COLOURS) + number) % len(symbols)],
-                size=style.marker_size if dims == 2 else max(style.marker_size - 3, 3),
-                line=dict(width=0.5, color="rgba(40,40,40,0.6)") if dims == 2 else None,
-            )
         traces.append(
             _scatter(
                 dims,
@@ -206,7 +313,7 @@ def _panel_traces(
                 hovertemplate=template,
                 name=name,
                 legendgroup=name,
-                showlegend=first_panel and colour_by != "position",
+                showlegend=in_legend,
             )
         )
     return traces
@@ -220,7 +327,15 @@ def projection_figure(
     show_lines: bool = False,
     presentation: bool = False,
 ) -> go.Figure:
-    """Two (or more) projections side by side, in equal panels with a shared legend."""
+    """Two (or more) projections side by side, in equal panels with a shared legend.
+
+    Up to :data:`MAX_LEGEND_GROUPS` sentences or words, each group is one trace with a legend
+    entry (colour and symbol) and each sentence's order line its own colour. Beyond that each
+    panel draws all its points as one trace without a legend: by sentence, a continuous colour
+    scale over the sentence number with a colour bar "sentence"; by word, the categorical colours
+    cycled. The order lines become one grey path per panel, broken between sentences. Hover
+    always names the token, its word, its sentence and its position.
+    """
     if colour_by not in COLOUR_BY:
         raise ValueError(f"colour_by must be one of {', '.join(COLOUR_BY)}; got {colour_by!r}")
     panels = [
@@ -243,8 +358,13 @@ def projection_figure(
         horizontal_spacing=0.06,
     )
     style = Style(presentation)
+    # Decided once for all panels, so both models' panels always look alike.
+    merged = max(_n_groups(points, colour_by) for points in panels) > MAX_LEGEND_GROUPS
+    merged_lines = max(_n_groups(points, "sentence") for points in panels) > MAX_LEGEND_GROUPS
     for column, points in enumerate(panels, start=1):
-        for trace in _panel_traces(points, colour_by, style, show_labels, show_lines, column == 1):
+        for trace in _panel_traces(
+            points, colour_by, style, show_labels, show_lines, column == 1, merged, merged_lines
+        ):
             fig.add_trace(trace, row=1, col=column)
         titles_xyz = list(points.axis_titles)
         if dims == 3:

@@ -15,6 +15,7 @@ from scipy.spatial.distance import pdist, squareform
 
 METRICS = ("cosine", "euclidean")
 PREPROCESSING = ("none", "center", "standardize", "remove_top_pcs")
+PCA_SOLVERS = ("auto", "svd", "covariance")
 
 
 # --- input checks ---------------------------------------------------------------------------------
@@ -324,8 +325,24 @@ class PCAResult:
         return self.components.shape[0]
 
 
-def pca(X, n_components: int | None = None) -> PCAResult:
-    """PCA by singular value decomposition of the centred items, with fixed component signs.
+def _spectrum_by_svd(centred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Squared singular values (descending) and right singular vectors (rows) of centred items."""
+    _, singular_values, vt = np.linalg.svd(centred, full_matrices=False)
+    return singular_values**2, vt
+
+
+def _spectrum_by_covariance(centred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The same, from the eigendecomposition of the d x d scatter matrix ``centred.T @ centred``.
+
+    Eigenvalues that rounding makes slightly negative are clipped to 0.
+    """
+    eigenvalues, eigenvectors = np.linalg.eigh(centred.T @ centred)
+    # eigh sorts ascending; PCA wants the largest variance first.
+    return np.clip(eigenvalues[::-1], 0.0, None), eigenvectors[:, ::-1].T
+
+
+def pca(X, n_components: int | None = None, solver: str = "auto") -> PCAResult:
+    """PCA of the centred items, with fixed component signs.
 
     Parameters
     ----------
@@ -334,6 +351,10 @@ def pca(X, n_components: int | None = None) -> PCAResult:
         How many components to keep; default all ``min(n_items, n_dims)``. A larger number is
         clipped to ``min(n_items, n_dims)`` (check ``result.n_components``). With n_items <= n_dims
         the last kept component has zero variance, since centring removes one degree of freedom.
+    solver : {"auto", "svd", "covariance"}, default "auto"
+        ``"svd"``: thin SVD of the centred items. ``"covariance"``: eigendecomposition of the
+        d x d matrix ``Xc^T Xc``. ``"auto"`` takes the covariance route when
+        ``n_items > 2 * n_dims`` and SVD otherwise.
 
     Returns
     -------
@@ -346,30 +367,45 @@ def pca(X, n_components: int | None = None) -> PCAResult:
     mirrors the picture. Eigenvalues and ratios equal sklearn's ``PCA`` ``explained_variance_``
     and ``explained_variance_ratio_``; coordinates equal its ``transform`` up to the sign of each
     column. When all items are identical the total variance is 0 and the ratios are 0.
+
+    For many items the thin SVD spends most of its time forming the n x d left factor: on
+    56,000 x 768 it takes about 10 times longer than the covariance route (one matrix product and
+    a 768 x 768 eigendecomposition; 7 s against 0.7 s on 2 CPU cores). The covariance route
+    squares the condition number, so a small eigenvalue's absolute error grows to about
+    ``eps * largest eigenvalue``; with GPT-2-like data (a few dimensions 3,000 times larger than
+    the rest) the eigenvalues still agree with the SVD's to about 1e-9 relative, far below what a
+    plot or a percentage shows.
     """
+    check_choice(solver, PCA_SOLVERS, "solver")
     X = check_vectors(X, min_items=2)
-    limit = min(X.shape)
+    n_items, n_dims = X.shape
+    limit = min(n_items, n_dims)
     if n_components is None:
         n_components = limit
     if n_components < 1:
         raise ValueError(f"n_components must be at least 1; got {n_components}")
     k = min(int(n_components), limit)
+    if solver == "auto":
+        solver = "covariance" if n_items > 2 * n_dims else "svd"
     mean = X.mean(axis=0)
     centred = X - mean
-    u, s, vt = np.linalg.svd(centred, full_matrices=False)
-    signs = np.sign(vt[np.arange(vt.shape[0]), np.argmax(np.abs(vt), axis=1)])
+    spectrum = _spectrum_by_covariance if solver == "covariance" else _spectrum_by_svd
+    sums_of_squares, directions = spectrum(centred)
+    # With n_items < n_dims the covariance route has n_dims directions but at most n_items - 1
+    # nonzero variances; keep as many as SVD does, so both routes give the same shapes.
+    eigenvalues = sums_of_squares[:limit] / (n_items - 1)
+    kept = directions[:k]
+    signs = np.sign(kept[np.arange(k), np.argmax(np.abs(kept), axis=1)])
     signs[signs == 0] = 1.0
-    vt = vt * signs[:, None]
-    u = u * signs[None, :]
-    eigenvalues = s**2 / (X.shape[0] - 1)
+    components = kept * signs[:, None]
     total = eigenvalues.sum()
     ratios = eigenvalues / total if total > 0 else np.zeros_like(eigenvalues)
     return PCAResult(
-        components=vt[:k],
+        components=components,
         eigenvalues=eigenvalues[:k],
         explained_variance_ratio=ratios[:k],
         mean=mean,
-        coords=u[:, :k] * s[:k],
+        coords=centred @ components.T,
     )
 
 

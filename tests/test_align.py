@@ -84,6 +84,28 @@ def test_special_tokens_never_items(tiny_bert):
     assert token_items(states, include_special=True).labels[0] == "[CLS]"
 
 
+def test_token_items_share_the_hidden_states_when_no_token_is_dropped(tiny_gpt2, tiny_bert):
+    texts = ["The bank raised rates.", "A river bank."]
+    gpt2 = extract_hidden_states(tiny_gpt2, texts)
+    assert not gpt2.special.any()  # GPT-2 adds no special tokens: every token is an item
+    bert = extract_hidden_states(tiny_bert, texts)
+    for states, include_special in ((gpt2, False), (gpt2, True), (bert, True)):
+        items = token_items(states, include_special)
+        assert np.shares_memory(items.vectors, states.vectors)
+        np.testing.assert_array_equal(items.vectors, states.vectors)
+    # [CLS] and [SEP] of two sentences leave gaps: the kept tokens must be gathered (a copy).
+    items = token_items(bert)
+    kept = ~bert.special
+    assert not np.shares_memory(items.vectors, bert.vectors)
+    np.testing.assert_array_equal(items.vectors, bert.vectors[:, kept, :])
+    # One sentence without its [CLS] and [SEP] is one contiguous run: a view again.
+    one = extract_hidden_states(tiny_bert, texts[:1])
+    items = token_items(one)
+    assert items.labels == [t for t, s in zip(one.tokens, one.special, strict=True) if not s]
+    assert np.shares_memory(items.vectors, one.vectors)
+    np.testing.assert_array_equal(items.vectors, one.vectors[:, ~one.special, :])
+
+
 def test_sentence_item_is_mean_of_words(tiny_gpt2):
     states = extract_hidden_states(tiny_gpt2, ["The bank raised rates.", "A river bank."])
     words = build_items(states, "word")

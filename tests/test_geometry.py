@@ -9,6 +9,7 @@ from sklearn.preprocessing import StandardScaler
 
 from embexplorer.geometry import (
     METRICS,
+    PCA_SOLVERS,
     PREPROCESSING,
     anisotropy,
     cosine_similarity_matrix,
@@ -195,11 +196,12 @@ def test_per_dimension_contributions_sum_to_the_total_cosine(vectors):
 # --- PCA ------------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("solver", PCA_SOLVERS)
 @pytest.mark.parametrize("shape", [(40, 12), (8, 30)])
-def test_pca_matches_sklearn(shape):
+def test_pca_matches_sklearn(shape, solver):
     X = np.random.default_rng(4).standard_normal(shape) * np.linspace(5, 1, shape[1])
     k = min(shape) - 1
-    ours = pca(X, k)
+    ours = pca(X, k, solver=solver)
     theirs = PCA(n_components=k, svd_solver="full").fit(X)
     np.testing.assert_allclose(ours.eigenvalues, theirs.explained_variance_, rtol=1e-10)
     np.testing.assert_allclose(
@@ -207,7 +209,63 @@ def test_pca_matches_sklearn(shape):
     )
     np.testing.assert_allclose(np.abs(ours.coords), np.abs(theirs.transform(X)), atol=1e-10)
     np.testing.assert_allclose(ours.mean, theirs.mean_)
-    assert pca(X).explained_variance_ratio.sum() == pytest.approx(1.0)
+    assert pca(X, solver=solver).explained_variance_ratio.sum() == pytest.approx(1.0)
+
+
+@pytest.fixture
+def gpt2_like():
+    """Many more items than dimensions, three dimensions ~3,000 times larger than the rest."""
+    X = np.random.default_rng(7).standard_normal((600, 24))
+    X[:, [2, 9, 17]] *= 3000.0
+    X[:, 9] += 2000.0
+    return X
+
+
+def test_pca_solvers_agree_on_gpt2_like_data(gpt2_like):
+    by_svd = pca(gpt2_like, solver="svd")
+    by_covariance = pca(gpt2_like, solver="covariance")
+    theirs = PCA(svd_solver="full").fit(gpt2_like)
+    for result in (by_svd, by_covariance):
+        np.testing.assert_allclose(result.eigenvalues, theirs.explained_variance_, rtol=1e-8)
+        np.testing.assert_allclose(
+            result.explained_variance_ratio, theirs.explained_variance_ratio_, rtol=1e-8
+        )
+        # sklearn flips signs by its own rule; ours is the largest-|loading| one.
+        signs = np.sign(np.sum(result.components * theirs.components_, axis=1))
+        np.testing.assert_allclose(
+            result.components, theirs.components_ * signs[:, None], atol=1e-8
+        )
+    # Both routes apply the same sign convention, so they agree without any flipping.
+    np.testing.assert_allclose(by_covariance.components, by_svd.components, atol=1e-8)
+    scale = np.abs(by_svd.coords).max()
+    np.testing.assert_allclose(by_covariance.coords, by_svd.coords, atol=1e-9 * scale)
+
+
+def test_pca_takes_the_covariance_route_only_for_many_more_items_than_dimensions(
+    gpt2_like, monkeypatch
+):
+    import embexplorer.geometry as geometry
+
+    def refuse(centred):
+        raise AssertionError(f"SVD of a {centred.shape} matrix: the covariance route is faster")
+
+    expected = pca(gpt2_like, 2, solver="covariance")
+    monkeypatch.setattr(geometry, "_spectrum_by_svd", refuse)
+    np.testing.assert_array_equal(pca(gpt2_like, 2).coords, expected.coords)
+    with pytest.raises(AssertionError, match="SVD"):
+        pca(gpt2_like[:48], 2)  # n_items == 2 * n_dims: SVD
+
+
+def test_pca_covariance_route_clips_negative_rounding_to_zero():
+    # Rank 3 in 12 dimensions: eigh returns tiny negative eigenvalues for the empty directions.
+    rng = np.random.default_rng(6)
+    X = rng.standard_normal((200, 3)) @ rng.standard_normal((3, 12))
+    X[:, 0] *= 3000.0
+    result = pca(X, solver="covariance")
+    assert (result.eigenvalues >= 0).all() and (result.explained_variance_ratio >= 0).all()
+    np.testing.assert_allclose(result.explained_variance_ratio[3:], 0.0, atol=1e-12)
+    with pytest.raises(ValueError, match="'auto', 'svd', 'covariance'"):
+        pca(X, solver="eig")
 
 
 def test_pca_signs_follow_the_largest_loading_convention(vectors):

@@ -69,8 +69,13 @@ def test_rsa_on_random_matrices_stays_in_range(data, n):
 
 
 @settings(max_examples=60, deadline=None)
-@given(arrays(np.float64, st.tuples(st.integers(1, 10), st.integers(1, 6)),
-              elements=st.floats(-1e6, 1e6, allow_nan=False)))
+@given(
+    arrays(
+        np.float64,
+        st.tuples(st.integers(1, 10), st.integers(1, 6)),
+        elements=st.floats(-1e6, 1e6, allow_nan=False),
+    )
+)
 def test_similarity_matrices_are_symmetric_and_bounded(vectors):
     cosine = similarity_matrix(vectors, "cosine")
     distance = similarity_matrix(vectors, "euclidean")

@@ -88,9 +88,17 @@ def test_degenerate_maths_is_explained_not_nan(fresh):
     assert any("not defined" in m.value for m in at.markdown)
 
 
-CLI_EXPECTED_OK = {"only punctuation", "only emoji", "control characters",
-                   "zero-width and right-to-left", "HTML and script", "Markdown and LaTeX",
-                   "identical sentences", "mixed scripts", "10,000 words"}
+CLI_EXPECTED_OK = {
+    "only punctuation",
+    "only emoji",
+    "control characters",
+    "zero-width and right-to-left",
+    "HTML and script",
+    "Markdown and LaTeX",
+    "identical sentences",
+    "mixed scripts",
+    "10,000 words",
+}
 
 
 @pytest.mark.parametrize("name", list(HOSTILE))
@@ -99,8 +107,13 @@ def test_hostile_text_in_the_cli(fresh, name):
     out, err = io.StringIO(), io.StringIO()
     old, sys.stderr = sys.stderr, err
     try:
-        status = cli_main(["compare", "--json", "--permutations", "50", "--bootstraps", "20",
-                           *lines] if lines else ["compare"], stdin=io.StringIO(""), stdout=out)
+        status = cli_main(
+            ["compare", "--json", "--permutations", "50", "--bootstraps", "20", *lines]
+            if lines
+            else ["compare"],
+            stdin=io.StringIO(""),
+            stdout=out,
+        )
     finally:
         sys.stderr = old
     if status == 0:
@@ -109,7 +122,9 @@ def test_hostile_text_in_the_cli(fresh, name):
         assert name in CLI_EXPECTED_OK
     else:
         assert status == 2
-        error_lines = [line for line in err.getvalue().splitlines() if not line.startswith("warning:")]
+        error_lines = [
+            line for line in err.getvalue().splitlines() if not line.startswith("warning:")
+        ]
         assert len(error_lines) == 1 and "Traceback" not in err.getvalue()
         assert name not in CLI_EXPECTED_OK
 
@@ -135,7 +150,9 @@ def test_hosted_mode_allows_only_the_allowlist(fresh, monkeypatch):
     at = run_page(PAGES[1])
     assert not at.exception and charts(at)
     # model pickers are select boxes limited to the allowlist, no free text
-    assert not at.text_input and {tuple(s.options) for s in at.selectbox if s.key in ("model_a", "model_b")} == {(model_a, model_b)}
+    assert not at.text_input and {
+        tuple(s.options) for s in at.selectbox if s.key in ("model_a", "model_b")
+    } == {(model_a, model_b)}
 
 
 @pytest.mark.parametrize("forbidden", ["/etc", "../../secrets", "some-org/huge-model", "gpt2"])
@@ -213,7 +230,9 @@ def test_corpus_upload_progress_and_chart(fresh, monkeypatch):
     assert at.session_state["text"].count("\n") == 59
     assert progress_seen and progress_seen[-1][0] == progress_seen[-1][1] == 60
     (spec,) = charts(at)
-    n_points = sum(len(trace["x"]["bdata"]) if isinstance(trace["x"], dict) else len(trace["x"])
-                   for trace in spec["data"][:1])
+    n_points = sum(
+        len(trace["x"]["bdata"]) if isinstance(trace["x"], dict) else len(trace["x"])
+        for trace in spec["data"][:1]
+    )
     assert n_points > 0
     assert "text" not in at.query_params  # a corpus is too long for a link
