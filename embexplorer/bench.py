@@ -812,27 +812,15 @@ def scatter_all_tokens(
 ) -> dict[str, Any]:
     """2D PCA of each model's token items -> the two-panel figure -> its JSON, timed by stage."""
     from . import figures
-    from .align import shorten
     from .reduce import PCAProjector
 
     stages = dict.fromkeys(("pca_s", "figure_s", "to_json_s"), 0.0)
     panels = []
-    texts = [shorten(text) for text in sentence_texts]
     for items in items_pair:
         start = time.perf_counter()
         projection = PCAProjector(2).fit_transform(items.vectors[-1])
         stages["pca_s"] += time.perf_counter() - start
-        panels.append(
-            figures.PointSet(
-                coords=projection.coords,
-                axis_titles=projection.axis_titles,
-                labels=items.labels,
-                words=items.words,
-                sentence=items.sentence,
-                position=items.position,
-                sentence_texts=texts,
-            )
-        )
+        panels.append(figures.PointSet.from_items(projection, items, sentence_texts))
     start = time.perf_counter()
     fig = figures.projection_figure(panels, titles=["A", "B"], colour_by=colour_by)
     stages["figure_s"] = time.perf_counter() - start

@@ -101,6 +101,22 @@ class PointSet:
     position: np.ndarray  # (n,) position in the sentence
     sentence_texts: Sequence[str]  # shortened text per sentence index
 
+    @classmethod
+    def from_items(cls, projection, items, texts: Sequence[str]) -> PointSet:
+        """One panel: a projection (``reduce.Projection``) of items (``align.Items``), with each
+        sentence's text shortened for the hover."""
+        from .align import shorten
+
+        return cls(
+            coords=projection.coords,
+            axis_titles=projection.axis_titles,
+            labels=items.labels,
+            words=items.words,
+            sentence=items.sentence,
+            position=items.position,
+            sentence_texts=[shorten(text) for text in texts],
+        )
+
 
 def _groups(points: PointSet, colour_by: str) -> list[tuple[str, np.ndarray]]:
     if colour_by == "sentence":

@@ -240,6 +240,22 @@ def cached_projection(
     return reduce.make_projector(method, dims).fit_transform(vectors)
 
 
+def _paired_vectors(
+    names: tuple[str, str],
+    texts: tuple[str, ...],
+    unit: str,
+    pooling: str,
+    layers: tuple[int, int],
+    preprocessing: str,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Both models' shared items at their layers, preprocessed."""
+    items = cached_items(names, texts, unit, pooling, False)
+    return tuple(
+        geometry.preprocess(side.vectors[layer], preprocessing)
+        for side, layer in zip(items, layers, strict=True)
+    )
+
+
 @st.cache_resource(show_spinner=False, max_entries=64)
 def cached_joint(
     names: tuple[str, str],
@@ -251,10 +267,8 @@ def cached_joint(
     method: str,
     dims: int,
 ) -> reduce.JointProjection:
-    items_a, items_b = cached_items(names, texts, unit, pooling, False)
     return reduce.joint_projection(
-        geometry.preprocess(items_a.vectors[layers[0]], preprocessing),
-        geometry.preprocess(items_b.vectors[layers[1]], preprocessing),
+        *_paired_vectors(names, texts, unit, pooling, layers, preprocessing),
         reduce.make_projector(method, dims),
     )
 
@@ -336,10 +350,8 @@ def cached_invariance(
     seed: int,
     method: str,
 ) -> invariance.InvarianceDemo:
-    items_a, items_b = cached_items(names, texts, unit, pooling, False)
     return invariance.invariance_demo(
-        geometry.preprocess(items_a.vectors[layers[0]], preprocessing),
-        geometry.preprocess(items_b.vectors[layers[1]], preprocessing),
+        *_paired_vectors(names, texts, unit, pooling, layers, preprocessing),
         seed=seed,
         method=method,
     )

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from embexplorer import align, figures, ui
+from embexplorer import figures, ui
 
 ui.page_header(
     "Projection",
@@ -45,7 +45,6 @@ with controls[3]:
     )
 
 items_a, items_b = view.items()
-sentence_texts = [align.shorten(text) for text in view.texts]
 if joint and view.unit == "token":
     st.info(
         "The joint view links the same item in both models, so it needs words or sentences: "
@@ -83,15 +82,7 @@ if joint:
     ]
 else:
     panels = [
-        figures.PointSet(
-            coords=projection.coords,
-            axis_titles=projection.axis_titles,
-            labels=items.labels,
-            words=items.words,
-            sentence=items.sentence,
-            position=items.position,
-            sentence_texts=sentence_texts,
-        )
+        figures.PointSet.from_items(projection, items, view.texts)
         for projection, items in zip(projections, (items_a, items_b), strict=True)
     ]
     fig = figures.projection_figure(

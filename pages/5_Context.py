@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from embexplorer import align, context, figures, ui
+from embexplorer import context, figures, ui
 
 ui.page_header(
     "Context",
@@ -91,17 +91,8 @@ st.subheader(
     f"The occurrences among the other words (PCA, layers A {view.layers[0]} · B {view.layers[1]})"
 )
 projections = [view.projection_of("word", which, "pca", 2) for which in (0, 1)]
-sentence_texts = [align.shorten(text) for text in view.texts]
 panels = [
-    figures.PointSet(
-        coords=projection.coords,
-        axis_titles=projection.axis_titles,
-        labels=side.labels,
-        words=side.words,
-        sentence=side.sentence,
-        position=side.position,
-        sentence_texts=sentence_texts,
-    )
+    figures.PointSet.from_items(projection, side, view.texts)
     for projection, side in zip(projections, (words_a, words_b), strict=True)
 ]
 ui.chart(
