@@ -36,10 +36,6 @@ _DEFAULTS = {
 }
 
 
-class LimitError(ValueError):
-    """A request exceeds a limit; the message says which and what to do."""
-
-
 class ModelNotAllowed(ValueError):
     """Hosted mode: the model is not on the allowlist."""
 
@@ -59,13 +55,6 @@ class Limits:
             raise ModelNotAllowed(
                 f"this hosted demo only offers {', '.join(self.allowed_models)}; "
                 "other models and local folders are disabled here"
-            )
-
-    def check_tokens(self, n_tokens: int, model: str) -> None:
-        if n_tokens > self.max_tokens:
-            raise LimitError(
-                f"the text has {n_tokens:,} {model} tokens, more than this server's limit of "
-                f"{self.max_tokens:,}; use fewer or shorter sentences"
             )
 
 
