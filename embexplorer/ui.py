@@ -5,9 +5,10 @@ process), runs them once per text (all layers at once, cached), and returns a :c
 Everything derived from hidden states (items, projections, comparisons) is cached per setting, so
 changing a layer, unit, metric or projection never runs a model again.
 
-Caches hold read-only objects with ``st.cache_resource`` rather than ``st.cache_data``: the latter
-pickles and copies every hit, which for all-layer hidden states costs more than the lookup saves.
-Each cache is bounded by ``max_entries``.
+Loaded models and hidden states live in per-process :class:`~embexplorer.cache.BoundedCache`
+objects shared by all sessions (bounded by entries and by memory; concurrent requests compute
+once). Derived results use ``st.cache_resource`` with ``max_entries`` rather than
+``st.cache_data``, which pickles and copies every hit. Everything cached is read-only.
 """
 
 from __future__ import annotations
@@ -429,18 +430,7 @@ class View:
 
     def projection(self, which: int, method: str, dims: int) -> reduce.Projection:
         """One model's items at its layer, projected on their own."""
-        if method == "umap":
-            _wait_for_umap_warm_up()
-        return cached_projection(
-            self.names,
-            self.texts,
-            (self.unit, self.pooling, self.special),
-            which,
-            self.layers[which],
-            self.preprocessing,
-            method,
-            dims,
-        )
+        return self.projection_of(self.unit, which, method, dims)
 
     def joint_projection(self, method: str, dims: int) -> reduce.JointProjection:
         """B Procrustes-aligned onto A, both projected together (words or sentences only)."""
