@@ -170,7 +170,20 @@ def test_hosted_mode_link_cannot_name_a_forbidden_model(fresh, monkeypatch, forb
 # --- many sessions at once -------------------------------------------------------------------------
 
 
-def test_eight_sessions_at_once_get_their_own_results(fresh):
+def test_eight_sessions_at_once_get_their_own_results(fresh, monkeypatch):
+    # A server compiles each page once, under its one ScriptCache lock; every AppTest has a cache
+    # of its own, and CPython 3.11's parser is not safe to run in several threads at once
+    # ("AST constructor recursion depth mismatch"). One shared lock restores the server's order.
+    from streamlit.runtime.scriptrunner.script_cache import ScriptCache
+
+    compile_lock = threading.Lock()
+    get_bytecode = ScriptCache.get_bytecode
+
+    def serialised(self, script_path):
+        with compile_lock:
+            return get_bytecode(self, script_path)
+
+    monkeypatch.setattr(ScriptCache, "get_bytecode", serialised)
     sentences = [
         [f"session {i} talks about the bank", f"and the river {i} flows", f"number {i} ends here"]
         for i in range(8)
