@@ -183,6 +183,19 @@ def _forward(loaded: LoadedModel, rows: list[dict]) -> list[np.ndarray]:
     return [stacked[:, index, :length, :] for index, length in enumerate(lengths)]
 
 
+def _truncation_warnings(truncated: list[bool], info: ModelInfo) -> list[str]:
+    """One warning for all truncated texts (a corpus must not produce a wall of them)."""
+    cut = [index + 1 for index, was_cut in enumerate(truncated) if was_cut]
+    if not cut:
+        return []
+    shown = ", ".join(map(str, cut[:5])) + (f" and {len(cut) - 5} more" if len(cut) > 5 else "")
+    texts = f"text {shown} is" if len(cut) == 1 else f"texts {shown} are"
+    return [
+        f"{texts} longer than {info.short_name}'s maximum of {info.max_length} tokens and "
+        "truncated; words after the cut are left out."
+    ]
+
+
 def extract_hidden_states(
     loaded: LoadedModel,
     texts: Sequence[str],
@@ -233,12 +246,7 @@ def extract_hidden_states(
                     f"cancelled after {start + len(batch)} of {len(order)} texts"
                 )
 
-    warnings = [
-        f"text {index + 1} is longer than {loaded.info.short_name}'s maximum of "
-        f"{loaded.info.max_length} tokens and was truncated; words after the cut are left out."
-        for index, cut in enumerate(truncated)
-        if cut
-    ]
+    warnings = _truncation_warnings(truncated, loaded.info)
     lengths = [len(row["input_ids"]) for row in rows]
     return HiddenStates(
         model=loaded.info,

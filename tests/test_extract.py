@@ -70,7 +70,12 @@ def test_truncation_warns(tiny_bert):
     states = extract_hidden_states(tiny_bert, ["word " * 200, "short one"])
     assert states.truncated == (True, False)
     assert (states.sentence == 0).sum() == tiny_bert.info.max_length
-    assert len(states.warnings) == 1 and "truncated" in states.warnings[0]
+    assert states.warnings == [
+        f"text 1 is longer than {tiny_bert.info.short_name}'s maximum of 64 tokens and "
+        "truncated; words after the cut are left out."
+    ]
+    many = extract_hidden_states(tiny_bert, ["word " * 100] * 7)
+    assert len(many.warnings) == 1 and "texts 1, 2, 3, 4, 5 and 2 more are" in many.warnings[0]
 
 
 def test_progress_and_cancel(tiny_gpt2):
