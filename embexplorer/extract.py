@@ -189,10 +189,10 @@ def _truncation_warnings(truncated: list[bool], info: ModelInfo) -> list[str]:
     if not cut:
         return []
     shown = ", ".join(map(str, cut[:5])) + (f" and {len(cut) - 5} more" if len(cut) > 5 else "")
-    texts = f"text {shown} is" if len(cut) == 1 else f"texts {shown} are"
+    texts, verb = (f"text {shown}", "was") if len(cut) == 1 else (f"texts {shown}", "were")
     return [
-        f"{texts} longer than {info.short_name}'s maximum of {info.max_length} tokens and "
-        "truncated; words after the cut are left out."
+        f"{texts} {verb} longer than {info.short_name}'s maximum of {info.max_length} tokens "
+        f"and {verb} truncated; words after the cut are left out."
     ]
 
 

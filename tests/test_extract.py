@@ -71,11 +71,11 @@ def test_truncation_warns(tiny_bert):
     assert states.truncated == (True, False)
     assert (states.sentence == 0).sum() == tiny_bert.info.max_length
     assert states.warnings == [
-        f"text 1 is longer than {tiny_bert.info.short_name}'s maximum of 64 tokens and "
+        f"text 1 was longer than {tiny_bert.info.short_name}'s maximum of 64 tokens and was "
         "truncated; words after the cut are left out."
     ]
     many = extract_hidden_states(tiny_bert, ["word " * 100] * 7)
-    assert len(many.warnings) == 1 and "texts 1, 2, 3, 4, 5 and 2 more are" in many.warnings[0]
+    assert len(many.warnings) == 1 and "texts 1, 2, 3, 4, 5 and 2 more were" in many.warnings[0]
 
 
 def test_progress_and_cancel(tiny_gpt2):
