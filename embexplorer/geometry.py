@@ -39,6 +39,18 @@ def check_vectors(X, name: str = "X", min_items: int = 1) -> np.ndarray:
     return array
 
 
+def check_paired_vectors(X, Y, min_items: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """Validate two spaces holding the same items (same row count; widths may differ)."""
+    X = check_vectors(X, "X", min_items=min_items)
+    Y = check_vectors(Y, "Y", min_items=min_items)
+    if X.shape[0] != Y.shape[0]:
+        raise ValueError(
+            f"X and Y must hold the same items: X has {X.shape[0]} rows while Y has {Y.shape[0]} "
+            f"(shapes {X.shape} and {Y.shape})"
+        )
+    return X, Y
+
+
 def check_choice(value: str, valid: tuple[str, ...], what: str) -> None:
     """Raise a ValueError listing the valid names when ``value`` is not one of them."""
     if value not in valid:
@@ -510,13 +522,7 @@ def procrustes_align(X, Y, scale: bool = True) -> ProcrustesResult:
     ValueError
         When the row counts differ, or the rows of X or of Y are all identical.
     """
-    X = check_vectors(X, "X", min_items=2)
-    Y = check_vectors(Y, "Y", min_items=2)
-    if X.shape[0] != Y.shape[0]:
-        raise ValueError(
-            f"X and Y must hold the same items: X has {X.shape[0]} rows while Y has {Y.shape[0]} "
-            f"(shapes {X.shape} and {Y.shape})"
-        )
+    X, Y = check_paired_vectors(X, Y)
     d_x, d_y = X.shape[1], Y.shape[1]
     width = max(d_x, d_y)
     mean_x = X.mean(axis=0)

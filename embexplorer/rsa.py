@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import stats
 
-from .geometry import check_choice, check_vectors
+from .geometry import check_choice, check_paired_vectors
 
 RSA_METHODS = ("pearson", "spearman")
 MIN_ITEMS = 3  # 3 items give 3 pairs, the fewest a correlation over pairs can use
@@ -491,13 +491,7 @@ def linear_cka(X, Y, debiased: bool = False) -> float:
     >>> round(linear_cka(X, Y), 5), round(linear_cka(X, Y, debiased=True), 5)
     (0.55761, 0.51346)
     """
-    X = check_vectors(X, "X", min_items=2)
-    Y = check_vectors(Y, "Y", min_items=2)
-    if X.shape[0] != Y.shape[0]:
-        raise ValueError(
-            f"X and Y must hold the same items: X has {X.shape[0]} rows while Y has {Y.shape[0]} "
-            f"(shapes {X.shape} and {Y.shape})"
-        )
+    X, Y = check_paired_vectors(X, Y)
     n = X.shape[0]
     if debiased and n < 4:
         return math.nan
