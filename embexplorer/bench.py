@@ -197,7 +197,7 @@ def build_stand_ins(folder: Path, size: str) -> tuple[str, str]:
     import torch
     from transformers import AutoConfig, BertConfig, BertModel, GPT2Config, GPT2Model
 
-    from .standins import build_bert_standin, build_gpt2_standin
+    from .testing import build_bert_standin, build_gpt2_standin
 
     paths = (
         build_gpt2_standin(folder / "gpt2-standin", size=size),
@@ -367,7 +367,7 @@ def measure_extract_overhead(bench: Bench) -> list[Result]:
 
 
 def _no_umap_warm_up(seed: int = 0) -> None:
-    """Stands in for reduce.warm_up_umap where its one-off compile would disturb timings."""
+    """Stands in for projection.warm_up_umap where its one-off compile would disturb timings."""
 
 
 class _Patched:
@@ -394,7 +394,7 @@ def measure_warm_rerun(bench: Bench) -> list[Result]:
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
-    from . import reduce
+    from . import projection
 
     repeats = bench.repeats(quick=2, full=7)
     corpus = corpus_sentences()
@@ -406,7 +406,7 @@ def measure_warm_rerun(bench: Bench) -> list[Result]:
     sys.path.insert(0, str(ROOT))
     text_s, layer_s = [], []
     try:
-        with _Patched(reduce, "warm_up_umap", _no_umap_warm_up):
+        with _Patched(projection, "warm_up_umap", _no_umap_warm_up):
             st.cache_resource.clear()
             at = AppTest.from_file(str(PROJECTION_PAGE), default_timeout=APP_TIMEOUT_S).run()
             n_layers = len(at.sidebar.select_slider(key="layer_a").options) - 1
@@ -491,24 +491,24 @@ def worker_app_session(config: dict[str, Any]) -> dict[str, Any]:
     import torch
     from streamlit.testing.v1 import AppTest
 
-    from . import reduce
+    from . import projection
 
     sys.path.insert(0, str(ROOT))
     out: dict[str, Any] = {}
     opened = time.perf_counter()
     if config["warm_up"]:
-        real_warm_up = reduce.warm_up_umap
+        real_warm_up = projection.warm_up_umap
 
         def timed_warm_up(*args, **kwargs):
             out["warm_up_started_s"] = time.perf_counter() - opened
             real_warm_up(*args, **kwargs)
             out["warm_up_finished_s"] = time.perf_counter() - opened
 
-        reduce.warm_up_umap = timed_warm_up
+        projection.warm_up_umap = timed_warm_up
     else:
-        reduce.warm_up_umap = _no_umap_warm_up
+        projection.warm_up_umap = _no_umap_warm_up
     if not config.get("umap_disk_cache", True):
-        reduce.enable_umap_disk_cache = lambda: 0  # umap-learn as shipped: compiles in memory
+        projection.enable_umap_disk_cache = lambda: 0  # umap-learn as shipped: compiles in memory
     at = AppTest.from_file(str(PROJECTION_PAGE), default_timeout=APP_TIMEOUT_S).run()
     out["first_render_s"] = time.perf_counter() - opened
     out["rss_after_first_render_mb"] = current_rss_mb()
@@ -601,7 +601,7 @@ def measure_app_sessions(bench: Bench, selected: set[str]) -> list[Result]:
                 notes=[
                     "a server start on an installed machine: the numba disk cache was filled by "
                     "one earlier app start (pynndescent caches its code on disk; the app also "
-                    "caches umap-learn's, reduce.enable_umap_disk_cache); " + click_note,
+                    "caches umap-learn's, projection.enable_umap_disk_cache); " + click_note,
                 ],
                 details={"with_warm_up": warm, "without_warm_up": cold},
             )
@@ -812,7 +812,7 @@ def scatter_all_tokens(
 ) -> dict[str, Any]:
     """2D PCA of each model's token items -> the two-panel figure -> its JSON, timed by stage."""
     from . import figures
-    from .reduce import PCAProjector
+    from .projection import PCAProjector
 
     stages = dict.fromkeys(("pca_s", "figure_s", "to_json_s"), 0.0)
     panels = []

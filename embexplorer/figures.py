@@ -103,7 +103,7 @@ class PointSet:
 
     @classmethod
     def from_items(cls, projection, items, texts: Sequence[str]) -> PointSet:
-        """One panel: a projection (``reduce.Projection``) of items (``align.Items``), with each
+        """One panel: a projection (``projection.Projection``) of items (``align.Items``), with each
         sentence's text shortened for the hover."""
         from .align import shorten
 

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from . import align, compare, extract, geometry, invariance, reduce
-from . import context as word_context
+from . import align, compare, extract, geometry, invariance, projection
+from . import contextuality as word_context
 from .cache import BoundedCache
 from .figures import COLOUR_BY
 from .layers import LAYER_METHODS, LayerProfile, layer_profile, layer_rsa_matrix
@@ -235,10 +235,10 @@ def cached_projection(
     preprocessing: str,
     method: str,
     dims: int,
-) -> reduce.Projection:
+) -> projection.Projection:
     items = cached_items(names, texts, *items_key)[which]
     vectors = geometry.preprocess(items.vectors[layer], preprocessing)
-    return reduce.make_projector(method, dims).fit_transform(vectors)
+    return projection.make_projector(method, dims).fit_transform(vectors)
 
 
 def _paired_vectors(
@@ -267,10 +267,10 @@ def cached_joint(
     preprocessing: str,
     method: str,
     dims: int,
-) -> reduce.JointProjection:
-    return reduce.joint_projection(
+) -> projection.JointProjection:
+    return projection.joint_projection(
         *_paired_vectors(names, texts, unit, pooling, layers, preprocessing),
-        reduce.make_projector(method, dims),
+        projection.make_projector(method, dims),
     )
 
 
@@ -385,7 +385,7 @@ def _start_background_work() -> BackgroundWork:
 
     work = BackgroundWork(
         models=threading.Thread(target=load_defaults, name="model-warm-up", daemon=True),
-        umap=threading.Thread(target=reduce.warm_up_umap, name="umap-warm-up", daemon=True),
+        umap=threading.Thread(target=projection.warm_up_umap, name="umap-warm-up", daemon=True),
     )
     work.umap.start()
     work.models.start()
@@ -428,11 +428,11 @@ class View:
     def items(self, unit: str | None = None) -> tuple[align.Items, align.Items]:
         return cached_items(self.names, self.texts, unit or self.unit, self.pooling, self.special)
 
-    def projection(self, which: int, method: str, dims: int) -> reduce.Projection:
+    def projection(self, which: int, method: str, dims: int) -> projection.Projection:
         """One model's items at its layer, projected on their own."""
         return self.projection_of(self.unit, which, method, dims)
 
-    def joint_projection(self, method: str, dims: int) -> reduce.JointProjection:
+    def joint_projection(self, method: str, dims: int) -> projection.JointProjection:
         """B Procrustes-aligned onto A, both projected together (words or sentences only)."""
         if method == "umap":
             _wait_for_umap_warm_up()
@@ -501,7 +501,7 @@ class View:
             method,
         )
 
-    def projection_of(self, unit: str, which: int, method: str, dims: int) -> reduce.Projection:
+    def projection_of(self, unit: str, which: int, method: str, dims: int) -> projection.Projection:
         """Like :meth:`projection`, for a given unit."""
         if method == "umap":
             _wait_for_umap_warm_up()

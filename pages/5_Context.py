@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from embexplorer import context, figures, ui
+from embexplorer import contextuality as context, figures, ui
 
 ui.page_header(
     "Context",

@@ -14,7 +14,7 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
-from embexplorer.standins import build_bert_standin, build_gpt2_standin  # noqa: E402
+from embexplorer.testing import build_bert_standin, build_gpt2_standin  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ import pytest
 
 from embexplorer import align, extract
 from embexplorer.align import Items
-from embexplorer.context import (
+from embexplorer.contextuality import (
     context_profile,
     default_word,
     occurrences,

@@ -1,11 +1,11 @@
-"""reduce: PCA / UMAP / t-SNE projectors behind one interface, deterministic."""
+"""projection: PCA / UMAP / t-SNE projectors behind one interface, deterministic."""
 
 import numpy as np
 import pytest
 from sklearn.decomposition import PCA
 
 from embexplorer.geometry import random_orthogonal
-from embexplorer.reduce import (
+from embexplorer.projection import (
     PROJECTORS,
     PCAProjector,
     Projection,
