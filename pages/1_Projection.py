@@ -1,10 +1,9 @@
 """Projection: both models' items in 2D/3D (PCA, UMAP or t-SNE), side by side or aligned."""
 
-import pandas as pd
 import streamlit as st
 
 from embexplorer import figures
-from embexplorer.app import widgets
+from embexplorer.app import tables, widgets
 from embexplorer.app.sidebar import sidebar
 from embexplorer.labels import PROJECTION_LABELS
 
@@ -102,29 +101,13 @@ else:
             "Raw GPT-2 layers are dominated by a few huge dimensions: try mean-centring."
         )
 
-
-def coordinates_table() -> pd.DataFrame:
-    return pd.concat(
-        [
-            pd.DataFrame(coords, columns=list("xyz"[:dims])).assign(
-                model=view.names[which],
-                item=items.labels,
-                word=items.words,
-                sentence=items.sentence + 1,
-                position=items.position,
-            )
-            for which, (coords, items) in enumerate(
-                zip(coordinates, (items_a, items_b), strict=True)
-            )
-        ],
-        ignore_index=True,
-    )
-
-
 downloads = st.columns(2)
 with downloads[0]:
     widgets.download_csv(
-        "Projected coordinates (CSV)", coordinates_table, "projection.csv", key="dl_projection"
+        "Projected coordinates (CSV)",
+        lambda: tables.projection_table(coordinates, (items_a, items_b), view.names),
+        "projection.csv",
+        key="dl_projection",
     )
 with downloads[1]:
     widgets.download_npz(

@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from embexplorer import figures, geometry
-from embexplorer.app import widgets
+from embexplorer.app import tables, widgets
 from embexplorer.app.present import HEATMAP_MAX_ITEMS, SCATTER_MAX_PAIRS
 from embexplorer.app.sidebar import sidebar
 from embexplorer.compare import describe_rsa, sample_indices, sample_pairs
@@ -135,11 +135,6 @@ if len(drawn) < len(values_a):
         "scores use all pairs."
     )
 
-
-def matrix_table(matrix) -> pd.DataFrame:
-    return pd.DataFrame(matrix, columns=labels).assign(item=labels)[["item", *labels]]
-
-
 downloads = st.columns(3)
 for column, (tag, matrix) in zip(
     downloads[:2], (("A", comparison.matrix_a), ("B", comparison.matrix_b)), strict=True
@@ -147,7 +142,7 @@ for column, (tag, matrix) in zip(
     with column:
         widgets.download_csv(
             f"Matrix {tag} (CSV)",
-            lambda matrix=matrix: matrix_table(matrix),
+            lambda matrix=matrix: tables.matrix_table(matrix, labels),
             f"similarity_{tag}.csv",
             key=f"dl_matrix_{tag}",
         )

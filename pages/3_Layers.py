@@ -1,11 +1,10 @@
 """Layers: every layer of A against every layer of B, and each model's geometry layer by layer."""
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 
 from embexplorer import figures, geometry
-from embexplorer.app import widgets
+from embexplorer.app import tables, widgets
 from embexplorer.app.sidebar import sidebar
 from embexplorer.labels import METRIC_LABELS, PREPROCESSING_LABELS, UNIT_LABELS
 from embexplorer.layers import LAYER_MEASURES, LAYER_METHODS, best_match
@@ -116,38 +115,18 @@ st.caption(
     "standardising that common direction is gone, and the structure underneath shows."
 )
 
-
-def matrix_table() -> pd.DataFrame:
-    frame = pd.DataFrame(
-        matrix, columns=[f"B_{tick}" for tick in figures.layer_tick_labels(matrix.shape[1])]
-    )
-    frame.insert(0, "layer_A", figures.layer_tick_labels(matrix.shape[0]))
-    return frame
-
-
-def curve_table() -> pd.DataFrame:
-    frame = pd.concat(
-        [
-            pd.DataFrame({name: profile.measure(name) for name in LAYER_MEASURES}).assign(
-                model=view.names[which],
-                side="AB"[which],
-                preprocessing=profile.preprocessing,
-                layer=profile.layers,
-            )
-            for profiles in (raw, prepared)
-            for which, profile in enumerate(profiles)
-        ],
-        ignore_index=True,
-    )
-    return frame[["model", "side", "preprocessing", "layer", *LAYER_MEASURES]]
-
-
 downloads = st.columns(2)
 with downloads[0]:
     widgets.download_csv(
-        "Layer matrix (CSV)", matrix_table, f"layer_matrix_{method}.csv", key="dl_layer_matrix"
+        "Layer matrix (CSV)",
+        lambda: tables.layer_matrix_table(matrix, figures.layer_tick_labels),
+        f"layer_matrix_{method}.csv",
+        key="dl_layer_matrix",
     )
 with downloads[1]:
     widgets.download_csv(
-        "Per-layer measures (CSV)", curve_table, "layer_measures.csv", key="dl_layer_curves"
+        "Per-layer measures (CSV)",
+        lambda: tables.layer_measures_table((raw, prepared), view.names, list(LAYER_MEASURES)),
+        "layer_measures.csv",
+        key="dl_layer_curves",
     )

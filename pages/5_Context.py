@@ -1,11 +1,9 @@
 """Context: how far apart one word's occurrences in different sentences are, layer by layer."""
 
-import numpy as np
-import pandas as pd
 import streamlit as st
 
 from embexplorer import contextuality, figures
-from embexplorer.app import widgets
+from embexplorer.app import tables, widgets
 from embexplorer.app.sidebar import sidebar
 from embexplorer.labels import PREPROCESSING_LABELS
 
@@ -113,45 +111,18 @@ st.caption(
     "are coloured by sentence. Move the layer sliders to watch them drift apart."
 )
 
-
-def curve_table() -> pd.DataFrame:
-    return pd.concat(
-        [
-            pd.DataFrame(
-                {
-                    "layer": profile.layers,
-                    "self_similarity": profile.self_similarity,
-                    "baseline": profile.baseline,
-                    "adjusted": profile.adjusted,
-                }
-            ).assign(model=view.names[which], word=word, preprocessing=profile.preprocessing)
-            for which, profile in enumerate(profiles)
-        ]
-    )
-
-
-def points_table() -> pd.DataFrame:
-    return pd.concat(
-        [
-            pd.DataFrame(projection.coords, columns=["x", "y"]).assign(
-                model=view.names[which],
-                item=side.labels,
-                sentence=side.sentence + 1,
-                occurrence=np.isin(np.arange(side.n_items), indices),
-            )
-            for which, (projection, side) in enumerate(
-                zip(projections, (words_a, words_b), strict=True)
-            )
-        ]
-    )
-
-
 downloads = st.columns(2)
 with downloads[0]:
     widgets.download_csv(
-        "Self-similarity (CSV)", curve_table, "self_similarity.csv", key="dl_selfsim"
+        "Self-similarity (CSV)",
+        lambda: tables.self_similarity_table(profiles, view.names, word),
+        "self_similarity.csv",
+        key="dl_selfsim",
     )
 with downloads[1]:
     widgets.download_csv(
-        "Projection (CSV)", points_table, "context_projection.csv", key="dl_ctx_proj"
+        "Projection (CSV)",
+        lambda: tables.context_points_table(projections, (words_a, words_b), indices, view.names),
+        "context_projection.csv",
+        key="dl_ctx_proj",
     )

@@ -126,3 +126,81 @@ def preprocessing_cosines_table(
         ],
         ignore_index=True,
     )
+
+
+def projection_table(
+    coordinates: tuple[np.ndarray, np.ndarray], items: tuple[Items, Items], names: tuple[str, str]
+) -> pd.DataFrame:
+    return pd.concat(
+        [
+            pd.DataFrame(coords, columns=list("xyz"[: coords.shape[1]])).assign(
+                model=names[which],
+                item=side.labels,
+                word=side.words,
+                sentence=side.sentence + 1,
+                position=side.position,
+            )
+            for which, (coords, side) in enumerate(zip(coordinates, items, strict=True))
+        ],
+        ignore_index=True,
+    )
+
+
+def matrix_table(matrix: np.ndarray, labels: list[str]) -> pd.DataFrame:
+    return pd.DataFrame(matrix, columns=labels).assign(item=labels)[["item", *labels]]
+
+
+def layer_matrix_table(matrix: np.ndarray, tick_labels) -> pd.DataFrame:
+    frame = pd.DataFrame(matrix, columns=[f"B_{tick}" for tick in tick_labels(matrix.shape[1])])
+    frame.insert(0, "layer_A", tick_labels(matrix.shape[0]))
+    return frame
+
+
+def layer_measures_table(profile_sets, names: tuple[str, str], measures) -> pd.DataFrame:
+    """Per-layer measures of both models, for each set of profiles (raw, preprocessed)."""
+    frame = pd.concat(
+        [
+            pd.DataFrame({name: profile.measure(name) for name in measures}).assign(
+                model=names[which],
+                side="AB"[which],
+                preprocessing=profile.preprocessing,
+                layer=profile.layers,
+            )
+            for profiles in profile_sets
+            for which, profile in enumerate(profiles)
+        ],
+        ignore_index=True,
+    )
+    return frame[["model", "side", "preprocessing", "layer", *measures]]
+
+
+def self_similarity_table(profiles, names: tuple[str, str], word: str) -> pd.DataFrame:
+    return pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "layer": profile.layers,
+                    "self_similarity": profile.self_similarity,
+                    "baseline": profile.baseline,
+                    "adjusted": profile.adjusted,
+                }
+            ).assign(model=names[which], word=word, preprocessing=profile.preprocessing)
+            for which, profile in enumerate(profiles)
+        ]
+    )
+
+
+def context_points_table(
+    projections, items: tuple[Items, Items], occurrences: np.ndarray, names: tuple[str, str]
+) -> pd.DataFrame:
+    return pd.concat(
+        [
+            pd.DataFrame(projection.coords, columns=["x", "y"]).assign(
+                model=names[which],
+                item=side.labels,
+                sentence=side.sentence + 1,
+                occurrence=np.isin(np.arange(side.n_items), occurrences),
+            )
+            for which, (projection, side) in enumerate(zip(projections, items, strict=True))
+        ]
+    )

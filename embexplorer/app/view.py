@@ -42,6 +42,10 @@ class View:
     def short_names(self) -> tuple[str, str]:
         return self.infos[0].short_name, self.infos[1].short_name
 
+    @property
+    def panel_titles(self) -> list[str]:
+        return [self.panel_title(0), self.panel_title(1)]
+
     def panel_title(self, which: int) -> str:
         info, layer = self.infos[which], self.layers[which]
         where = "embeddings" if layer == 0 else f"layer {layer}/{info.n_layers}"
