@@ -23,15 +23,9 @@ APP_TIMEOUT_S = 900  # AppTest's per-run limit: a cold UMAP view compiles numba 
 
 
 def _app_cached_model():
-    """The app's cached model loader (``st.cache_resource``), as the pages call it.
+    """The app's cached model loader (``st.cache_resource``), as the pages call it."""
+    from embexplorer.app.caching import cached_model
 
-    Fallback: until the app package (``embexplorer/app/``) lands, the loader lives in
-    ``embexplorer.ui``; drop the ``except`` branch once ``embexplorer.app.caching`` exists.
-    """
-    try:
-        from embexplorer.app.caching import cached_model
-    except ModuleNotFoundError:  # fallback, goes once embexplorer/app/ lands
-        from embexplorer.ui import cached_model
     return cached_model
 
 
