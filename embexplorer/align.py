@@ -14,10 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 import regex
 
+from ._validation import check_choice
 from .extract import HiddenStates
-from .geometry import check_choice
 
 UNITS = ("token", "word", "sentence")
+COMPARABLE_UNITS = ("word", "sentence")  # the units two models share (tokens are per model)
 POOLINGS = ("mean", "first", "last")
 
 # A word is a number with its separators ("2,048", "3.14"), or a run of letters, marks and digits
@@ -86,9 +87,6 @@ class Items:
     @property
     def n_items(self) -> int:
         return len(self.labels)
-
-    def layer(self, index: int) -> np.ndarray:
-        return self.vectors[index]
 
     def display_labels(self) -> list[str]:
         """Labels made unique: a repeated label gets its sentence number ("bank (S2)")."""
@@ -277,7 +275,7 @@ def paired_items(
     pooling: str = "mean",
 ) -> tuple[Items, Items]:
     """The same ordered word or sentence items for two models, ready to compare item by item."""
-    check_choice(unit, ("word", "sentence"), "unit for a comparison")
+    check_choice(unit, COMPARABLE_UNITS, "unit for a comparison")
     words = shared_words(states_a, states_b)
     return (
         build_items(states_a, unit, pooling, words=words),

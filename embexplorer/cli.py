@@ -27,9 +27,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .align import POOLINGS
-    from .geometry import METRICS
+    from .align import COMPARABLE_UNITS, POOLINGS
+    from .geometry import APP_PREPROCESSING, METRICS
     from .models import ENV_MODEL_A, ENV_MODEL_B, default_model_names
+    from .rsa import RSA_METHODS
 
     model_a, model_b = default_model_names()
     parser = _Parser(
@@ -56,13 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="0 = embeddings; negative from the last (default -1)",
     )
     compare.add_argument("--layer-b", type=int, default=-1, help="as --layer-a, for model B")
-    compare.add_argument("--unit", choices=("word", "sentence"), default="word")
+    compare.add_argument("--unit", choices=COMPARABLE_UNITS, default="word")
     compare.add_argument("--metric", choices=METRICS, default="cosine")
-    compare.add_argument("--preprocess", choices=("none", "center", "standardize"), default="none")
+    compare.add_argument("--preprocess", choices=APP_PREPROCESSING, default="none")
     compare.add_argument("--pooling", choices=POOLINGS, default="mean", help="sub-word pooling")
     compare.add_argument(
         "--method",
-        choices=("spearman", "pearson"),
+        choices=RSA_METHODS,
         default="spearman",
         help="correlation the p-value and CI refer to (both are reported)",
     )

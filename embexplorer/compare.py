@@ -10,11 +10,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._validation import check_choice, check_paired_items
 from .align import Items, paired_items
 from .extract import HiddenStates
-from .geometry import METRICS, check_choice, preprocess, similarity_matrix
+from .geometry import METRICS, preprocess, similarity_matrix
+from .labels import correlation_symbol
 from .models import resolve_layer
-from .rsa import MIN_ITEMS, RSA_METHODS, RSAResult, linear_cka, rsa_score
+from .rsa import RSA_METHODS, RSAResult, linear_cka, rsa_score
 
 # Interactive budgets: permutations x pairs and bootstraps x pairs stay near these many values
 # (about a second here), so a corpus still gets a p-value and a CI without a long wait.
@@ -81,13 +83,7 @@ def compare_items(
     """
     check_choice(metric, METRICS, "metric")
     check_choice(method, RSA_METHODS, "RSA method")
-    if items_a.labels != items_b.labels:
-        raise ValueError("the two models' items differ; build them with paired_items()")
-    if items_a.n_items < MIN_ITEMS:
-        raise ValueError(
-            f"{items_a.n_items} {items_a.unit}(s) is too few: RSA needs at least {MIN_ITEMS} "
-            "items (3 pairs); add words or sentences"
-        )
+    check_paired_items(items_a, items_b)
     layers = (
         resolve_layer(layer_a, items_a.vectors.shape[0], "model A"),
         resolve_layer(layer_b, items_b.vectors.shape[0], "model B"),
@@ -136,7 +132,7 @@ def describe_rsa(rsa: RSAResult, names: tuple[str, str], unit: str) -> str:
     if not rsa.defined:
         return f"RSA is not defined here: {rsa.reason}"
     value = rsa.spearman if rsa.method == "spearman" else rsa.pearson
-    symbol = "ρ" if rsa.method == "spearman" else "r"
+    symbol = correlation_symbol(rsa.method)
     size = abs(value)
     strength = (
         "strongly"

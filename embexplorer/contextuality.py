@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._validation import check_choice, check_layered
 from .align import Items
-from .geometry import PREPROCESSING, anisotropy, check_choice, cosine_similarity_matrix, preprocess
-from .layers import check_layered, same_word_pairs
+from .geometry import PREPROCESSING, anisotropy, cosine_similarity_matrix, preprocess
+from .layers import same_word_pairs
 from .rsa import upper_triangle
 
 DEFAULT_WORD = "bank"
