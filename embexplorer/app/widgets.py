@@ -9,6 +9,9 @@ from collections.abc import Callable
 import numpy as np
 import streamlit as st
 
+from ..geometry import METRICS
+from ..labels import METRIC_LABELS
+
 PLOTLY_CONFIG = {
     "displaylogo": False,
     "toImageButtonOptions": {"format": "png", "scale": 2, "filename": "embexplorer"},
@@ -88,6 +91,18 @@ def download_npz(label: str, arrays: Callable, file_name: str, key: str) -> None
         return buffer.getvalue()
 
     st.download_button(label, data, file_name=file_name, mime="application/octet-stream", key=key)
+
+
+def metric_control(container, **options) -> str:
+    """The "Measure" choice (cosine or Euclidean distance), the same widget on every page."""
+    return container.segmented_control(
+        "Measure",
+        list(METRICS),
+        key="metric",
+        required=True,
+        format_func=METRIC_LABELS.get,
+        **options,
+    )
 
 
 def chart(fig, key: str) -> None:
