@@ -21,11 +21,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from .geometry import METRICS, check_choice, check_vectors, preprocess
+from .projection import check_layer_vectors
 
 # Scores closer than this (relative to the largest possible score) are ties (DESIGN.md §2).
 TIE_TOLERANCE = 1e-9
-# Rows of the similarity matrix computed at once: about this many float64 values (64 MB).
+# Rows of the similarity matrix screened at once: about this many float32 values (32 MB).
 BLOCK_VALUES = 8_000_000
+# Item pairs scored exactly at once (two gathers of this many rows).
+PAIR_CHUNK = 4096
 
 
 # --- search ---------------------------------------------------------------------------------------
@@ -161,46 +164,87 @@ def _check_item(item, n_items: int, shape: tuple) -> int:
 
 
 class _Scorer:
-    """Blockwise scores of some rows against all rows, higher = nearer, with integer tie keys.
+    """Blockwise scores of some rows against all rows (higher = nearer) and their top k.
 
-    Keeps only X (as float64) and its row norms; a block of b rows costs a (b, n_items) matrix.
+    Scores are cosines, or minus squared distances for ``"euclidean"``. Blocks are screened in
+    float32 (twice as fast as float64, from a float32 copy of X), and every candidate the screen
+    lets through is scored again exactly in float64, so the result is that of float64 throughout.
     """
 
     def __init__(self, X: np.ndarray, metric: str):
-        self.X = X
+        # Distances do not change when every item moves by the same vector; centring first keeps
+        # the tie step (relative to the largest score) and the rounding error of
+        # |x|^2 + |y|^2 - 2 x.y on the scale of the distances, not of the offset.
+        self.X = X if metric == "cosine" else X - X.mean(axis=0)
+        X = self.X
         self.metric = metric
-        self.norms = np.linalg.norm(X, axis=1)
         self.n = X.shape[0]
-        # Largest possible |score|: 1 for cosine, the diameter bound 2 * max norm for distances.
-        self.scale = 1.0 if metric == "cosine" else max(2 * float(self.norms.max()), 1e-300)
+        norms = np.linalg.norm(X, axis=1)
+        self.inverse_norms = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
+        self.squared_norms = norms**2
+        # Largest possible |score|: 1 for cosine, the squared diameter bound for distances.
+        self.scale = 1.0 if metric == "cosine" else max(4 * float(self.squared_norms.max()), 1e-300)
+        self.step = TIE_TOLERANCE * self.scale
+        cosine = metric == "cosine"
+        self.screen_X = (X * self.inverse_norms[:, None] if cosine else X).astype(np.float32)
+        self.screen_squared_norms = self.squared_norms.astype(np.float32)
+        # A bound on one screened score's rounding error: gamma_d (Higham 2002, §3.1) for a dot
+        # product of d terms, scaled to the largest score, with room for the norms' rounding.
+        self.screen_error = (X.shape[1] + 8) * float(np.finfo(np.float32).eps) * self.scale
 
-    def values(self, rows: np.ndarray) -> np.ndarray:
-        """Cosines (clipped to [-1, 1]; 0 with a zero vector) or distances, shape (b, n)."""
-        products = self.X[rows] @ self.X.T
+    def screened(self, rows: np.ndarray) -> np.ndarray:
+        """float32 scores of ``rows`` against every item, shape (b, n); each row's own item -inf."""
+        scores = self.screen_X[rows] @ self.screen_X.T
+        if self.metric == "euclidean":
+            scores *= 2.0
+            scores -= self.screen_squared_norms[None, :]
+            scores -= self.screen_squared_norms[rows, None]
+        scores[np.arange(len(rows)), rows] = -np.inf
+        return scores
+
+    def exact(self, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
+        """float64 scores of the pairs (rows[i], columns[i]); a zero vector's cosines are 0."""
+        dots = np.empty(len(rows))
+        for start in range(0, len(rows), PAIR_CHUNK):
+            part = slice(start, start + PAIR_CHUNK)
+            dots[part] = np.einsum("ij,ij->i", self.X[rows[part]], self.X[columns[part]])
         if self.metric == "cosine":
-            safe = np.where(self.norms > 0, self.norms, 1.0)
-            return np.clip(products / safe[rows, None] / safe[None, :], -1.0, 1.0)
-        squared = self.norms[rows, None] ** 2 + self.norms[None, :] ** 2 - 2 * products
-        return np.sqrt(np.clip(squared, 0.0, None))
+            return dots * self.inverse_norms[rows] * self.inverse_norms[columns]
+        return 2 * dots - self.squared_norms[rows] - self.squared_norms[columns]
 
-    def keys(self, rows: np.ndarray, values: np.ndarray) -> np.ndarray:
-        """Integer keys, larger = nearer, unique within a row: the score rounded to
-        TIE_TOLERANCE * scale, then the lower index first; each row's own item gets the smallest."""
-        score = values if self.metric == "cosine" else -values
-        steps = np.rint(score / (self.scale * TIE_TOLERANCE)).astype(np.int64)
-        # |steps| <= 1e9 and n <= ~1e9 keep steps * n + n within int64.
-        keys = steps * self.n + (self.n - 1 - np.arange(self.n))[None, :]
-        keys[np.arange(len(rows)), rows] = np.iinfo(np.int64).min + 1  # still negatable
-        return keys
+    def reported(self, scores: np.ndarray) -> np.ndarray:
+        """Cosines clipped to [-1, 1], or distances."""
+        if self.metric == "cosine":
+            return np.clip(scores, -1.0, 1.0)
+        return np.sqrt(np.clip(-scores, 0.0, None))
+
+    def keys(self, scores: np.ndarray, columns: np.ndarray) -> np.ndarray:
+        """Float keys, exact integers, larger = nearer and unique per row: the score rounded to
+        ``step``, then the lower index. (|rounded| <= 1e9, so keys stay below 2**53.)"""
+        return np.rint(scores / self.step) * self.n + (self.n - 1 - columns)
 
     def nearest(self, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """The k nearest of each row (nearest first) and their values, shapes (b, k)."""
-        values = self.values(rows)
-        keys = self.keys(rows, values)
-        top = np.argpartition(-keys, k - 1, axis=1)[:, :k]
-        order = np.argsort(-np.take_along_axis(keys, top, axis=1), axis=1)
-        top = np.take_along_axis(top, order, axis=1)
-        return top.astype(np.int64), np.take_along_axis(values, top, axis=1)
+        """The k nearest of each row (nearest first) and their values, shapes (b, k).
+
+        Sorting or ``argpartition``-ing every row costs more than the products themselves, so each
+        screened row is cut into chunks: the k-th largest chunk maximum is at most the k-th
+        largest score, and only the items scoring above it, less the screen's error bound and two
+        rounding steps (ties), are scored exactly and ranked by their keys.
+        """
+        screened = self.screened(rows)
+        chunk = max(1, self.n // (16 * k))
+        maxima = np.maximum.reduceat(screened, np.arange(0, self.n, chunk), axis=1)
+        bound = np.partition(maxima, maxima.shape[1] - k, axis=1)[:, maxima.shape[1] - k]
+        margin = 2 * self.screen_error + 2 * self.step
+        threshold = np.nextafter((bound - margin).astype(np.float32), np.float32(-np.inf))
+        owner, column = np.nonzero(screened >= threshold[:, None])
+        values = self.exact(rows[owner], column)
+        order = np.lexsort((-self.keys(values, column), owner))
+        owner, column, values = owner[order], column[order], values[order]
+        rank = np.arange(len(owner)) - np.searchsorted(owner, np.arange(len(rows)))[owner]
+        kept = rank < k
+        top = column[kept].reshape(len(rows), k).astype(np.int64)
+        return top, self.reported(values[kept].reshape(len(rows), k))
 
     def block_rows(self) -> int:
         return max(1, BLOCK_VALUES // max(self.n, 1))
@@ -369,17 +413,13 @@ def pair_cosine_by_layer(vectors, i: int, j: int, preprocessing: str = "none") -
     >>> pair_cosine_by_layer(layers, 0, 1)
     array([1., 0.])
     """
-    vectors = np.asarray(vectors, dtype=np.float64)
-    if vectors.ndim != 3 or 0 in vectors.shape:
-        raise ValueError(
-            "vectors must be a non-empty 3-D array of shape (n_layers, n_items, n_dims); "
-            f"got shape {vectors.shape}"
-        )
+    vectors = check_layer_vectors(vectors)
     n_items = vectors.shape[1]
     i = _check_item(i, n_items, vectors.shape)
     j = _check_item(j, n_items, vectors.shape)
     curve = np.empty(vectors.shape[0])
     for layer, X in enumerate(vectors):
-        X = preprocess(check_vectors(X, f"vectors[{layer}]"), preprocessing)[[i, j]]
-        curve[layer] = _Scorer(X, "cosine").values(np.array([0]))[0, 1]
+        X = preprocess(X, preprocessing)[[i, j]]
+        scorer = _Scorer(X, "cosine")
+        curve[layer] = scorer.reported(scorer.exact(np.array([0]), np.array([1])))[0]
     return curve

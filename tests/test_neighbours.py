@@ -75,6 +75,31 @@ def test_matches_sklearn_brute_force(metric):
         assert found.metric == metric and found.item == item and found.k == 7
 
 
+def lexsort_reference(X, k, metric):
+    """Plain float64 ranking: score descending, then index, the item itself left out."""
+    found = []
+    for row in range(len(X)):
+        if metric == "cosine":
+            norms = np.linalg.norm(X, axis=1)
+            score = X @ X[row] / np.where(norms > 0, norms, 1) / max(norms[row], 1e-300)
+        else:
+            score = -np.linalg.norm(X - X[row], axis=1)
+        order = [i for i in np.lexsort((np.arange(len(X)), -np.round(score, 12))) if i != row]
+        found.append(order[:k])
+    return np.array(found)
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+def test_crowded_anisotropic_spaces_with_duplicates_match_float64(metric):
+    """GPT-2-like: every cosine near 0.98, repeated vectors (shared prefixes): the float32 screen
+    lets many candidates through and the float64 ranking decides."""
+    rng = np.random.default_rng(9)
+    X = 50 + 0.3 * rng.standard_normal((150, 32))
+    X[100:120] = X[5]  # twenty copies of item 5
+    X[[120, 121]] = X[7] * 2.0  # same direction as item 7
+    np.testing.assert_array_equal(neighbour_sets(X, 8, metric), lexsort_reference(X, 8, metric))
+
+
 def test_blocks_do_not_change_the_result(monkeypatch):
     X = np.random.default_rng(1).standard_normal((97, 5))
     whole = neighbour_sets(X, 4)
