@@ -272,7 +272,11 @@ def add_neighbours_command(commands, model_a: str, model_b: str) -> None:
     add_text_and_model_options(neighbours, model_a, model_b)
     neighbours.add_argument("--item", type=int, required=True, metavar="N", help="item index")
     neighbours.add_argument(
-        "--k", type=int, default=None, metavar="K", help="neighbours per model (default 5)"
+        "--k",
+        type=int,
+        default=None,
+        metavar="K",
+        help=f"neighbours per model (default {DEFAULT_NEIGHBOURS}, fewer if there are fewer items)",
     )
     neighbours.set_defaults(run=run_neighbours)
 
