@@ -27,8 +27,6 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .align import COMPARABLE_UNITS, POOLINGS
-    from .geometry import APP_PREPROCESSING, METRICS
     from .models import ENV_MODEL_A, ENV_MODEL_B, default_model_names
     from .rsa import RSA_METHODS
 
@@ -46,21 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
             f"Models default to {ENV_MODEL_A} / {ENV_MODEL_B} or gpt2 / bert-base-uncased."
         ),
     )
-    compare.add_argument("texts", nargs="*", metavar="TEXT", help="one sentence per argument")
-    compare.add_argument("--file", type=Path, help="read sentences from a file, one per line")
-    compare.add_argument("--model-a", default=model_a, help=f"hub id or folder (default {model_a})")
-    compare.add_argument("--model-b", default=model_b, help=f"hub id or folder (default {model_b})")
-    compare.add_argument(
-        "--layer-a",
-        type=int,
-        default=-1,
-        help="0 = embeddings; negative from the last (default -1)",
-    )
-    compare.add_argument("--layer-b", type=int, default=-1, help="as --layer-a, for model B")
-    compare.add_argument("--unit", choices=COMPARABLE_UNITS, default="word")
-    compare.add_argument("--metric", choices=METRICS, default="cosine")
-    compare.add_argument("--preprocess", choices=APP_PREPROCESSING, default="none")
-    compare.add_argument("--pooling", choices=POOLINGS, default="mean", help="sub-word pooling")
+    add_text_and_model_options(compare, model_a, model_b)
     compare.add_argument(
         "--method",
         choices=RSA_METHODS,
@@ -70,14 +54,38 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--permutations", type=_non_negative, default=10_000)
     compare.add_argument("--bootstraps", type=_non_negative, default=1_000)
     compare.add_argument("--seed", type=int, default=0)
-    compare.add_argument("--json", action="store_true", help="print one JSON object")
     compare.add_argument(
         "--export",
         type=Path,
         metavar="FILE.npz",
         help="save both models' item vectors, the items and the matrices",
     )
+    add_neighbours_command(commands, model_a, model_b)
     return parser
+
+
+def add_text_and_model_options(command: argparse.ArgumentParser, model_a: str, model_b: str):
+    """Options every command shares: texts (arguments, --file or stdin), models, layers, items,
+    metric, preprocessing and --json."""
+    from .align import COMPARABLE_UNITS, POOLINGS
+    from .geometry import APP_PREPROCESSING, METRICS
+
+    command.add_argument("texts", nargs="*", metavar="TEXT", help="one sentence per argument")
+    command.add_argument("--file", type=Path, help="read sentences from a file, one per line")
+    command.add_argument("--model-a", default=model_a, help=f"hub id or folder (default {model_a})")
+    command.add_argument("--model-b", default=model_b, help=f"hub id or folder (default {model_b})")
+    command.add_argument(
+        "--layer-a",
+        type=int,
+        default=-1,
+        help="0 = embeddings; negative from the last (default -1)",
+    )
+    command.add_argument("--layer-b", type=int, default=-1, help="as --layer-a, for model B")
+    command.add_argument("--unit", choices=COMPARABLE_UNITS, default="word")
+    command.add_argument("--metric", choices=METRICS, default="cosine")
+    command.add_argument("--preprocess", choices=APP_PREPROCESSING, default="none")
+    command.add_argument("--pooling", choices=POOLINGS, default="mean", help="sub-word pooling")
+    command.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def _non_negative(text: str) -> int:
@@ -173,10 +181,10 @@ def _export(path: Path, comparison, infos) -> None:
         raise UsageError(f"cannot write {path}: {error}") from error
 
 
-def run_compare(args: argparse.Namespace, stdin, stdout) -> None:
+def load_states(args: argparse.Namespace, stdin) -> tuple[list, list]:
+    """Both models' hidden states for the texts, and their infos; warnings go to stderr."""
     import transformers
 
-    from .compare import compare_models
     from .extract import extract_hidden_states
     from .models import ModelLoadError, load_model
 
@@ -191,7 +199,15 @@ def run_compare(args: argparse.Namespace, stdin, stdout) -> None:
     states = [extract_hidden_states(model, texts) for model in loaded]
     for warning in states[0].warnings + states[1].warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    infos = [model.info for model in loaded]
+    return states, [model.info for model in loaded]
+
+
+def compare_from_args(args: argparse.Namespace, stdin, **statistics) -> tuple:
+    """The comparison the shared options describe, and both models' infos; ``statistics`` are
+    :func:`embexplorer.compare.compare_items`'s RSA settings."""
+    from .compare import compare_models
+
+    states, infos = load_states(args, stdin)
     try:
         comparison = compare_models(
             states[0],
@@ -202,13 +218,22 @@ def run_compare(args: argparse.Namespace, stdin, stdout) -> None:
             layer_b=args.layer_b,
             metric=args.metric,
             preprocessing=args.preprocess,
-            method=args.method,
-            permutations=args.permutations,
-            bootstraps=args.bootstraps,
-            seed=args.seed,
+            **statistics,
         )
     except ValueError as error:
         raise UsageError(str(error)) from error
+    return comparison, infos
+
+
+def run_compare(args: argparse.Namespace, stdin, stdout) -> None:
+    comparison, infos = compare_from_args(
+        args,
+        stdin,
+        method=args.method,
+        permutations=args.permutations,
+        bootstraps=args.bootstraps,
+        seed=args.seed,
+    )
     if args.export is not None:
         _export(args.export, comparison, infos)
     if args.json:
@@ -223,7 +248,7 @@ def main(argv: Sequence[str] | None = None, stdin=None, stdout=None) -> int:
     stdout = sys.stdout if stdout is None else stdout
     try:
         args = build_parser().parse_args(argv)
-        run_compare(args, stdin, stdout)
+        getattr(args, "run", run_compare)(args, stdin, stdout)
     except UsageError as error:
         print(" ".join(str(error).split()), file=sys.stderr)
         return EXIT_USAGE
@@ -231,3 +256,99 @@ def main(argv: Sequence[str] | None = None, stdin=None, stdout=None) -> int:
         print("embexplorer: interrupted", file=sys.stderr)
         return 130
     return 0
+
+
+# --- neighbours -----------------------------------------------------------------------------------
+
+
+def add_neighbours_command(commands, model_a: str, model_b: str) -> None:
+    neighbours = commands.add_parser(
+        "neighbours",
+        help="one item's nearest neighbours in both models, and their overlap (Jaccard@k)",
+        description=(
+            "Items as in `compare` (N indexes its --json `items`); neighbours are ranked in the "
+            "full space at the chosen layers, never in a projection."
+        ),
+    )
+    add_text_and_model_options(neighbours, model_a, model_b)
+    neighbours.add_argument("--item", type=int, required=True, metavar="N", help="item index")
+    neighbours.add_argument(
+        "--k",
+        type=int,
+        default=None,
+        metavar="K",
+        help=f"neighbours per model (default {DEFAULT_NEIGHBOURS}, fewer if there are fewer items)",
+    )
+    neighbours.set_defaults(run=run_neighbours)
+
+
+DEFAULT_NEIGHBOURS = 5
+
+
+def _checked_item_and_k(args: argparse.Namespace, n_items: int, unit: str) -> tuple[int, int]:
+    if not -n_items <= args.item < n_items:
+        raise UsageError(
+            f"--item {args.item} is out of range: there are {n_items} {unit} items "
+            f"(0 to {n_items - 1}, or negative from the last)"
+        )
+    k = min(DEFAULT_NEIGHBOURS, n_items - 1) if args.k is None else args.k
+    if not 1 <= k <= n_items - 1:
+        raise UsageError(
+            f"--k {k} is out of range: {n_items} {unit} items allow 1 to {n_items - 1} neighbours"
+        )
+    return args.item % n_items, k
+
+
+def _neighbours_json(result, labels: list[str], comparison, infos) -> dict:
+    value_key = "cosine" if result.a.metric == "cosine" else "distance"
+
+    def listed(found) -> list[dict]:
+        return [
+            {"item": labels[index], "index": int(index), value_key: float(value)}
+            for index, value in zip(found.indices, found.values, strict=True)
+        ]
+
+    return {
+        "item": labels[result.item],
+        "index": result.item,
+        "k": result.k,
+        "metric": result.a.metric,
+        "unit": comparison.items_a.unit,
+        "models": [info.name for info in infos],
+        "layers": list(comparison.layers),
+        "preprocessing": comparison.preprocessing,
+        "a": listed(result.a),
+        "b": listed(result.b),
+        "jaccard": result.jaccard,
+    }
+
+
+def _neighbours_report(summary: dict, infos) -> str:
+    lines = [
+        f"neighbours of {summary['item']!r} (item {summary['index']}), k = {summary['k']}, "
+        f"metric {summary['metric']}, preprocessing {summary['preprocessing']}"
+    ]
+    value_key = "cosine" if summary["metric"] == "cosine" else "distance"
+    for tag, info, layer in zip("ab", infos, summary["layers"], strict=True):
+        listed = ", ".join(f"{entry['item']} ({entry[value_key]:.3f})" for entry in summary[tag])
+        lines.append(f"model {tag.upper()}: {info.short_name}, layer {layer}: {listed}")
+    lines.append(f"overlap: Jaccard@{summary['k']} = {summary['jaccard']:.3f}")
+    return "\n".join(lines)
+
+
+def run_neighbours(args: argparse.Namespace, stdin, stdout) -> None:
+    from .neighbours import compare_neighbours
+
+    # The same items and vectors as `compare` (and its --export); no resampling needed here.
+    comparison, infos = compare_from_args(args, stdin, permutations=0, bootstraps=0)
+    labels = comparison.items_a.labels
+    item, k = _checked_item_and_k(args, len(labels), comparison.items_a.unit)
+    result = compare_neighbours(
+        comparison.vectors_a, comparison.vectors_b, item, k, metric=args.metric
+    )
+    summary = _neighbours_json(result, labels, comparison, infos)
+    if args.json:
+        json.dump(summary, stdout, ensure_ascii=False)
+        stdout.write("\n")
+    else:
+        stdout.write(_neighbours_report(summary, infos) + "\n")
