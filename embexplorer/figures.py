@@ -64,6 +64,45 @@ def plain_texts(texts: Sequence[str]) -> list[str]:
     return [plain_text(text) for text in texts]
 
 
+# In presentation mode: the tallest a single figure gets (a 720-pixel projector keeps about 560
+# pixels under the title and the controls), and the size of every text in a figure.
+PROJECTOR_HEIGHT = 470
+PROJECTOR_FONT_SIZE = 18  # DESIGN.md: about 18 px in figures on a projector
+
+
+def for_projector(fig: go.Figure, text_colour: str, size: int = PROJECTOR_FONT_SIZE) -> go.Figure:
+    """Every text of a figure at projector size and in a strong colour, in place.
+
+    Streamlit's chart theme sets tick, legend and axis-title fonts (12-14 px, a light grey) on
+    each axis, which wins over the figure's global font; setting them on every axis, colour bar
+    and legend of the figure itself wins over the theme.
+    """
+    font = dict(size=size, color=text_colour)
+    small = dict(size=size - 2, color=text_colour)
+    fig.update_layout(font=font, legend_font=small, hoverlabel_font_size=size)
+    fig.update_xaxes(tickfont=small, title_font=font)
+    fig.update_yaxes(tickfont=small, title_font=font)
+    fig.update_scenes(
+        xaxis=dict(tickfont=small, title_font=font),
+        yaxis=dict(tickfont=small, title_font=font),
+        zaxis=dict(tickfont=small, title_font=font),
+    )
+    fig.update_annotations(font=dict(size=size + 1, color=text_colour))
+    fig.update_coloraxes(colorbar=dict(tickfont=small, title_font=small))
+    for trace in fig.data:
+        marker = getattr(trace, "marker", None)
+        if marker is not None and getattr(marker, "colorbar", None) is not None:
+            marker.colorbar.tickfont = small
+            marker.colorbar.title.font = small
+        if hasattr(trace, "colorbar") and trace.colorbar is not None:
+            trace.colorbar.tickfont = small
+            trace.colorbar.title.font = small
+        mode = getattr(trace, "mode", None) or ""
+        if "text" in mode:
+            trace.textfont.color = text_colour
+    return fig
+
+
 @dataclass(frozen=True)
 class Style:
     """Sizes for screen or projector (``presentation=True`` enlarges fonts, markers, hovers)."""
@@ -82,11 +121,15 @@ class Style:
     def hover_size(self) -> int:
         return 18 if self.presentation else 13
 
-    def apply(self, fig: go.Figure, height: int) -> go.Figure:
+    def apply(self, fig: go.Figure, height: int, fit_screen: bool = True) -> go.Figure:
+        """Fonts, hover, margins and legend; in presentation mode a figure that ``fit_screen``
+        is at most :data:`PROJECTOR_HEIGHT` tall, so it fits under the controls at 1280x720."""
+        if self.presentation and fit_screen:
+            height = min(height, PROJECTOR_HEIGHT)
         fig.update_layout(
             font=dict(size=self.font_size),
             hoverlabel=dict(font_size=self.hover_size),
-            height=int(height * (1.15 if self.presentation else 1.0)),
+            height=int(height),
             margin=dict(l=10, r=10, t=60, b=20),
             # Below the x-axis titles, so neither hides the other.
             legend=dict(orientation="h", yanchor="top", y=-0.16, xanchor="left", x=0),
@@ -832,7 +875,7 @@ def heatmap_grid_figure(
         fig.update_yaxes(showticklabels=show_ticks, row=row, col=1)
     for col in range(1, columns + 1):
         fig.update_xaxes(showticklabels=show_ticks, row=rows, col=col)
-    return style.apply(fig, height=rows * max(340, min(500, 150 + 8 * n)) + 40)
+    return style.apply(fig, height=rows * max(340, min(500, 150 + 8 * n)) + 40, fit_screen=False)
 
 
 def displacement_figure(

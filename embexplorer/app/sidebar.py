@@ -21,7 +21,7 @@ from .caching import (
     states_ready,
 )
 from .selection import Selection
-from .state import link_params, restore_state, share_link, write_url
+from .state import ignored_settings, link_params, restore_state, share_link, write_url
 from .view import View
 from .widgets import escape_markdown
 
@@ -206,7 +206,8 @@ def _run_models(
 
 def sidebar() -> View | None:
     """Draw the shared sidebar, load and run the models; None when nothing can be shown yet."""
-    ignored = restore_state()
+    restore_state()
+    ignored = ignored_settings()
     limits = load_limits()
     start_background_work()
     _text_controls(limits)

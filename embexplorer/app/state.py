@@ -97,16 +97,19 @@ def url_fields() -> dict[str, UrlField]:
     }
 
 
-def restore_state() -> list[str]:
+IGNORED_KEY = "_ignored_link_settings"
+
+
+def restore_state() -> None:
     """Seed widget state from the link once per session, then keep it across page switches.
 
-    Returns the names of link settings that were ignored because they are not valid here.
+    The names of link settings that are not valid here are kept for :func:`ignored_settings`.
     """
     fields = url_fields()
     state = st.session_state
-    ignored = []
     if not state.get("_url_applied"):
         state["_url_applied"] = True
+        ignored = []
         for key, raw in st.query_params.items():
             field = fields.get(key)
             value = field.parse(raw) if field else None
@@ -114,11 +117,16 @@ def restore_state() -> list[str]:
                 state[key] = value
             elif field is not None:
                 ignored.append(key)
+        state[IGNORED_KEY] = ignored
     for key, field in fields.items():
         # Re-assigning a widget's value keeps it when another page is opened (Streamlit drops
         # state of widgets that were not drawn in the previous run).
         state[key] = state[key] if key in state else field.default
-    return ignored
+
+
+def ignored_settings() -> list[str]:
+    """The link settings that were not valid here (said once, on the first page shown)."""
+    return st.session_state.pop(IGNORED_KEY, [])
 
 
 def link_params() -> dict[str, str]:

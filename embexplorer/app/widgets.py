@@ -9,8 +9,10 @@ from collections.abc import Callable
 import numpy as np
 import streamlit as st
 
+from .. import figures
 from ..geometry import METRICS
 from ..labels import METRIC_LABELS
+from .state import restore_state
 
 PLOTLY_CONFIG = {
     "displaylogo": False,
@@ -55,12 +57,42 @@ def leave_pages_folder_mode() -> None:
         st.rerun()
 
 
+# Presentation mode: Streamlit sizes its text in rem, so a larger root font scales every label,
+# caption, metric and control together; captions and labels get the full text colour (the
+# default faded grey disappears on a projector); the page's padding shrinks so the main chart
+# fits a 1280x720 screen; segmented controls wrap instead of cutting their labels.
+PRESENTATION_CSS = """
+<style>
+html { font-size: 20px; }
+[data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] *,
+[data-testid="stWidgetLabel"], [data-testid="stWidgetLabel"] *,
+[data-testid="stMetricLabel"], [data-testid="stMetricLabel"] * {
+  color: var(--st-text-color, inherit) !important; opacity: 1 !important;
+}
+[data-testid="stMainBlockContainer"] { padding-top: 2.2rem; padding-bottom: 1rem; }
+[data-testid="stMain"] h1 { font-size: 1.6rem; padding: 0 0 0.2rem 0; }
+[data-testid="stButtonGroup"] > div { flex-wrap: wrap; }
+</style>
+"""
+
+
+def presentation() -> bool:
+    return bool(st.session_state.get("present"))
+
+
 def page_header(title: str, caption: str) -> None:
-    """Wide layout, the browser tab's title, and the page's heading."""
+    """The link's settings, the page's configuration (wide; sidebar folded away in presentation
+    mode), the browser tab's title, and the page's heading."""
     leave_pages_folder_mode()
+    restore_state()
     st.set_page_config(
-        page_title=f"{title} · embexplorer", page_icon=":material/hub:", layout="wide"
+        page_title=f"{title} · embexplorer",
+        page_icon=":material/hub:",
+        layout="wide",
+        initial_sidebar_state="collapsed" if presentation() else "auto",
     )
+    if presentation():
+        st.html(PRESENTATION_CSS)
     st.title(title)
     st.caption(caption)
 
@@ -105,9 +137,17 @@ def metric_control(container, **options) -> str:
     )
 
 
+def projector_ready(fig):
+    """In presentation mode, every text of the figure at projector size in a strong colour."""
+    if presentation():
+        dark = getattr(st.context.theme, "type", None) == "dark"
+        figures.for_projector(fig, text_colour="#F5F6F8" if dark else "#111418")
+    return fig
+
+
 def chart(fig, key: str) -> None:
     """A full-width plotly chart with PNG export kept on."""
-    st.plotly_chart(fig, width="stretch", config=PLOTLY_CONFIG, key=key)
+    st.plotly_chart(projector_ready(fig), width="stretch", config=PLOTLY_CONFIG, key=key)
 
 
 # Layers / Geometry / Context pages
@@ -142,7 +182,7 @@ def _use_picked_layers(key: str) -> None:
 def layer_picker_chart(fig, key: str) -> None:
     """A chart whose clicked cell (x = layer of B, y = layer of A) sets the sidebar layers."""
     st.plotly_chart(
-        fig,
+        projector_ready(fig),
         width="stretch",
         config=PLOTLY_CONFIG,
         key=key,
