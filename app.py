@@ -2,7 +2,9 @@
 
 import streamlit as st
 
-from embexplorer import ui
+from embexplorer.app import widgets
+from embexplorer.app.sidebar import sidebar
+from embexplorer.app.state import link_params
 
 PAGES = {
     "home": st.Page(
@@ -42,7 +44,7 @@ PAGES = {
 
 
 def home() -> None:
-    ui.page_header(
+    widgets.page_header(
         "embexplorer",
         "How GPT-2 and BERT embed the same text: side by side, at any layer.",
     )
@@ -65,7 +67,7 @@ so the app segments the text into words once and pools each model's pieces into 
             r"\text{GPT-2: } h_t = f(w_1, \dots, w_t) \qquad \text{BERT: } h_t = f(w_1, \dots, w_T)"
         )
         st.markdown("**Open a view**")
-        params = ui.link_params()
+        params = link_params()
         st.page_link(
             PAGES["projection"],
             label="Projection: PCA / UMAP / t-SNE, 2D or 3D",
@@ -105,7 +107,7 @@ so the app segments the text into words once and pools each model's pieces into 
         st.latex(r"\text{RSA} = \rho\big(\{S^A_{ij}\}_{i<j},\ \{S^B_{ij}\}_{i<j}\big)")
         st.caption("Rotation invariance: an orthogonal R moves coordinates, not cosines")
         st.latex(r"R^\top R = I \;\Rightarrow\; \cos(Ru, Rv) = \cos(u, v)")
-    ui.sidebar()
+    sidebar()
 
 
 st.navigation(list(PAGES.values()), position="sidebar").run()

@@ -157,6 +157,36 @@ def build_bert_standin(folder: str | Path, size: str = "tiny", seed: int = 0) ->
     return folder
 
 
+def build_stand_ins(folder: str | Path, size: str) -> tuple[str, str]:
+    """Random-weight GPT-2 and BERT with fast tokenizers in ``folder`` (full: real shapes).
+
+    ``build_gpt2_standin`` and ``build_bert_standin`` train small vocabularies; at full size the
+    embedding tables are then widened to the real ones (50,257 and 30,522 rows), so memory matches
+    ``GPT2Model(GPT2Config())`` and ``BertModel(BertConfig())`` exactly. Token ids stay below the
+    trained vocabulary's size. The benchmarks (``python -m benchmarks``) time these models.
+
+    Returns the two folders (GPT-2, BERT) as strings, loadable with ``models.load_model``.
+    """
+    import torch
+    from transformers import AutoConfig
+
+    folder = Path(folder)
+    paths = (
+        build_gpt2_standin(folder / "gpt2-standin", size=size),
+        build_bert_standin(folder / "bert-standin", size=size),
+    )
+    if size == "full":
+        for path, model_class, config_class in (
+            (paths[0], GPT2Model, GPT2Config),
+            (paths[1], BertModel, BertConfig),
+        ):
+            config = AutoConfig.from_pretrained(path)
+            config.vocab_size = config_class().vocab_size
+            torch.manual_seed(0)
+            model_class(config).save_pretrained(path)
+    return str(paths[0]), str(paths[1])
+
+
 def gpt2_real_tokenizer(vocab_dir: str | Path, model_max_length: int = 1024):
     """GPT-2's own tokenizer, offline, from its ``encoder.json`` and ``vocab.bpe``.
 

@@ -1,26 +1,28 @@
 """Projection: both models' items in 2D/3D (PCA, UMAP or t-SNE), side by side or aligned."""
 
-import pandas as pd
 import streamlit as st
 
-from embexplorer import figures, ui
+from embexplorer import figures
+from embexplorer.app import tables, widgets
+from embexplorer.app.sidebar import sidebar
+from embexplorer.labels import PROJECTION_LABELS
 
-ui.page_header(
+widgets.page_header(
     "Projection",
     "Each point is one item's vector at the chosen layer, projected to 2D/3D; "
     "each model in its own space, or both together after aligning B onto A.",
 )
-view = ui.sidebar()
+view = sidebar()
 if view is None:
     st.stop()
 
 controls = st.columns([3, 2, 3, 4], gap="medium")
 method = controls[0].segmented_control(
     "Method",
-    list(ui.PROJECTION_LABELS),
+    list(PROJECTION_LABELS),
     key="method",
     required=True,
-    format_func=ui.PROJECTION_LABELS.get,
+    format_func=PROJECTION_LABELS.get,
     help="PCA is linear and exact (axes show explained variance); UMAP and t-SNE keep "
     "neighbourhoods but distort distances. All are seeded, so a rerun gives the same picture.",
 )
@@ -70,16 +72,13 @@ if joint:
         axis_titles=result.axis_titles,
         presentation=view.presentation,
     )
-    ui.chart(fig, key="projection_joint")
+    widgets.chart(fig, key="projection_joint")
     st.caption(
         f"B was rotated (and scaled) onto A by orthogonal Procrustes after centring; the "
         f"remaining disparity is {result.disparity:.3f} (0 = same shape, 1 = unrelated). "
         "Long links are items the two models place differently."
     )
-    frames = [
-        pd.DataFrame(coords, columns=list("xyz"[:dims])).assign(model=view.names[which])
-        for which, coords in enumerate((result.coords_a, result.coords_b))
-    ]
+    coordinates = (result.coords_a, result.coords_b)
 else:
     panels = [
         figures.PointSet.from_items(projection, items, view.texts)
@@ -93,11 +92,8 @@ else:
         show_lines=show_lines,
         presentation=view.presentation,
     )
-    ui.chart(fig, key="projection_pair")
-    frames = [
-        pd.DataFrame(projection.coords, columns=list("xyz"[:dims])).assign(model=view.names[which])
-        for which, projection in enumerate(projections)
-    ]
+    widgets.chart(fig, key="projection_pair")
+    coordinates = tuple(projection.coords for projection in projections)
     if view.unit != "sentence":
         st.caption(
             "What to notice: with **order** on, GPT-2's path runs left to right through context "
@@ -105,25 +101,18 @@ else:
             "Raw GPT-2 layers are dominated by a few huge dimensions: try mean-centring."
         )
 
-table = pd.concat(
-    [
-        frame.assign(
-            item=items.labels,
-            word=items.words,
-            sentence=items.sentence + 1,
-            position=items.position,
-        )
-        for frame, items in zip(frames, (items_a, items_b), strict=True)
-    ],
-    ignore_index=True,
-)
 downloads = st.columns(2)
 with downloads[0]:
-    ui.download_csv("Projected coordinates (CSV)", table, "projection.csv", key="dl_projection")
+    widgets.download_csv(
+        "Projected coordinates (CSV)",
+        lambda: tables.projection_table(coordinates, (items_a, items_b), view.names),
+        "projection.csv",
+        key="dl_projection",
+    )
 with downloads[1]:
-    ui.download_npz(
+    widgets.download_npz(
         "Item vectors at these layers (NPZ)",
-        {
+        lambda: {
             "items": items_a.labels if view.unit != "token" else [],
             "labels_a": items_a.labels,
             "labels_b": items_b.labels,

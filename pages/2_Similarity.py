@@ -4,15 +4,25 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from embexplorer import figures, geometry, ui
+from embexplorer import figures, geometry
+from embexplorer.app import tables, widgets
+from embexplorer.app.present import HEATMAP_MAX_ITEMS, SCATTER_MAX_PAIRS
+from embexplorer.app.sidebar import sidebar
 from embexplorer.compare import describe_rsa, sample_indices, sample_pairs
+from embexplorer.labels import (
+    METRIC_LABELS,
+    PREPROCESSING_LABELS,
+    RSA_METHOD_LABELS,
+    correlation_symbol,
+)
+from embexplorer.rsa import RSA_METHODS
 
-ui.page_header(
+widgets.page_header(
     "Similarity & RSA",
     "Every cell compares two items within one model. RSA then asks: do the two models "
     "find the same pairs alike?",
 )
-view = ui.sidebar()
+view = sidebar()
 if view is None:
     st.stop()
 
@@ -22,28 +32,22 @@ metric = controls[0].segmented_control(
     list(geometry.METRICS),
     key="metric",
     required=True,
-    format_func={"cosine": "cosine", "euclidean": "Euclidean distance"}.get,
+    format_func=METRIC_LABELS.get,
 )
 method = controls[1].segmented_control(
     "RSA correlation",
-    ["spearman", "pearson"],
+    list(RSA_METHODS),
     key="rsa",
     required=True,
-    format_func={"spearman": "Spearman ρ", "pearson": "Pearson r"}.get,
+    format_func=RSA_METHOD_LABELS.get,
     help="Spearman compares ranks (robust to the very different scales of the two models); "
     "Pearson compares values.",
 )
-unit = view.unit
-if unit == "token":
-    st.info(
-        "The two tokenizers cut the text into different tokens, so tokens cannot be compared "
-        "one to one. This page uses **words** (each model's pieces pooled); choose "
-        "words or sentences in the sidebar to make it explicit."
-    )
-    unit = "word"
+unit = view.paired_unit
+widgets.paired_unit_notice(view.unit)
 
 try:
-    comparison = view.comparison(metric, method, unit)
+    comparison = view.comparison(metric, method)
 except ValueError as error:
     st.info(f"Nothing to compare yet: {error}.")
     st.stop()
@@ -62,16 +66,16 @@ cells[2].metric(
     "items of model B; p = (1 + #{r_perm ≥ r}) / (1 + permutations).",
 )
 cells[3].metric(
-    f"{rsa.ci_level:.0%} CI ({'ρ' if rsa.method == 'spearman' else 'r'})",
+    f"{rsa.ci_level:.0%} CI ({correlation_symbol(rsa.method)})",
     f"[{rsa.ci_low:.2f}, {rsa.ci_high:.2f}]" if rsa.defined else undefined,
     help=f"Percentile bootstrap over items ({rsa.bootstraps} resamples).",
 )
 cells[4].metric("Items · pairs", f"{rsa.n_items} · {rsa.n_pairs}")
 cells[5].metric(
     "Linear CKA",
-    ui.number(comparison.cka),
+    widgets.number(comparison.cka),
     help=f"Centred kernel alignment of the item vectors (debiased: "
-    f"{ui.number(comparison.cka_debiased)}). 1 = same geometry up to rotation and scale.",
+    f"{widgets.number(comparison.cka_debiased)}). 1 = same geometry up to rotation and scale.",
 )
 card.markdown(describe_rsa(rsa, names, unit))
 
@@ -87,7 +91,7 @@ if metric == "cosine" and view.preprocessing == "none":
             )
 
 labels = comparison.labels
-shown = sample_indices(len(labels), ui.HEATMAP_MAX_ITEMS)
+shown = sample_indices(len(labels), HEATMAP_MAX_ITEMS)
 fig = figures.heatmap_pair_figure(
     comparison.matrix_a[np.ix_(shown, shown)],
     comparison.matrix_b[np.ix_(shown, shown)],
@@ -96,9 +100,9 @@ fig = figures.heatmap_pair_figure(
     metric=metric,
     presentation=view.presentation,
 )
-ui.chart(fig, key="heatmaps")
+widgets.chart(fig, key="heatmaps")
 st.caption(
-    f"Preprocessing: {ui.PREPROCESSING_LABELS[view.preprocessing]}. "
+    f"Preprocessing: {PREPROCESSING_LABELS[view.preprocessing]}. "
     + (
         "Cosine uses one scale centred on 0 in both panels."
         if metric == "cosine"
@@ -114,7 +118,7 @@ st.caption(
 
 values_a, values_b, pair_labels = comparison.pair_values()
 quantity = "cosine" if metric == "cosine" else "distance"
-drawn = sample_pairs(len(values_a), ui.SCATTER_MAX_PAIRS)
+drawn = sample_pairs(len(values_a), SCATTER_MAX_PAIRS)
 scatter = figures.rsa_scatter_figure(
     values_a[drawn],
     values_b[drawn],
@@ -124,7 +128,7 @@ scatter = figures.rsa_scatter_figure(
     presentation=view.presentation,
 )
 st.subheader("Each pair of items in both models")
-ui.chart(scatter, key="rsa_scatter")
+widgets.chart(scatter, key="rsa_scatter")
 if len(drawn) < len(values_a):
     st.caption(
         f"{len(drawn):,} of {len(values_a):,} pairs drawn (a random sample); the line and the "
@@ -136,17 +140,18 @@ for column, (tag, matrix) in zip(
     downloads[:2], (("A", comparison.matrix_a), ("B", comparison.matrix_b)), strict=True
 ):
     with column:
-        frame = pd.DataFrame(matrix, columns=labels).assign(item=labels)
-        ui.download_csv(
+        widgets.download_csv(
             f"Matrix {tag} (CSV)",
-            frame[["item", *labels]],
+            lambda matrix=matrix: tables.matrix_table(matrix, labels),
             f"similarity_{tag}.csv",
             key=f"dl_matrix_{tag}",
         )
 with downloads[2]:
-    ui.download_csv(
+    widgets.download_csv(
         "Pairs (CSV)",
-        pd.DataFrame({"pair": pair_labels, f"{quantity}_A": values_a, f"{quantity}_B": values_b}),
+        lambda: pd.DataFrame(
+            {"pair": pair_labels, f"{quantity}_A": values_a, f"{quantity}_B": values_b}
+        ),
         "pairs.csv",
         key="dl_pairs",
     )

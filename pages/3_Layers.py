@@ -1,18 +1,20 @@
 """Layers: every layer of A against every layer of B, and each model's geometry layer by layer."""
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 
-from embexplorer import figures, geometry, ui
+from embexplorer import figures, geometry
+from embexplorer.app import tables, widgets
+from embexplorer.app.sidebar import sidebar
+from embexplorer.labels import METRIC_LABELS, PREPROCESSING_LABELS, UNIT_LABELS
 from embexplorer.layers import LAYER_MEASURES, LAYER_METHODS, best_match
 
-ui.page_header(
+widgets.page_header(
     "Layers",
     "Which layer of one model organises the words most like which layer of the other, and how "
     "each model's space changes shape with depth.",
 )
-view = ui.sidebar()
+view = sidebar()
 if view is None:
     st.stop()
 
@@ -32,21 +34,18 @@ metric = controls[1].segmented_control(
     list(geometry.METRICS),
     key="metric",
     required=True,
-    format_func={"cosine": "cosine", "euclidean": "Euclidean"}.get,
+    format_func=METRIC_LABELS.get,
     disabled=method == "cka",
     help="The item-by-item matrix RSA compares (CKA uses the vectors themselves).",
 )
-unit = "word" if view.unit == "token" else view.unit
-if view.unit == "token":
-    controls[2].info(
-        "The two tokenizers' tokens cannot be paired, so this page compares **words**.", icon="ℹ️"
-    )
+unit = view.paired_unit
+widgets.paired_unit_notice(view.unit, controls[2])
 
 st.subheader("Layer-by-layer match")
 try:
-    matrix = view.layer_matrix(metric, method, unit)
+    matrix = view.layer_matrix(metric, method)
 except ValueError as error:
-    st.info(f"Nothing to compare yet: {ui.escape_markdown(error)}.")
+    st.info(f"Nothing to compare yet: {widgets.escape_markdown(error)}.")
     st.stop()
 
 fig = figures.layer_matrix_figure(
@@ -54,7 +53,7 @@ fig = figures.layer_matrix_figure(
 )
 left, right = st.columns([3, 2], gap="large")
 with left:
-    ui.layer_picker_chart(fig, key="layer_matrix")
+    widgets.layer_picker_chart(fig, key="layer_matrix")
 with right:
     best = best_match(matrix) if np.isfinite(matrix).any() else None
     label = figures.LAYER_METHOD_LABELS[method]
@@ -70,14 +69,14 @@ with right:
     if best is not None:
         st.button(
             f"Use the best-matching pair: A {best[0]} · B {best[1]} ({matrix[best]:.2f})",
-            on_click=ui.use_layers,
+            on_click=widgets.use_layers,
             args=best,
             key="use_best_layers",
             icon=":material/target:",
         )
     st.caption(
         f"{label} over {view.items(unit)[0].n_items} {unit}s; preprocessing "
-        f"{ui.PREPROCESSING_LABELS[view.preprocessing]}"
+        f"{PREPROCESSING_LABELS[view.preprocessing]}"
         + ("" if method == "cka" else f", {metric} matrices")
         + ". What to notice (trained models): the brightest band shows which depths of the two "
         "models organise the words most alike; random-weight stand-ins match weakly everywhere."
@@ -86,7 +85,7 @@ with right:
 st.subheader("How each model's space changes with depth")
 contrast = view.preprocessing if view.preprocessing != "none" else "standardize"
 raw, prepared = view.layer_profiles("none"), view.layer_profiles(contrast)
-contrast_label = ui.PREPROCESSING_LABELS[contrast]
+contrast_label = PREPROCESSING_LABELS[contrast]
 panels = [
     (
         title,
@@ -99,7 +98,9 @@ panels = [
     )
     for measure, title in LAYER_MEASURES.items()
 ]
-ui.chart(figures.layer_curves_figure(panels, presentation=view.presentation), key="layer_curves")
+widgets.chart(
+    figures.layer_curves_figure(panels, presentation=view.presentation), key="layer_curves"
+)
 st.caption(
     f"Solid: raw vectors; dashed: after **{contrast_label}**"
     + (
@@ -107,42 +108,25 @@ st.caption(
         if view.preprocessing == "none"
         else ""
     )
-    + f". Items: {ui.UNIT_LABELS[view.unit]}. Anisotropy is the mean cosine between items of "
+    + f". Items: {UNIT_LABELS[view.unit]}. Anisotropy is the mean cosine between items of "
     "different words; intra-sentence similarity the mean cosine of each item to its sentence's "
     "mean (Ethayarajh 2019). What to notice: in raw GPT-2 a few 'rogue' dimensions make every "
     "vector point the same way (anisotropy and PC1 share near 1, huge norms); after centring or "
     "standardising that common direction is gone, and the structure underneath shows."
 )
 
-matrix_frame = pd.DataFrame(
-    matrix, columns=[f"B_{tick}" for tick in figures.layer_tick_labels(matrix.shape[1])]
-)
-matrix_frame.insert(0, "layer_A", figures.layer_tick_labels(matrix.shape[0]))
-curve_frame = pd.concat(
-    [
-        pd.DataFrame({name: profile.measure(name) for name in LAYER_MEASURES}).assign(
-            model=view.names[which],
-            side="AB"[which],
-            preprocessing=profile.preprocessing,
-            layer=profile.layers,
-        )
-        for profiles in (raw, prepared)
-        for which, profile in enumerate(profiles)
-    ],
-    ignore_index=True,
-)
 downloads = st.columns(2)
 with downloads[0]:
-    ui.download_csv(
+    widgets.download_csv(
         "Layer matrix (CSV)",
-        matrix_frame,
+        lambda: tables.layer_matrix_table(matrix, figures.layer_tick_labels),
         f"layer_matrix_{method}.csv",
         key="dl_layer_matrix",
     )
 with downloads[1]:
-    ui.download_csv(
+    widgets.download_csv(
         "Per-layer measures (CSV)",
-        curve_frame[["model", "side", "preprocessing", "layer", *LAYER_MEASURES]],
+        lambda: tables.layer_measures_table((raw, prepared), view.names, list(LAYER_MEASURES)),
         "layer_measures.csv",
         key="dl_layer_curves",
     )

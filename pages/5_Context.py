@@ -1,23 +1,24 @@
 """Context: how far apart one word's occurrences in different sentences are, layer by layer."""
 
-import numpy as np
-import pandas as pd
 import streamlit as st
 
-from embexplorer import contextuality as context, figures, ui
+from embexplorer import contextuality, figures
+from embexplorer.app import tables, widgets
+from embexplorer.app.sidebar import sidebar
+from embexplorer.labels import PREPROCESSING_LABELS
 
-ui.page_header(
+widgets.page_header(
     "Context",
     "A static embedding gives 'bank' one vector everywhere. How different are its occurrences "
     "in each model, at each layer?",
 )
-view = ui.sidebar()
+view = sidebar()
 if view is None:
     st.stop()
 
 names = (view.infos[0].short_name, view.infos[1].short_name)
 words_a, words_b = view.items("word")
-offered = context.recurring_words(words_a)
+offered = contextuality.recurring_words(words_a)
 if not offered:
     st.info(
         "No word occurs twice in the text. Add sentences that share a word, for example "
@@ -26,21 +27,21 @@ if not offered:
     st.stop()
 if st.session_state.get("word") not in offered:
     # A link or an edited text may name a word that is not (or no longer) in the text.
-    st.session_state["word"] = context.default_word(offered)
+    st.session_state["word"] = contextuality.default_word(offered)
 word = st.columns([2, 3])[0].selectbox(
     "Word",
     offered,
     key="word",
-    format_func=lambda w: f"{w} ({context.occurrences(words_a, w).size}×)",
+    format_func=lambda w: f"{w} ({contextuality.occurrences(words_a, w).size}×)",
     help="Words that occur at least twice in the sentences (matched ignoring case).",
 )
 
 profiles = view.context_profiles(word)
 indices = profiles[0].indices
 sentences = sorted({int(words_a.sentence[i]) for i in indices})
-prep_label = ui.PREPROCESSING_LABELS[view.preprocessing]
+prep_label = PREPROCESSING_LABELS[view.preprocessing]
 st.markdown(
-    f"**{ui.escape_markdown(word)}** occurs {indices.size} times in {len(sentences)} "
+    f"**{widgets.escape_markdown(word)}** occurs {indices.size} times in {len(sentences)} "
     f"sentence(s). Preprocessing: {prep_label}."
 )
 
@@ -62,7 +63,7 @@ curves = [
         ],
     ),
 ]
-ui.chart(figures.layer_curves_figure(curves, presentation=view.presentation), key="self_sim")
+widgets.chart(figures.layer_curves_figure(curves, presentation=view.presentation), key="self_sim")
 st.caption(
     "Self-similarity is 1 when every occurrence has the same vector (no context at all). The "
     "baseline (dashed) is the anisotropy at that layer: the mean cosine between *different* "
@@ -76,13 +77,13 @@ st.markdown(
 
 - At the embedding layer (0) the occurrences differ only by their position embeddings; in
   trained models self-similarity is highest there and falls with depth (Ethayarajh 2019).
-- **{ui.escape_markdown(names[1])}** ({view.infos[1].sees}): in the middle layers the
+- **{widgets.escape_markdown(names[1])}** ({view.infos[1].sees}): in the middle layers the
   occurrences of a word with several senses (*bank* of a river, *bank* with money) separate by
   sense; the same-sense occurrences stay close in the picture below.
-- **{ui.escape_markdown(names[0])}** ({view.infos[0].sees}): an occurrence can only reflect the
+- **{widgets.escape_markdown(names[0])}** ({view.infos[0].sees}): an occurrence can only reflect the
   words *before* it. In "The bank raised its interest rates" GPT-2's *bank* has seen only "The",
   so it cannot know which bank is meant; its vector differs from another sentence's *bank*
-  only through the left context.
+  only through the left contextuality.
 - With random-weight models (the offline stand-ins) none of this emerges: it is learned.
 """
 )
@@ -90,12 +91,12 @@ st.markdown(
 st.subheader(
     f"The occurrences among the other words (PCA, layers A {view.layers[0]} · B {view.layers[1]})"
 )
-projections = [view.projection_of("word", which, "pca", 2) for which in (0, 1)]
+projections = [view.projection(which, "pca", 2, unit="word") for which in (0, 1)]
 panels = [
     figures.PointSet.from_items(projection, side, view.texts)
     for projection, side in zip(projections, (words_a, words_b), strict=True)
 ]
-ui.chart(
+widgets.chart(
     figures.context_projection_figure(
         panels,
         [view.panel_title(0), view.panel_title(1)],
@@ -110,34 +111,18 @@ st.caption(
     "are coloured by sentence. Move the layer sliders to watch them drift apart."
 )
 
-curve_frame = pd.concat(
-    [
-        pd.DataFrame(
-            {
-                "layer": profile.layers,
-                "self_similarity": profile.self_similarity,
-                "baseline": profile.baseline,
-                "adjusted": profile.adjusted,
-            }
-        ).assign(model=view.names[which], word=word, preprocessing=profile.preprocessing)
-        for which, profile in enumerate(profiles)
-    ]
-)
-points_frame = pd.concat(
-    [
-        pd.DataFrame(projection.coords, columns=["x", "y"]).assign(
-            model=view.names[which],
-            item=side.labels,
-            sentence=side.sentence + 1,
-            occurrence=np.isin(np.arange(side.n_items), indices),
-        )
-        for which, (projection, side) in enumerate(
-            zip(projections, (words_a, words_b), strict=True)
-        )
-    ]
-)
 downloads = st.columns(2)
 with downloads[0]:
-    ui.download_csv("Self-similarity (CSV)", curve_frame, "self_similarity.csv", key="dl_selfsim")
+    widgets.download_csv(
+        "Self-similarity (CSV)",
+        lambda: tables.self_similarity_table(profiles, view.names, word),
+        "self_similarity.csv",
+        key="dl_selfsim",
+    )
 with downloads[1]:
-    ui.download_csv("Projection (CSV)", points_frame, "context_projection.csv", key="dl_ctx_proj")
+    widgets.download_csv(
+        "Projection (CSV)",
+        lambda: tables.context_points_table(projections, (words_a, words_b), indices, view.names),
+        "context_projection.csv",
+        key="dl_ctx_proj",
+    )

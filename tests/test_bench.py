@@ -1,5 +1,6 @@
-"""The benchmark's command-line plumbing, with tiny models. No timing is asserted: machines are
-noisy; only that it runs, exits 0 and reports every field, and that bad arguments exit 2."""
+"""The command-line plumbing of ``python -m benchmarks``, with tiny models. No timing is asserted:
+machines are noisy; only that it runs, exits 0 and reports every field, and that bad arguments
+exit 2."""
 
 import json
 import os
@@ -9,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from embexplorer import bench
+from benchmarks import cli, core
+from embexplorer.testing import build_stand_ins
 
 ROOT = Path(__file__).resolve().parents[1]
 ROW_FIELDS = {
@@ -34,7 +36,7 @@ def run_bench(*args: str, env_extra: dict | None = None) -> subprocess.Completed
         env.pop(key, None)
     env.update(env_extra or {})
     return subprocess.run(
-        [sys.executable, "-m", "embexplorer.bench", *args],
+        [sys.executable, "-m", "benchmarks", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -117,7 +119,7 @@ def test_app_measurements_run(tiny_models_env):
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(args, capsys):
-    assert bench.main(list(args)) == 2
+    assert cli.main(list(args)) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
     assert len(captured.err.strip().splitlines()) == 1, captured.err
@@ -131,14 +133,23 @@ def test_unloadable_model_exits_2_with_one_line():
 
 
 def test_result_ratio_and_target():
-    row = bench.Result("x", "s", value=1.0, baseline=4.0, target=0.2)
+    row = core.Result("x", "s", value=1.0, baseline=4.0, target=0.2)
     assert row.ratio == 0.25 and row.met is False
-    row = bench.Result("m", "MB", value=900.0, baseline=600.0, target=1500.0, target_of="value")
+    row = core.Result("m", "MB", value=900.0, baseline=600.0, target=1500.0, target_of="value")
     assert row.met is True
-    assert bench.Result("u", "s", status="unavailable").to_dict()["met"] is None
+    assert core.Result("u", "s", status="unavailable").to_dict()["met"] is None
 
 
 def test_bundled_corpus():
-    sentences = bench.corpus_sentences()
+    sentences = core.corpus_sentences()
     assert len(sentences) == 1000 and len(set(sentences)) == 1000
     assert all(15 <= len(s.split()) <= 25 for s in sentences)
+
+
+def test_stand_ins_load(tmp_path):
+    from embexplorer.models import load_model
+
+    names = build_stand_ins(tmp_path, "tiny")
+    assert [Path(name).parent for name in names] == [tmp_path, tmp_path]
+    infos = [load_model(name).info for name in names]
+    assert [(i.model_type, i.n_layers) for i in infos] == [("gpt2", 3), ("bert", 2)]

@@ -7,7 +7,7 @@ import numpy as np
 from streamlit.testing.v1 import AppTest
 from test_pages import TIMEOUT, assert_clean, charts, model_runs, page  # noqa: F401
 
-from embexplorer import ui
+from embexplorer.app.widgets import picked_cell
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,9 +49,9 @@ def test_layers_page_matrix_curves_and_picking_layers(model_runs):  # noqa: F811
 
 def test_picked_cell_reads_a_plotly_selection():
     event = {"selection": {"points": [{"x": 2, "y": 1, "curve_number": 1}]}}
-    assert ui.picked_cell(event) == (1, 2)
-    assert ui.picked_cell({"selection": {"points": []}}) is None
-    assert ui.picked_cell(None) is None
+    assert picked_cell(event) == (1, 2)
+    assert picked_cell({"selection": {"points": []}}) is None
+    assert picked_cell(None) is None
 
 
 def test_geometry_page_rotation_and_rogue_dimensions(model_runs):  # noqa: F811
@@ -112,3 +112,41 @@ def test_navigation_reaches_the_new_pages(model_runs):  # noqa: F811
         at.switch_page(path).run()
         assert_clean(at)
         assert charts(at), path
+
+
+def test_geometry_display_settings_recompute_nothing(model_runs, monkeypatch):  # noqa: F811
+    """A display setting (log scale) or a plain rerun runs no PCA, Procrustes, rotation demo,
+    rogue-dimension or n x n cosine computation again: they are cached per selection."""
+    from embexplorer import geometry, invariance, rogue
+
+    calls = []
+
+    def counting(module, name):
+        real = getattr(module, name)
+
+        def wrapper(*args, **kwargs):
+            calls.append(name)
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, wrapper)
+
+    for module, name in (
+        (geometry, "pca"),
+        (geometry, "procrustes_align"),
+        (geometry, "cosine_similarity_matrix"),
+        (invariance, "invariance_demo"),
+        (rogue, "top_dimensions"),
+        (rogue, "largest_norms"),
+    ):
+        counting(module, name)
+    at = page("pages/4_Geometry.py").run()
+    assert_clean(at)
+    assert {"pca", "procrustes_align", "invariance_demo", "top_dimensions"} <= set(calls)
+    calls.clear()
+    at.run()
+    at.toggle(key="log_scree").set_value(False).run()
+    assert_clean(at)
+    assert charts(at)[0]["layout"]["yaxis"]["type"] == "linear"
+    assert calls == []
+    at.toggle(key="exclude_first").set_value(True).run()
+    assert "top_dimensions" in calls  # a setting the numbers depend on does recompute

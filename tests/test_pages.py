@@ -187,3 +187,42 @@ def test_blank_text_explains(model_runs):
     at.run()
     assert_clean(at)
     assert any("at least one sentence" in i.value for i in at.info)
+
+
+@pytest.mark.parametrize(
+    "path, downloads",
+    [
+        ("pages/1_Projection.py", 2),
+        ("pages/2_Similarity.py", 3),
+        ("pages/3_Layers.py", 2),
+        ("pages/4_Geometry.py", 7),
+        ("pages/5_Context.py", 2),
+    ],
+)
+def test_downloads_are_built_only_when_clicked(model_runs, monkeypatch, path, downloads):
+    """Every download is a callable (nothing is built on a rerun); called, it gives the file."""
+    import io
+
+    import numpy as np
+    import pandas as pd
+
+    offered = []
+    real = st.download_button
+
+    def recording(label, data, *args, **kwargs):
+        offered.append((label, data, kwargs.get("file_name", "")))
+        return real(label, data, *args, **kwargs)
+
+    monkeypatch.setattr(st, "download_button", recording)
+    at = page(path).run()
+    assert_clean(at)
+    assert len(offered) == downloads
+    for label, data, file_name in offered:
+        assert callable(data), label
+        content = data()
+        if file_name.endswith(".csv"):
+            table = pd.read_csv(io.BytesIO(content))
+            assert len(table) > 0 and len(table.columns) >= 2, label
+        else:
+            arrays = np.load(io.BytesIO(content))
+            assert arrays["vectors_a"].shape[0] == len(arrays["labels_a"]), label

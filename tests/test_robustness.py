@@ -211,9 +211,9 @@ def test_eight_sessions_at_once_get_their_own_results(fresh, monkeypatch):
     for index, labels in results.items():
         numbers = {label.split()[0] for label in labels if label[0].isdigit()}
         assert numbers == {str(index)}, (index, labels)  # its own sentences, nobody else's
-    from embexplorer import ui
+    from embexplorer.app.caching import shared_caches
 
-    assert ui.shared_caches().models.computations == 2  # each model loaded once for everyone
+    assert shared_caches().models.computations == 2  # each model loaded once for everyone
 
 
 # --- corpus input ----------------------------------------------------------------------------------

@@ -1,0 +1,51 @@
+"""``python -m benchmarks``: how fast and how big embexplorer is, each number against a
+baseline measured in the same run.
+
+Models are full-size random-weight stand-ins (``GPT2Model(GPT2Config())`` and
+``BertModel(BertConfig())`` with offline-trained fast tokenizers, built by
+``embexplorer.testing.build_stand_ins`` and saved once to a temporary folder) unless real ones
+are given with ``--model-a/--model-b`` or the ``EMBEXPLORER_MODEL_A/B`` environment variables.
+Random weights cost exactly what trained ones cost.
+
+Measurements (``--only`` selects some):
+
+``extract_overhead``
+    Our extraction of 5 sentences (both models, all layers, alignment, word items) / the bare
+    transformers forward pass of the same, already tokenised batches with
+    ``output_hidden_states=True``. Target <= 1.15.
+``warm_rerun``
+    The Projection page's rerun after changing only the layer / its run after changing the text
+    (Streamlit AppTest). Target <= 0.2.
+``umap_first``
+    The first UMAP view, clicked 10 s after the app starts (with its background UMAP warm-up) /
+    the same click in a fresh process without the warm-up. Fresh subprocesses, each with an empty
+    ``NUMBA_CACHE_DIR``. Target <= 0.2.
+``permutations``
+    10,000-permutation Mantel test on 200 items (``rsa.mantel_p_value``) / a plain loop over
+    permutations (``rsa.mantel_loop_reference``).
+``layer_matrix``
+    The 13 x 13 layer-by-layer RSA matrix for 5 sentences (``layers.layer_rsa_matrix``) / a plain
+    loop of ``rsa.rsa_score`` calls.
+``peak_rss_mb``
+    Peak memory of an app process (fresh subprocess, AppTest) with both models loaded after a
+    Projection and a Similarity render / the models' weights alone. Target <= 1500 MB.
+``corpus``
+    1,000 bundled sentences: extraction throughput (tokens/s) batched / one sentence at a time,
+    and the seconds from hidden states to a 2D PCA scatter of all tokens (``corpus_scatter``).
+
+Every in-process timing is the best of several runs (noise on a shared machine only adds time);
+medians are in the JSON. ``--quick`` uses fewer runs and subsets (extrapolated, and said so);
+``--size tiny`` uses tiny models and tiny workloads and only checks the plumbing (for tests).
+Bad arguments exit with status 2 and one line on stderr.
+
+Layout (run from the repository root; nothing here is installed with the package):
+
+``core``
+    Result rows, timing helpers, the run's settings, models and worker subprocesses.
+``extraction``, ``app_sessions``, ``scores``, ``corpus``
+    The measurements, by what they exercise.
+``report``
+    Machine info and the printed table.
+``cli``
+    The registry of measurements, the command line and the worker entry point.
+"""

@@ -1,0 +1,299 @@
+"""Everything the app computes, cached: models, hidden states, and every result derived from them.
+
+Loaded models and hidden states live in per-process :class:`~embexplorer.cache.BoundedCache`
+objects shared by all sessions (bounded by entries and by memory; concurrent requests compute
+once). Derived results use ``st.cache_resource`` with ``max_entries`` rather than
+``st.cache_data``, which pickles and copies every hit; everything cached is read-only.
+
+Every derived result takes one :class:`~.selection.Selection` as its key, normalised to what the
+result depends on (see :meth:`Selection.for_items`), so changing the layer, metric, projection or a
+display setting never runs a model again, and a display setting recomputes nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+
+from .. import align, compare, extract, geometry, invariance, projection, rogue
+from .. import contextuality as word_context
+from ..cache import BoundedCache
+from ..layers import LayerProfile, layer_profile, layer_rsa_matrix
+from ..limits import load_limits
+from ..models import LoadedModel, default_model_names, load_model
+from .selection import Selection
+
+APP_PERMUTATIONS = 2_000  # most permutations / bootstraps; fewer for large sets (see compare)
+APP_BOOTSTRAPS = 500
+PREPROCESSINGS_COMPARED = ("none", "center", "standardize")  # the Geometry page's grid
+
+
+# --- models and hidden states (shared by every session) ------------------------------------------
+
+
+@dataclass(frozen=True)
+class SharedCaches:
+    """Per-process caches shared by all sessions: loaded models, and hidden states by memory."""
+
+    models: BoundedCache
+    states: BoundedCache
+
+
+@st.cache_resource(show_spinner=False)
+def shared_caches() -> SharedCaches:
+    limits = load_limits()
+    return SharedCaches(
+        models=BoundedCache(max_entries=4),
+        states=BoundedCache(
+            max_entries=32,
+            max_bytes=limits.cache_mb * 2**20,
+            size_of=lambda states: states.vectors.nbytes,
+        ),
+    )
+
+
+def cached_model(name: str) -> LoadedModel:
+    """One loaded model per name per process, shared by every session; loaded once even when
+    several sessions ask at the same moment."""
+    return shared_caches().models.get_or_compute(name, lambda: load_model(name))
+
+
+def cached_states(name: str, texts: tuple[str, ...], progress=None) -> extract.HiddenStates:
+    """All layers of all tokens of ``texts`` (the only place the app runs a model)."""
+    return shared_caches().states.get_or_compute(
+        (name, texts),
+        lambda: extract.extract_hidden_states(cached_model(name), texts, progress=progress),
+    )
+
+
+def states_ready(names: tuple[str, str], texts: tuple[str, ...]) -> bool:
+    """True when both models' hidden states for ``texts`` are cached (no model run needed)."""
+    caches = shared_caches().states
+    return all((name, texts) in caches for name in names)
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def cached_token_counts(name: str, texts: tuple[str, ...]) -> list[int]:
+    return extract.token_counts(cached_model(name), texts)
+
+
+# --- items and the vectors compared --------------------------------------------------------------
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def cached_items(selection: Selection) -> tuple[align.Items, align.Items]:
+    """Both models' items: their own tokens, or the same shared words / sentences."""
+    states = [cached_states(name, selection.texts) for name in selection.names]
+    if selection.unit == "token":
+        return tuple(align.token_items(side, selection.special) for side in states)
+    return align.paired_items(*states, unit=selection.unit, pooling=selection.pooling)
+
+
+def items_of(selection: Selection) -> tuple[align.Items, align.Items]:
+    """The items of a selection, whatever its layers and preprocessing."""
+    return cached_items(selection.for_items())
+
+
+def layer_vectors(selection: Selection, which: int, keep: np.ndarray | None = None) -> np.ndarray:
+    """Model ``which``'s items at its layer (only the rows ``keep``), preprocessed."""
+    layer = items_of(selection)[which].vectors[selection.layers[which]]
+    return geometry.preprocess(layer if keep is None else layer[keep], selection.preprocessing)
+
+
+def paired_vectors(selection: Selection) -> tuple[np.ndarray, np.ndarray]:
+    """Both models' items at their layers, preprocessed."""
+    return layer_vectors(selection, 0), layer_vectors(selection, 1)
+
+
+# --- Projection page ------------------------------------------------------------------------------
+
+
+@st.cache_resource(show_spinner=False, max_entries=128)
+def cached_projection(
+    selection: Selection, which: int, method: str, dims: int
+) -> projection.Projection:
+    return projection.make_projector(method, dims).fit_transform(layer_vectors(selection, which))
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def cached_joint(selection: Selection, method: str, dims: int) -> projection.JointProjection:
+    return projection.joint_projection(
+        *paired_vectors(selection), projection.make_projector(method, dims)
+    )
+
+
+# --- Similarity page ------------------------------------------------------------------------------
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def cached_comparison(selection: Selection, metric: str, method: str) -> compare.Comparison:
+    items_a, items_b = items_of(selection)
+    return compare.compare_items(
+        items_a,
+        items_b,
+        layer_a=selection.layers[0],
+        layer_b=selection.layers[1],
+        metric=metric,
+        preprocessing=selection.preprocessing,
+        method=method,
+        permutations=compare.interactive_resamples(
+            items_a.n_items, APP_PERMUTATIONS, compare.INTERACTIVE_PERMUTATION_VALUES
+        ),
+        bootstraps=compare.interactive_resamples(
+            items_a.n_items, APP_BOOTSTRAPS, compare.INTERACTIVE_BOOTSTRAP_VALUES
+        ),
+    )
+
+
+# --- Layers and Context pages (results over every layer) -----------------------------------------
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def cached_layer_matrix(selection: Selection, metric: str, method: str) -> np.ndarray:
+    """Every layer of A against every layer of B, from the cached hidden states."""
+    items_a, items_b = items_of(selection)
+    return layer_rsa_matrix(items_a, items_b, metric, selection.preprocessing, method)
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def cached_layer_profiles(selection: Selection) -> tuple[LayerProfile, LayerProfile]:
+    items = items_of(selection)
+    return tuple(layer_profile(side, selection.preprocessing) for side in items)
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def cached_context_profiles(
+    selection: Selection, word: str
+) -> tuple[word_context.ContextProfile, word_context.ContextProfile]:
+    return tuple(
+        word_context.context_profile(side, word, selection.preprocessing)
+        for side in items_of(selection)
+    )
+
+
+# --- Geometry page --------------------------------------------------------------------------------
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def cached_spectra(selection: Selection) -> tuple[geometry.PCAResult, geometry.PCAResult]:
+    """Both models' full PCA spectra at their layers."""
+    return tuple(geometry.pca(vectors) for vectors in paired_vectors(selection))
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def cached_invariance(selection: Selection, seed: int, method: str) -> invariance.InvarianceDemo:
+    return invariance.invariance_demo(*paired_vectors(selection), seed=seed, method=method)
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def cached_procrustes(selection: Selection) -> geometry.ProcrustesResult:
+    """B rotated (and scaled) onto A, both centred."""
+    return geometry.procrustes_align(*paired_vectors(selection), scale=True)
+
+
+@dataclass(frozen=True)
+class RogueDimensions:
+    """Per model: the items kept and the dimensions that decide most of their cosines."""
+
+    keeps: tuple[np.ndarray, np.ndarray]
+    contributions: tuple[rogue.DimensionContributions, rogue.DimensionContributions]
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def cached_rogue_dimensions(selection: Selection, exclude_first: bool) -> RogueDimensions:
+    keeps = tuple(rogue.keep_items(side, exclude_first) for side in items_of(selection))
+    return RogueDimensions(
+        keeps=keeps,
+        contributions=tuple(
+            rogue.top_dimensions(layer_vectors(selection, which, keeps[which]), k=10)
+            for which in (0, 1)
+        ),
+    )
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def cached_token_norms(selection: Selection) -> tuple[rogue.NormOutliers, rogue.NormOutliers]:
+    """The tokens with the largest raw vectors at each model's layer."""
+    tokens = items_of(selection)
+    return tuple(
+        rogue.largest_norms(side.vectors[selection.layers[which]], k=8)
+        for which, side in enumerate(tokens)
+    )
+
+
+def preprocessing_cosines(
+    selection: Selection, keeps: tuple[np.ndarray, np.ndarray]
+) -> list[tuple[int, str, np.ndarray]]:
+    """(model, preprocessing, cosine matrix) of the kept items, raw, centred and standardised."""
+    items = items_of(selection)
+    out = []
+    for which in (0, 1):
+        layer = items[which].vectors[selection.layers[which]][keeps[which]]
+        for prep in PREPROCESSINGS_COMPARED:
+            cosines = geometry.cosine_similarity_matrix(geometry.preprocess(layer, prep))
+            out.append((which, prep, cosines))
+    return out
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def cached_preprocessing_grid(
+    selection: Selection, exclude_first: bool, shown: tuple[int, ...]
+) -> list[np.ndarray]:
+    """The six heatmaps of the Geometry page (two models x three preprocessings), only the
+    ``shown`` rows and columns kept (a full n x n copy each would not fit for a corpus)."""
+    keeps = cached_rogue_dimensions(selection, exclude_first).keeps
+    index = np.ix_(shown, shown)
+    return [cosines[index] for _, _, cosines in preprocessing_cosines(selection, keeps)]
+
+
+# --- background work ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BackgroundWork:
+    """The two warm-up threads a server starts once."""
+
+    models: threading.Thread
+    umap: threading.Thread
+
+
+@st.cache_resource(show_spinner=False)
+def start_background_work() -> BackgroundWork:
+    """Once per process, at the first page view: load the default models in one thread and
+    compile UMAP's numba code (~13 s; ~30 s on a fresh install) in another, both at once, so the
+    first page draws immediately and the first UMAP view finds the compilation done or under way.
+    """
+    models = shared_caches().models
+    limits = load_limits()
+    names = [
+        name for name in default_model_names() if not limits.hosted or name in limits.allowed_models
+    ]
+
+    def load_defaults() -> None:
+        for name in names:
+            try:
+                models.get_or_compute(name, lambda name=name: load_model(name))
+            except Exception:  # noqa: BLE001 - the page that asks for the model reports it
+                pass
+
+    work = BackgroundWork(
+        models=threading.Thread(target=load_defaults, name="model-warm-up", daemon=True),
+        umap=threading.Thread(target=projection.warm_up_umap, name="umap-warm-up", daemon=True),
+    )
+    work.umap.start()
+    work.models.start()
+    return work
+
+
+def wait_for_umap_warm_up() -> None:
+    """A UMAP view asked for while the compilation runs waits for it, saying why."""
+    thread = start_background_work().umap
+    if thread.is_alive():
+        with st.spinner(
+            "Preparing UMAP: its numerical code is compiled once after the server starts "
+            "(up to half a minute on a small server)…"
+        ):
+            thread.join()

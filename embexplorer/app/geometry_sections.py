@@ -1,0 +1,297 @@
+"""The Geometry page's four sections, one function each: the page puts them in tabs.
+
+Every number comes from a cached :class:`~.view.View` method; these functions only lay out.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from .. import figures, geometry
+from ..compare import sample_indices
+from ..labels import PREPROCESSING_LABELS, UNIT_LABELS, correlation_symbol
+from . import tables, widgets
+from .present import HEATMAP_MAX_ITEMS
+from .view import View
+
+
+def _new_rotation() -> None:
+    st.session_state["rot_seed"] = int(st.session_state["rot_seed"]) + 1
+
+
+def spectrum(view: View, labels: list[str]) -> None:
+    """How many directions the vectors use: both models' PCA eigenvalues."""
+    titles, prep_label = view.panel_titles, PREPROCESSING_LABELS[view.preprocessing]
+    spectra = view.spectra()
+    n90 = [geometry.n_components_for_variance(s.explained_variance_ratio, 0.9) for s in spectra]
+    log_scale = st.toggle("Log scale for the eigenvalues", key="log_scree")
+    cells = st.columns(4)
+    for which, spectrum in enumerate(spectra):
+        cells[2 * which].metric(
+            f"{'AB'[which]}: components for 90 %",
+            f"{n90[which]} of {spectrum.n_components}",
+            help="The fewest principal components whose eigenvalues add up to 90 % of the variance.",
+        )
+        cells[2 * which + 1].metric(
+            f"{'AB'[which]}: PC1 explains", f"{spectrum.explained_variance_ratio[0]:.1%}"
+        )
+    widgets.chart(
+        figures.spectrum_figure(
+            [s.eigenvalues for s in spectra],
+            [s.explained_variance_ratio for s in spectra],
+            titles,
+            n90,
+            log_scale=log_scale,
+            presentation=view.presentation,
+        ),
+        key="spectrum",
+    )
+    st.caption(
+        f"{len(view.items()[0].labels)} {UNIT_LABELS[view.unit]}, preprocessing {prep_label}. The "
+        "eigenvalues are the variances along the principal directions of the centred vectors. "
+        "With n items there are at most n - 1 non-zero ones, whatever the width. A steep drop "
+        "after the first component is a space dominated by one direction."
+    )
+    widgets.download_csv(
+        "Spectrum (CSV)",
+        lambda: tables.spectrum_table(spectra, view.names, view.layers),
+        "pca_spectrum.csv",
+        key="dl_spectrum",
+    )
+
+
+def rotation(view: View, labels: list[str]) -> None:
+    """A random rotation R and a random linear map M applied to A: what each changes."""
+    names, prep_label = view.short_names, PREPROCESSING_LABELS[view.preprocessing]
+
+    seed_cells = st.columns([2, 2, 6], vertical_alignment="bottom")
+    seed = seed_cells[0].number_input("Rotation seed", min_value=0, step=1, key="rot_seed")
+    seed_cells[1].button("New rotation", on_click=_new_rotation, icon=":material/autorenew:")
+    method = st.session_state["rsa"]
+    demo = view.invariance(int(seed), method)
+    drawn = sample_indices(len(labels), HEATMAP_MAX_ITEMS)  # heatmaps only; numbers use all
+    symbol = correlation_symbol(method)
+    cells = st.columns(6)
+    cells[0].metric(
+        "Coordinate change (R)",
+        f"{demo.rotation.max_coordinate_change:.3g}",
+        help="max |x R - x| over all items and dimensions",
+    )
+    cells[1].metric(
+        "Largest cosine change (R)",
+        f"{demo.rotation.max_cosine_change:.1e}",
+        help="max |cos(xR, yR) - cos(x, y)| over all pairs: floating-point rounding only.",
+    )
+    cells[2].metric(
+        f"RSA with B ({symbol}), as is",
+        f"{demo.rsa_with_b:.6f}",
+        help="RSA between model A's and model B's cosine matrices (the Similarity page's RSA method).",
+    )
+    cells[3].metric(f"RSA with B ({symbol}), after R", f"{demo.rotation.rsa_with_b:.6f}")
+    cells[4].metric(
+        "Largest cosine change (M)",
+        f"{demo.linear.max_cosine_change:.3f}",
+        help="M stretches some directions 100 times more than others, so angles change.",
+    )
+    cells[5].metric(f"RSA with B ({symbol}), after M", f"{demo.linear.rsa_with_b:.6f}")
+    widgets.chart(
+        figures.displacement_figure(
+            [
+                ("orthogonal R: every point moves", demo.vectors, demo.rotation.vectors),
+                ("non-orthogonal M: points move and stretch", demo.vectors, demo.linear.vectors),
+            ],
+            labels,
+            presentation=view.presentation,
+        ),
+        key="rotation_coords",
+    )
+    widgets.chart(
+        figures.heatmap_grid_figure(
+            [
+                m[np.ix_(drawn, drawn)]
+                for m in (demo.similarity, demo.rotation.similarity, demo.linear.similarity)
+            ],
+            [labels[i] for i in drawn],
+            [
+                f"A as is (RSA with B {demo.rsa_with_b:.3f})",
+                f"after R (RSA {demo.rotation.rsa_with_b:.3f})",
+                f"after M (RSA {demo.linear.rsa_with_b:.3f})",
+            ],
+            presentation=view.presentation,
+        ),
+        key="rotation_heatmaps",
+    )
+    st.caption(
+        f"Model A ({names[0]}, layer {view.layers[0]}, preprocessing {prep_label}) in its first two "
+        "dimensions, "
+        "before and after a random orthogonal matrix R (seeded) and a random non-orthogonal M. "
+        "R^T R = I keeps every length and angle, so the cosine heatmap and the RSA score cannot "
+        "change: a model's coordinates mean nothing on their own, only their relations do. That is "
+        "why two models can be compared at all. M changes angles, and the heatmap with them."
+    )
+    downloads = st.columns(2)
+    with downloads[0]:
+        widgets.download_csv(
+            "Coordinates (CSV)",
+            lambda: tables.rotation_coordinates_table(demo, labels),
+            "rotation_coords.csv",
+            key="dl_rot",
+        )
+    with downloads[1]:
+        widgets.download_csv(
+            "Cosines (CSV)",
+            lambda: tables.rotation_cosines_table(demo, labels),
+            "rotation_cosines.csv",
+            key="dl_rot_cos",
+        )
+
+
+def procrustes(view: View, labels: list[str]) -> None:
+    """B rotated onto A, and the items the two models place most differently."""
+    alignment = view.procrustes()
+    shown = np.argsort(-alignment.residuals, kind="stable")[:15]
+    widths = (view.infos[0].hidden_size, view.infos[1].hidden_size)
+    cells = st.columns([1, 3])
+    cells[0].metric(
+        "Disparity",
+        f"{alignment.disparity:.3f}",
+        help="Sum of squared residuals over the sum of squares of centred A: 0 = the same shape "
+        "up to rotation and scale, 1 = nothing in common.",
+    )
+    cells[0].caption(
+        f"Both centred; B ({widths[1]} wide) "
+        + (
+            "zero-padded to A's width"
+            if widths[1] < widths[0]
+            else "and A compared in the wider width"
+            if widths[1] != widths[0]
+            else "and A have the same width"
+        )
+        + f"; scale factor {alignment.scale:.3g}."
+    )
+    with cells[1]:
+        widgets.chart(
+            figures.ranked_bar_figure(
+                [
+                    (
+                        "items the two models place most differently",
+                        [labels[i] for i in shown],
+                        alignment.residuals[shown],
+                    )
+                ],
+                "distance left after aligning B onto A",
+                presentation=view.presentation,
+            ),
+            key="procrustes",
+        )
+    widgets.download_csv(
+        "Residuals (CSV)",
+        lambda: tables.residuals_table(alignment, labels),
+        "procrustes_residuals.csv",
+        key="dl_procrustes",
+    )
+
+
+def rogue_dimensions(view: View, labels: list[str]) -> None:
+    """The dimensions that decide most cosines, the largest tokens, and what preprocessing does."""
+    names, titles = view.short_names, view.panel_titles
+    prep_label = PREPROCESSING_LABELS[view.preprocessing]
+    exclude_first = st.toggle(
+        "Leave out the first position of every sentence",
+        key="exclude_first",
+        help="GPT-2's first token has a norm many times the others' (it soaks up attention); "
+        "for words this leaves out each sentence's first word.",
+    )
+    rogue_dims = view.rogue_dimensions(exclude_first)
+    if min(keep.size for keep in rogue_dims.keeps) < 3:
+        st.info("Fewer than 3 items are left without the first positions; add sentences.")
+        return
+    widgets.chart(
+        figures.ranked_bar_figure(
+            [
+                (titles[which], [f"dim {d}" for d in c.dims], c.share)
+                for which, c in enumerate(rogue_dims.contributions)
+            ],
+            "share of all dimensions' contributions to the cosines",
+            presentation=view.presentation,
+            percent=True,
+        ),
+        key="rogue_dims",
+    )
+    st.caption(
+        "Each dimension i adds u_i v_i / (‖u‖ ‖v‖) to the cosine of a pair; summed over all pairs, "
+        "a few dimensions with a large share decide most similarities (Timkey & van Schijndel "
+        f"2021). Preprocessing {prep_label}: standardising gives every dimension the same variance."
+    )
+
+    tokens = view.items("token")
+    outliers = view.token_norms()
+    widgets.chart(
+        figures.ranked_bar_figure(
+            [
+                (
+                    f"{titles[which]} · median {o.median:.3g}",
+                    [tables.token_label(tokens[which], i) for i in o.indices],
+                    o.norms,
+                )
+                for which, o in enumerate(outliers)
+            ],
+            "vector norm (raw)",
+            presentation=view.presentation,
+        ),
+        key="token_norms",
+    )
+    st.caption(
+        "The tokens with the largest raw vectors at each model's layer, with their sentence and "
+        "position. In a trained GPT-2 the first position dwarfs the rest (an 'attention sink'); "
+        "cosines with such a vector are decided by its few huge dimensions."
+    )
+
+    kept_labels = [labels[i] for i in rogue_dims.keeps[0]]
+    drawn_kept = sample_indices(len(kept_labels), HEATMAP_MAX_ITEMS)
+    grid_titles = [
+        f"{'AB'[which]} ({names[which]}) · {PREPROCESSING_LABELS[prep]}"
+        for which in (0, 1)
+        for prep in ("none", "center", "standardize")
+    ]
+    widgets.chart(
+        figures.heatmap_grid_figure(
+            view.preprocessing_grid(exclude_first, drawn_kept),
+            [kept_labels[i] for i in drawn_kept],
+            grid_titles,
+            presentation=view.presentation,
+        ),
+        key="rogue_heatmaps",
+    )
+    st.caption(
+        f"The same cosine heatmap of the {view.paired_unit}s raw, mean-centred and standardised, "
+        "whatever the sidebar's preprocessing. Anisotropic raw vectors make every cell red; centring "
+        "removes the shared direction, and standardising also tames the rogue dimensions."
+    )
+    downloads = st.columns(3)
+    with downloads[0]:
+        widgets.download_csv(
+            "Top dimensions (CSV)",
+            lambda: tables.rogue_table(
+                rogue_dims.contributions, view.names, view.layers, exclude_first
+            ),
+            "rogue_dimensions.csv",
+            key="dl_rogue",
+        )
+    with downloads[1]:
+        widgets.download_csv(
+            "Largest norms (CSV)",
+            lambda: tables.norms_table(outliers, tokens, view.names, view.layers),
+            "token_norms.csv",
+            key="dl_norms",
+        )
+    with downloads[2]:
+        widgets.download_csv(
+            "Cosines raw / centred / standardised (CSV)",
+            lambda: tables.preprocessing_cosines_table(
+                view.preprocessing_cosines(exclude_first), kept_labels, view.names, view.layers
+            ),
+            "cosines_by_preprocessing.csv",
+            key="dl_rogue_cosines",
+        )

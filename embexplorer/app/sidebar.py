@@ -1,0 +1,277 @@
+"""The shared sidebar every page draws first: sentences, models, layers and settings.
+
+:func:`sidebar` restores the link's settings, loads both models (cached once per process), runs
+them once per text (all layers at once, cached, with progress and Cancel for a corpus) and returns
+a :class:`~.view.View`, or None when there is nothing to show yet (the page then stops).
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from .. import align, extract
+from ..labels import PREPROCESSING_LABELS, UNIT_LABELS
+from ..limits import Limits, load_limits, sentences_within_budget
+from ..models import DOWNLOAD_SIZES_MB, LoadedModel, ModelInfo, ModelLoadError
+from .caching import (
+    cached_model,
+    cached_states,
+    cached_token_counts,
+    start_background_work,
+    states_ready,
+)
+from .selection import Selection
+from .state import link_params, restore_state, share_link, write_url
+from .view import View
+from .widgets import escape_markdown
+
+PROGRESS_MIN_SENTENCES = 32  # below this a run takes well under a second: no progress bar
+
+
+def parse_texts(raw: str, limits: Limits) -> tuple[tuple[str, ...], list[str]]:
+    """Sentences from the text box (one per line, blanks dropped) and notes on what was cut."""
+    notes = []
+    if len(raw) > limits.max_characters:
+        raw = raw[: limits.max_characters]
+        notes.append(f"Only the first {limits.max_characters:,} characters are used (the limit).")
+    texts = [line.strip() for line in raw.splitlines() if line.strip()]
+    if len(texts) > limits.max_sentences:
+        notes.append(
+            f"Only the first {limits.max_sentences:,} of {len(texts):,} sentences are used "
+            "(the limit)."
+        )
+        texts = texts[: limits.max_sentences]
+    return tuple(texts), notes
+
+
+def _load(name: str, slot: str, limits: Limits) -> LoadedModel | None:
+    size = DOWNLOAD_SIZES_MB.get(name)
+    first_run = f" (the first run downloads about {size} MB)" if size else ""
+    try:
+        limits.check_model(name)
+        with st.spinner(f"Loading model {slot}: {name}{first_run}…"):
+            return cached_model(name)
+    except (ModelLoadError, ValueError) as error:
+        st.error(f"**Model {slot} could not be loaded.** {escape_markdown(error)}", icon="⚠️")
+        return None
+
+
+def _layer_slider(slot: str, key: str, info: ModelInfo) -> int:
+    options = list(range(info.n_hidden_states))
+    value = st.session_state[key]
+    resolved = value + info.n_hidden_states if value < 0 else value
+    # A link from another model, or a model change, may leave the layer out of range.
+    st.session_state[key] = min(max(resolved, 0), info.n_layers)
+    return st.sidebar.select_slider(
+        f"Layer, model {slot} ({info.short_name})",
+        options=options,
+        key=key,
+        format_func=lambda layer: "emb" if layer == 0 else str(layer),
+        help="0 is the embedding layer (token + position embeddings); "
+        f"1..{info.n_layers} are the outputs of the transformer blocks.",
+    )
+
+
+def _read_upload() -> None:
+    """Callback: an uploaded .txt replaces the sentences (one per line)."""
+    upload = st.session_state.get("upload")
+    if upload is not None:
+        st.session_state["text"] = upload.getvalue().decode("utf-8", errors="replace")
+
+
+def _text_controls(limits: Limits) -> None:
+    bar = st.sidebar
+    bar.text_area(
+        "Sentences, one per line",
+        key="text",
+        height=170,
+        help="Each line is one sentence. Words that occur in several sentences (like 'bank') "
+        "show how context changes a vector.",
+    )
+    with bar.expander("Upload a corpus (.txt)"):
+        st.file_uploader(
+            "One sentence per line; it replaces the text above",
+            type=["txt"],
+            key="upload",
+            on_change=_read_upload,
+            help=f"Up to {limits.max_sentences:,} sentences, {limits.max_characters:,} "
+            f"characters and {limits.max_tokens:,} tokens per model on this server.",
+        )
+
+
+def _model_controls(limits: Limits) -> None:
+    with st.sidebar.expander("Models", expanded=False):
+        if limits.hosted:
+            for slot in "AB":
+                st.selectbox(
+                    f"Model {slot}", list(limits.allowed_models), key=f"model_{slot.lower()}"
+                )
+            st.caption("This hosted demo offers these models only.")
+        else:
+            st.text_input("Model A (hub id or local folder)", key="model_a")
+            st.text_input("Model B (hub id or local folder)", key="model_b")
+            st.caption("Defaults come from EMBEXPLORER_MODEL_A / EMBEXPLORER_MODEL_B.")
+
+
+def _setting_controls(infos: tuple[ModelInfo, ModelInfo]) -> tuple[int, int]:
+    bar = st.sidebar
+    layers = (
+        _layer_slider("A", "layer_a", infos[0]),
+        _layer_slider("B", "layer_b", infos[1]),
+    )
+    bar.radio(
+        "Items",
+        list(align.UNITS),
+        key="unit",
+        horizontal=True,
+        format_func=UNIT_LABELS.get,
+        help="Tokens are each model's own pieces; words and sentences are the same items in "
+        "both models (sub-word pieces pooled), so they can be compared one to one.",
+    )
+    bar.selectbox(
+        "Preprocessing",
+        list(PREPROCESSING_LABELS),
+        key="prep",
+        format_func=PREPROCESSING_LABELS.get,
+        help="Mean-centring removes the common direction that makes raw GPT-2 cosines all near 1; "
+        "standardising also evens out a few 'rogue' dimensions with huge values.",
+    )
+    bar.selectbox(
+        "Sub-word pooling",
+        list(align.POOLINGS),
+        key="pooling",
+        help="How a word split into pieces becomes one vector. For GPT-2 only the last piece "
+        "has seen the whole word.",
+    )
+    bar.checkbox("Show special tokens ([CLS], [SEP])", key="special")
+    bar.toggle("Presentation mode (large fonts)", key="present")
+    return layers
+
+
+def _within_token_budget(
+    names: tuple[str, str], texts: tuple[str, ...], limits: Limits
+) -> tuple[str, ...]:
+    counts = [cached_token_counts(name, texts) for name in names]
+    keep = sentences_within_budget(counts, limits.max_tokens)
+    if keep < len(texts):
+        totals = ", ".join(f"{sum(c):,}" for c in counts)
+        st.warning(
+            f"The text has {totals} tokens (model A, model B); this server runs at most "
+            f"{limits.max_tokens:,} per model, so only the first {keep:,} of {len(texts):,} "
+            "sentences are used."
+        )
+    return texts[:keep]
+
+
+def _cancel(texts: tuple[str, ...]) -> None:
+    st.session_state["_cancelled"] = hash(texts)
+
+
+def _resume() -> None:
+    st.session_state.pop("_cancelled", None)
+
+
+def _run_models(
+    names: tuple[str, str], infos: tuple[ModelInfo, ModelInfo], texts: tuple[str, ...]
+) -> list[extract.HiddenStates] | None:
+    """Hidden states for both models: from the cache, or one run each, with progress and cancel
+    for a corpus (a click on Cancel reruns the page, which stops the run between batches)."""
+    if states_ready(names, texts):
+        return [cached_states(name, texts) for name in names]
+    if st.session_state.get("_cancelled") == hash(texts):
+        st.info("The run was cancelled. Edit the sentences, or start it again.")
+        st.button("Run the models", on_click=_resume, key="resume_run")
+        return None
+    label = f"{infos[0].short_name} and {infos[1].short_name} on {len(texts):,} sentence(s)"
+    if len(texts) < PROGRESS_MIN_SENTENCES:
+        with st.spinner(f"Running {label}…"):
+            return [cached_states(name, texts) for name in names]
+    status = st.empty()
+    with status.container():
+        bar = st.progress(0.0, text=f"Running {label}…")
+        st.button("Cancel", on_click=_cancel, args=(texts,), key="cancel_run")
+        states = []
+        for which, name in enumerate(names):
+
+            def progress(done: int, total: int, which=which) -> None:
+                bar.progress(
+                    (which + done / total) / 2,
+                    text=f"Running {infos[which].short_name}: {done:,} of {total:,} sentences",
+                )
+
+            states.append(cached_states(name, texts, progress=progress))
+    status.empty()
+    return states
+
+
+def sidebar() -> View | None:
+    """Draw the shared sidebar, load and run the models; None when nothing can be shown yet."""
+    ignored = restore_state()
+    limits = load_limits()
+    start_background_work()
+    _text_controls(limits)
+    _model_controls(limits)
+    if ignored:
+        st.warning(
+            "Some settings in the link are not valid here and were left at their defaults: "
+            + ", ".join(ignored)
+        )
+    texts, notes = parse_texts(st.session_state["text"], limits)
+    for note in notes:
+        st.warning(note)
+    names = (str(st.session_state["model_a"]).strip(), str(st.session_state["model_b"]).strip())
+    loaded = [_load(name, slot, limits) for name, slot in zip(names, "AB", strict=True)]
+    if None in loaded:
+        _finish_sidebar()
+        return None
+    infos = (loaded[0].info, loaded[1].info)
+    layers = _setting_controls(infos)
+    _finish_sidebar()
+    if not texts:
+        st.info("Type at least one sentence in the sidebar (one per line).")
+        return None
+    try:
+        texts = _within_token_budget(names, texts, limits)
+        if not texts:
+            st.error(
+                f"The first sentence alone has more than {limits.max_tokens:,} tokens, this "
+                "server's limit: shorten it."
+            )
+            return None
+        states = _run_models(names, infos, texts)
+    except (ValueError, extract.ExtractionCancelled) as error:
+        st.error(f"The models could not be run on this text: {escape_markdown(error)}")
+        return None
+    if states is None:
+        return None
+    warnings = tuple(dict.fromkeys(states[0].warnings + states[1].warnings))
+    for warning in warnings:
+        st.warning(warning)
+    selection = Selection(
+        names=names,
+        texts=texts,
+        layers=layers,
+        unit=st.session_state["unit"],
+        pooling=st.session_state["pooling"],
+        preprocessing=st.session_state["prep"],
+        special=st.session_state["special"],
+    )
+    return View(
+        selection=selection,
+        infos=infos,
+        presentation=st.session_state["present"],
+        warnings=warnings,
+    )
+
+
+def _finish_sidebar() -> None:
+    write_url()
+    with st.sidebar.expander("Share this view"):
+        if "text" in link_params():
+            st.caption("Copy this link: it opens the same sentences, models and settings.")
+        else:
+            st.caption(
+                "Copy this link: it keeps the models and settings. The text is too long for a "
+                "link; share the .txt file with it."
+            )
+        st.code(share_link(), language=None, wrap_lines=True)

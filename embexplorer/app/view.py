@@ -1,0 +1,126 @@
+"""A page's handle on what the sidebar settled: every computation a page needs, cached.
+
+Each method turns the view's :class:`~.selection.Selection` into the key its result depends on and
+calls the matching cached function in :mod:`.caching`, so a page only lays out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from .. import align, compare, geometry, invariance, projection, rogue
+from .. import contextuality as word_context
+from ..layers import LayerProfile
+from ..models import ModelInfo
+from . import caching
+from .selection import Selection
+
+
+@dataclass(frozen=True)
+class View:
+    """The selection (models, texts, items, layers, preprocessing), the models' facts, and the
+    display settings of the sidebar."""
+
+    selection: Selection
+    infos: tuple[ModelInfo, ModelInfo]
+    presentation: bool
+    warnings: tuple[str, ...]
+
+    # The selection's fields, as pages read them.
+    texts = property(lambda self: self.selection.texts)
+    names = property(lambda self: self.selection.names)
+    layers = property(lambda self: self.selection.layers)
+    unit = property(lambda self: self.selection.unit)
+    pooling = property(lambda self: self.selection.pooling)
+    preprocessing = property(lambda self: self.selection.preprocessing)
+    special = property(lambda self: self.selection.special)
+    paired_unit = property(lambda self: self.selection.paired_unit)
+
+    @property
+    def short_names(self) -> tuple[str, str]:
+        return self.infos[0].short_name, self.infos[1].short_name
+
+    @property
+    def panel_titles(self) -> list[str]:
+        return [self.panel_title(0), self.panel_title(1)]
+
+    def panel_title(self, which: int) -> str:
+        info, layer = self.infos[which], self.layers[which]
+        where = "embeddings" if layer == 0 else f"layer {layer}/{info.n_layers}"
+        return f"{'AB'[which]}: {info.short_name} ({info.kind}) · {where}"
+
+    def items(self, unit: str | None = None) -> tuple[align.Items, align.Items]:
+        return caching.items_of(self.selection.for_items(unit))
+
+    # Projection page
+
+    def projection(
+        self, which: int, method: str, dims: int, unit: str | None = None
+    ) -> projection.Projection:
+        """One model's items at its layer, projected on their own."""
+        if method == "umap":
+            caching.wait_for_umap_warm_up()
+        return caching.cached_projection(self.selection.at_layers(unit), which, method, dims)
+
+    def joint_projection(self, method: str, dims: int) -> projection.JointProjection:
+        """B Procrustes-aligned onto A, both projected together (words or sentences only)."""
+        if method == "umap":
+            caching.wait_for_umap_warm_up()
+        return caching.cached_joint(self.selection.at_layers(), method, dims)
+
+    # Similarity page
+
+    def comparison(self, metric: str, method: str) -> compare.Comparison:
+        """Both models' matrices, RSA and CKA over the shared items at the sidebar's layers."""
+        return caching.cached_comparison(self.selection.paired().at_layers(), metric, method)
+
+    # Layers page
+
+    def layer_matrix(self, metric: str, method: str) -> np.ndarray:
+        """RSA or CKA between every layer of A and every layer of B (shared items)."""
+        return caching.cached_layer_matrix(self.selection.paired().all_layers(), metric, method)
+
+    def layer_profiles(self, preprocessing: str) -> tuple[LayerProfile, LayerProfile]:
+        """Per-layer anisotropy, norm, intra-sentence similarity and PC1 share, both models."""
+        selection = replace(self.selection.for_items(), preprocessing=preprocessing)
+        return caching.cached_layer_profiles(selection)
+
+    # Context page
+
+    def context_profiles(
+        self, word: str
+    ) -> tuple[word_context.ContextProfile, word_context.ContextProfile]:
+        """Self-similarity of ``word``'s occurrences at every layer, both models."""
+        return caching.cached_context_profiles(self.selection.all_layers("word"), word)
+
+    # Geometry page
+
+    def spectra(self) -> tuple[geometry.PCAResult, geometry.PCAResult]:
+        return caching.cached_spectra(self.selection.at_layers())
+
+    def invariance(self, seed: int, method: str) -> invariance.InvarianceDemo:
+        """A random rotation and a random linear map applied to A's shared items at its layer."""
+        return caching.cached_invariance(self.selection.paired().at_layers(), seed, method)
+
+    def procrustes(self) -> geometry.ProcrustesResult:
+        return caching.cached_procrustes(self.selection.paired().at_layers())
+
+    def rogue_dimensions(self, exclude_first: bool) -> caching.RogueDimensions:
+        return caching.cached_rogue_dimensions(self.selection.paired().at_layers(), exclude_first)
+
+    def token_norms(self) -> tuple[rogue.NormOutliers, rogue.NormOutliers]:
+        return caching.cached_token_norms(self.selection.at_layers("token"))
+
+    def preprocessing_grid(self, exclude_first: bool, shown: np.ndarray) -> list[np.ndarray]:
+        """Cosine heatmaps of the kept shared items, raw / centred / standardised, both models."""
+        return caching.cached_preprocessing_grid(
+            self.selection.paired().at_layers(), exclude_first, tuple(int(i) for i in shown)
+        )
+
+    def preprocessing_cosines(self, exclude_first: bool) -> list[tuple[int, str, np.ndarray]]:
+        """The full matrices behind :meth:`preprocessing_grid` (for a download; not cached)."""
+        selection = self.selection.paired().at_layers()
+        keeps = caching.cached_rogue_dimensions(selection, exclude_first).keeps
+        return caching.preprocessing_cosines(selection, keeps)

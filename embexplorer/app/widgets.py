@@ -1,0 +1,116 @@
+"""Small drawing helpers shared by pages: header, charts, downloads built on click, numbers."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable
+
+import numpy as np
+import streamlit as st
+
+PLOTLY_CONFIG = {
+    "displaylogo": False,
+    "toImageButtonOptions": {"format": "png", "scale": 2, "filename": "embexplorer"},
+}
+TOKENS_NOT_PAIRED = (
+    "The two tokenizers cut the text into different tokens, so tokens cannot be compared one to "
+    "one: this view uses **words** (each model's pieces pooled). Choose words or sentences in "
+    "the sidebar to make it explicit."
+)
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+
+
+def escape_markdown(text) -> str:
+    """User text shown inside Markdown stays text: no links, emphasis, HTML or LaTeX."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+
+
+def number(value: float, spec: str = ".3f") -> str:
+    """A statistic for display: "not defined" instead of nan (constant similarities, too few
+    items for the debiased CKA, ...)."""
+    return format(value, spec) if np.isfinite(value) else "not defined"
+
+
+def page_header(title: str, caption: str) -> None:
+    """Wide layout, the browser tab's title, and the page's heading."""
+    st.set_page_config(
+        page_title=f"{title} · embexplorer", page_icon=":material/hub:", layout="wide"
+    )
+    st.title(title)
+    st.caption(caption)
+
+
+def paired_unit_notice(unit: str, container=st) -> None:
+    """Say so when a view that pairs items across models uses words instead of tokens."""
+    if unit == "token":
+        container.info(TOKENS_NOT_PAIRED, icon="ℹ️")
+
+
+def download_csv(label: str, frame: Callable, file_name: str, key: str) -> None:
+    """A CSV download whose table (``frame()``, a pandas DataFrame) is built only when clicked."""
+    st.download_button(
+        label,
+        lambda: frame().to_csv(index=False).encode("utf-8"),
+        file_name=file_name,
+        mime="text/csv",
+        key=key,
+    )
+
+
+def download_npz(label: str, arrays: Callable, file_name: str, key: str) -> None:
+    """An NPZ download of ``arrays()`` (a dict of arrays), built only when clicked."""
+
+    def data() -> bytes:
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, **arrays())
+        return buffer.getvalue()
+
+    st.download_button(label, data, file_name=file_name, mime="application/octet-stream", key=key)
+
+
+def chart(fig, key: str) -> None:
+    """A full-width plotly chart with PNG export kept on."""
+    st.plotly_chart(fig, width="stretch", config=PLOTLY_CONFIG, key=key)
+
+
+# Layers / Geometry / Context pages
+
+
+def use_layers(layer_a: int, layer_b: int) -> None:
+    """Callback: set both sidebar layers. Callbacks run before the script, so before the
+    sliders exist, which is when their state may still be changed."""
+    st.session_state["layer_a"], st.session_state["layer_b"] = int(layer_a), int(layer_b)
+
+
+def picked_cell(event) -> tuple[int, int] | None:
+    """(row, column) of the last point clicked in a chart's selection event, or None."""
+    try:
+        points = event["selection"]["points"]
+    except (KeyError, TypeError):
+        return None
+    for point in reversed(list(points or [])):
+        try:
+            return int(round(float(point["y"]))), int(round(float(point["x"])))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return None
+
+
+def _use_picked_layers(key: str) -> None:
+    cell = picked_cell(st.session_state.get(key))
+    if cell is not None:
+        use_layers(*cell)
+
+
+def layer_picker_chart(fig, key: str) -> None:
+    """A chart whose clicked cell (x = layer of B, y = layer of A) sets the sidebar layers."""
+    st.plotly_chart(
+        fig,
+        width="stretch",
+        config=PLOTLY_CONFIG,
+        key=key,
+        on_select=lambda: _use_picked_layers(key),
+        selection_mode="points",
+    )
