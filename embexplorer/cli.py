@@ -1,4 +1,5 @@
-"""``python -m embexplorer compare``: two models, the same sentences, one RSA score.
+"""``python -m embexplorer compare``: two models, the same sentences, one RSA score;
+``python -m embexplorer context WORD``: one word's self-similarity in both models, layer by layer.
 
 Errors (no text, too few items, unknown model, layer out of range) exit with status 2 and one
 line on stderr, never a traceback.
@@ -26,40 +27,53 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _add_shared_options(parser: argparse.ArgumentParser, all_layers_default: bool) -> None:
+    """Texts, models, layers, preprocessing, pooling, seed and --json: the same for every command."""
     from .align import POOLINGS
-    from .geometry import METRICS
-    from .models import ENV_MODEL_A, ENV_MODEL_B, default_model_names
+    from .models import default_model_names
 
     model_a, model_b = default_model_names()
+    parser.add_argument("texts", nargs="*", metavar="TEXT", help="one sentence per argument")
+    parser.add_argument("--file", type=Path, help="read sentences from a file, one per line")
+    parser.add_argument("--model-a", default=model_a, help=f"hub id or folder (default {model_a})")
+    parser.add_argument("--model-b", default=model_b, help=f"hub id or folder (default {model_b})")
+    parser.add_argument(
+        "--layer-a",
+        type=int,
+        default=None if all_layers_default else -1,
+        help="0 = embeddings; negative from the last "
+        + ("(default: every layer)" if all_layers_default else "(default -1)"),
+    )
+    parser.add_argument("--layer-b", type=int, default=parser.get_default("layer_a"))
+    parser.add_argument("--preprocess", choices=("none", "center", "standardize"), default="none")
+    parser.add_argument("--pooling", choices=POOLINGS, default="mean", help="sub-word pooling")
+    parser.add_argument("--bootstraps", type=_non_negative, default=1_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .contextuality import MIN_CONTEXTS
+    from .geometry import METRICS
+    from .models import ENV_MODEL_A, ENV_MODEL_B
+
     parser = _Parser(
         prog="embexplorer",
         description="Compare how two transformer models embed the same sentences.",
     )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sources = (
+        "Texts come from the arguments (one per sentence), --file (one per line) or stdin. "
+        f"Models default to {ENV_MODEL_A} / {ENV_MODEL_B} or gpt2 / bert-base-uncased."
+    )
     compare = commands.add_parser(
         "compare",
         help="RSA and CKA between two models' word or sentence similarity structures",
-        description=(
-            "Texts come from the arguments (one per sentence), --file (one per line) or stdin. "
-            f"Models default to {ENV_MODEL_A} / {ENV_MODEL_B} or gpt2 / bert-base-uncased."
-        ),
+        description=sources,
     )
-    compare.add_argument("texts", nargs="*", metavar="TEXT", help="one sentence per argument")
-    compare.add_argument("--file", type=Path, help="read sentences from a file, one per line")
-    compare.add_argument("--model-a", default=model_a, help=f"hub id or folder (default {model_a})")
-    compare.add_argument("--model-b", default=model_b, help=f"hub id or folder (default {model_b})")
-    compare.add_argument(
-        "--layer-a",
-        type=int,
-        default=-1,
-        help="0 = embeddings; negative from the last (default -1)",
-    )
-    compare.add_argument("--layer-b", type=int, default=-1, help="as --layer-a, for model B")
+    _add_shared_options(compare, all_layers_default=False)
     compare.add_argument("--unit", choices=("word", "sentence"), default="word")
     compare.add_argument("--metric", choices=METRICS, default="cosine")
-    compare.add_argument("--preprocess", choices=("none", "center", "standardize"), default="none")
-    compare.add_argument("--pooling", choices=POOLINGS, default="mean", help="sub-word pooling")
     compare.add_argument(
         "--method",
         choices=("spearman", "pearson"),
@@ -67,14 +81,41 @@ def build_parser() -> argparse.ArgumentParser:
         help="correlation the p-value and CI refer to (both are reported)",
     )
     compare.add_argument("--permutations", type=_non_negative, default=10_000)
-    compare.add_argument("--bootstraps", type=_non_negative, default=1_000)
-    compare.add_argument("--seed", type=int, default=0)
-    compare.add_argument("--json", action="store_true", help="print one JSON object")
+    compare.add_argument(
+        "--exclude-same-word",
+        action="store_true",
+        help="leave pairs of two occurrences of the same word out of RSA, p-value and CI",
+    )
+    compare.add_argument(
+        "--control",
+        action="store_true",
+        help="also score random-weight copies of both models (the chance baseline; "
+        "built from the configs, nothing downloaded)",
+    )
     compare.add_argument(
         "--export",
         type=Path,
         metavar="FILE.npz",
         help="save both models' item vectors, the items and the matrices",
+    )
+    context = commands.add_parser(
+        "context",
+        help="self-similarity of one word's occurrences, layer by layer (Ethayarajh 2019)",
+        description=sources
+        + " Self-similarity: mean cosine between the word's occurrences in different sentences; "
+        "anisotropy: mean cosine between different words in different sentences; "
+        "adjusted = self_similarity - anisotropy.",
+    )
+    context.add_argument("word", help="the word (matched with case in a cased model)")
+    _add_shared_options(context, all_layers_default=True)
+    context.add_argument(
+        "--skip-first", action="store_true", help="leave out occurrences at position 0"
+    )
+    context.add_argument(
+        "--min-contexts",
+        type=_non_negative,
+        default=MIN_CONTEXTS,
+        help=f"warn below this many different sentences (default {MIN_CONTEXTS}, as the paper)",
     )
     return parser
 
@@ -105,7 +146,7 @@ def read_texts(args: argparse.Namespace, stdin) -> list[str]:
     return texts
 
 
-def _report(comparison, infos) -> str:
+def _report(comparison, infos, control=None) -> str:
     rsa = comparison.rsa
     lines = [
         f"{comparison.items_a.n_items} {comparison.items_a.unit} items, {rsa.n_pairs} pairs; "
@@ -115,27 +156,59 @@ def _report(comparison, infos) -> str:
         lines.append(
             f"model {tag}: {info.short_name} ({info.kind}), layer {layer} of {info.n_layers}"
         )
+    if comparison.n_duplicate_sentences:
+        lines.append(
+            f"{comparison.n_duplicate_sentences} repeated sentence(s) counted once: "
+            + ", ".join(f"S{i + 1}" for i in comparison.duplicate_sentences)
+        )
+    lines.append(
+        f"{rsa.n_same_word_pairs} pairs are two occurrences of the same word"
+        + (" (left out of RSA)" if rsa.same_word_excluded else "")
+    )
+    shared = comparison.items_sharing_tokens
+    if shared:
+        lines.append(
+            f"{len(shared)} items share a token with another word: "
+            + ", ".join(repr(entry["item"]) for entry in shared[:10])
+        )
     if rsa.defined:
         lines.append(f"RSA: Spearman rho = {rsa.spearman:.3f}, Pearson r = {rsa.pearson:.3f}")
         if rsa.permutations:
             lines.append(
                 f"     p = {rsa.p_value:.4g} ({rsa.method}, {rsa.permutations} item permutations, one-sided)"
             )
-        if rsa.bootstraps:
+            lines.append(f"     null: {rsa.null}")
+        if rsa.bootstraps and np.isfinite(rsa.ci_low):
             lines.append(
                 f"     {rsa.ci_level:.0%} bootstrap CI of {rsa.method}: [{rsa.ci_low:.3f}, {rsa.ci_high:.3f}]"
             )
+        if rsa.ci_note:
+            lines.append(f"     {rsa.ci_note}")
     else:
         lines.append(f"RSA: not defined: {rsa.reason}")
-    lines.append(f"CKA: linear {comparison.cka:.3f} (debiased {comparison.cka_debiased:.3f})")
+    if control is not None:
+        lines.append(_control_line(control))
+    if comparison.cka_reason:
+        lines.append(f"CKA: not defined: {comparison.cka_reason}")
+    else:
+        lines.append(f"CKA: linear {comparison.cka:.3f} (debiased {comparison.cka_debiased:.3f})")
     return "\n".join(lines)
+
+
+def _control_line(control) -> str:
+    rsa = control.rsa
+    head = f"control (random weights, seeds {control.seeds[0]}/{control.seeds[1]}):"
+    if not rsa.defined:
+        return f"{head} RSA not defined: {rsa.reason}"
+    p = f", p = {rsa.p_value:.4g}" if np.isfinite(rsa.p_value) else ""
+    return f"{head} Spearman rho = {rsa.spearman:.3f}, Pearson r = {rsa.pearson:.3f}{p}"
 
 
 def _finite_or_none(value: float):
     return float(value) if np.isfinite(value) else None
 
 
-def _as_json(comparison, infos) -> dict:
+def _as_json(comparison, infos, control=None) -> dict:
     def matrix(values: np.ndarray) -> list[list[float | None]]:
         return [[_finite_or_none(v) for v in row] for row in values]
 
@@ -152,6 +225,11 @@ def _as_json(comparison, infos) -> dict:
         "rsa": comparison.rsa.to_dict(),
         "cka": _finite_or_none(comparison.cka),
         "cka_debiased": _finite_or_none(comparison.cka_debiased),
+        "cka_reason": comparison.cka_reason,
+        "duplicate_sentences": list(comparison.duplicate_sentences),
+        "n_duplicate_sentences": comparison.n_duplicate_sentences,
+        "items_sharing_tokens": comparison.items_sharing_tokens,
+        "control": None if control is None else control.to_dict(),
     }
 
 
@@ -172,10 +250,10 @@ def _export(path: Path, comparison, infos) -> None:
         raise UsageError(f"cannot write {path}: {error}") from error
 
 
-def run_compare(args: argparse.Namespace, stdin, stdout) -> None:
+def _load_and_extract(args: argparse.Namespace, stdin):
+    """Texts, both loaded models and their hidden states; warnings go to stderr."""
     import transformers
 
-    from .compare import compare_models
     from .extract import extract_hidden_states
     from .models import ModelLoadError, load_model
 
@@ -190,31 +268,105 @@ def run_compare(args: argparse.Namespace, stdin, stdout) -> None:
     states = [extract_hidden_states(model, texts) for model in loaded]
     for warning in states[0].warnings + states[1].warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    return texts, loaded, states
+
+
+def run_compare(args: argparse.Namespace, stdin, stdout) -> None:
+    from .compare import compare_models, control_comparison
+
+    texts, loaded, states = _load_and_extract(args, stdin)
     infos = [model.info for model in loaded]
+    settings = dict(
+        unit=args.unit,
+        pooling=args.pooling,
+        layer_a=args.layer_a,
+        layer_b=args.layer_b,
+        metric=args.metric,
+        preprocessing=args.preprocess,
+        method=args.method,
+        permutations=args.permutations,
+        bootstraps=args.bootstraps,
+        seed=args.seed,
+        exclude_same_word=args.exclude_same_word,
+    )
     try:
-        comparison = compare_models(
-            states[0],
-            states[1],
-            unit=args.unit,
-            pooling=args.pooling,
-            layer_a=args.layer_a,
-            layer_b=args.layer_b,
-            metric=args.metric,
-            preprocessing=args.preprocess,
-            method=args.method,
-            permutations=args.permutations,
-            bootstraps=args.bootstraps,
-            seed=args.seed,
+        comparison = compare_models(states[0], states[1], **settings)
+        del states
+        control = (
+            control_comparison(loaded[0], loaded[1], texts, seed=args.seed, **settings)
+            if args.control
+            else None
         )
     except ValueError as error:
         raise UsageError(str(error)) from error
     if args.export is not None:
         _export(args.export, comparison, infos)
     if args.json:
-        json.dump(_as_json(comparison, infos), stdout, ensure_ascii=False)
+        json.dump(_as_json(comparison, infos, control), stdout, ensure_ascii=False)
         stdout.write("\n")
     else:
-        stdout.write(_report(comparison, infos) + "\n")
+        stdout.write(_report(comparison, infos, control) + "\n")
+
+
+def _context_rows(profile, layer: int | None, n_hidden_states: int, name: str) -> list[dict]:
+    from .models import resolve_layer
+
+    rows = profile.layer_rows()
+    if layer is None:
+        return rows
+    return [rows[resolve_layer(layer, n_hidden_states, name)]]
+
+
+def run_context(args: argparse.Namespace, stdin, stdout) -> None:
+    from .align import build_items
+    from .contextuality import context_profile
+
+    _, loaded, states = _load_and_extract(args, stdin)
+    result: dict = {"word": args.word}
+    lines = []
+    for tag, model, model_states, layer in zip(
+        "ab", loaded, states, (args.layer_a, args.layer_b), strict=True
+    ):
+        items = build_items(model_states, "word", args.pooling)
+        name = f"model {tag.upper()}"
+        try:
+            profile = context_profile(
+                items,
+                args.word,
+                args.preprocess,
+                skip_first=args.skip_first,
+                min_contexts=args.min_contexts,
+                bootstraps=args.bootstraps,
+                seed=args.seed,
+            )
+            rows = _context_rows(profile, layer, items.vectors.shape[0], name)
+        except ValueError as error:
+            raise UsageError(f"{name} ({model.info.short_name}): {error}") from error
+        result[tag] = rows
+        details = profile.to_dict()
+        details.pop("layers")
+        result[f"{tag}_details"] = details
+        if profile.warning:
+            print(f"warning: {name}: {profile.warning}", file=sys.stderr)
+        lines.append(
+            f"model {tag.upper()}: {model.info.short_name}, {profile.word!r}: "
+            f"{profile.n_occurrences} occurrences in {profile.n_contexts} sentences"
+        )
+        lines.extend(
+            f"  layer {row['layer']:>2}: self-similarity {_fmt(row['self_similarity'])} "
+            f"[{_fmt(row['ci_low'])}, {_fmt(row['ci_high'])}], anisotropy "
+            f"{_fmt(row['anisotropy'])}, adjusted {_fmt(row['adjusted'])}"
+            for row in rows
+        )
+    if args.json:
+        json.dump(result, stdout, ensure_ascii=False)
+        stdout.write("\n")
+    else:
+        stdout.write("\n".join(lines) + "\n")
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
 
 
 def main(argv: Sequence[str] | None = None, stdin=None, stdout=None) -> int:
@@ -222,7 +374,8 @@ def main(argv: Sequence[str] | None = None, stdin=None, stdout=None) -> int:
     stdout = sys.stdout if stdout is None else stdout
     try:
         args = build_parser().parse_args(argv)
-        run_compare(args, stdin, stdout)
+        run = run_context if args.command == "context" else run_compare
+        run(args, stdin, stdout)
     except UsageError as error:
         print(" ".join(str(error).split()), file=sys.stderr)
         return EXIT_USAGE
