@@ -24,7 +24,7 @@ Measurements (``--only`` selects some):
     10,000-permutation Mantel test on 200 items (``rsa.mantel_p_value``) / a plain loop over
     permutations (``rsa.mantel_loop_reference``).
 ``layer_matrix``
-    The 13 x 13 layer-by-layer RSA matrix for 5 sentences (``layers.layer_rsa_matrix``) / a plain
+    The 13 x 13 layer-by-layer RSA matrix for 5 sentences (``layers.layer_similarity_matrix``) / a plain
     loop of ``rsa.rsa_score`` calls.
 ``peak_rss_mb``
     Peak memory of an app process (fresh subprocess, AppTest) with both models loaded after a

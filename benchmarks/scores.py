@@ -65,7 +65,7 @@ def measure_permutations(bench: Bench) -> list[Result]:
 
 def measure_layer_matrix(bench: Bench) -> list[Result]:
     try:
-        from embexplorer.layers import layer_rsa_matrix
+        from embexplorer.layers import layer_similarity_matrix
     except ImportError as error:
         return [unavailable("layer_matrix", "s", f"embexplorer.layers is not available: {error}")]
     from embexplorer.align import paired_items
@@ -77,7 +77,7 @@ def measure_layer_matrix(bench: Bench) -> list[Result]:
     items_a, items_b = paired_items(*states, unit="word")
 
     def ours():
-        return layer_rsa_matrix(
+        return layer_similarity_matrix(
             items_a, items_b, metric="cosine", preprocessing="none", method="spearman"
         )
 

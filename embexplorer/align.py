@@ -14,10 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 import regex
 
+from ._validation import check_choice
 from .extract import HiddenStates
-from .geometry import check_choice
 
 UNITS = ("token", "word", "sentence")
+COMPARABLE_UNITS = ("word", "sentence")  # the units two models share (tokens are per model)
 POOLINGS = ("mean", "first", "last")
 
 # CJK ideographs, the code-point ranges BERT's basic tokenizer puts spaces around
@@ -107,9 +108,6 @@ class Items:
     @property
     def n_items(self) -> int:
         return len(self.labels)
-
-    def layer(self, index: int) -> np.ndarray:
-        return self.vectors[index]
 
     def display_labels(self) -> list[str]:
         """Labels made unique: a repeated label gets its sentence number ("bank (S2)")."""
@@ -352,7 +350,7 @@ def paired_items(
     items (it is counted once): its words would otherwise pair with their own copies, which any
     two models find alike (:func:`duplicate_sentences` lists them).
     """
-    check_choice(unit, ("word", "sentence"), "unit for a comparison")
+    check_choice(unit, COMPARABLE_UNITS, "unit for a comparison")
     words = shared_words(states_a, states_b)
     if drop_duplicate_sentences:
         repeats = set(duplicate_sentences(states_a.texts))

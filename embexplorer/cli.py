@@ -30,6 +30,7 @@ class _Parser(argparse.ArgumentParser):
 def _add_shared_options(parser: argparse.ArgumentParser, all_layers_default: bool) -> None:
     """Texts, models, layers, preprocessing, pooling, seed and --json: the same for every command."""
     from .align import POOLINGS
+    from .geometry import APP_PREPROCESSING
     from .models import default_model_names
 
     model_a, model_b = default_model_names()
@@ -45,7 +46,7 @@ def _add_shared_options(parser: argparse.ArgumentParser, all_layers_default: boo
         + ("(default: every layer)" if all_layers_default else "(default -1)"),
     )
     parser.add_argument("--layer-b", type=int, default=parser.get_default("layer_a"))
-    parser.add_argument("--preprocess", choices=("none", "center", "standardize"), default="none")
+    parser.add_argument("--preprocess", choices=APP_PREPROCESSING, default="none")
     parser.add_argument("--pooling", choices=POOLINGS, default="mean", help="sub-word pooling")
     parser.add_argument("--bootstraps", type=_non_negative, default=1_000)
     parser.add_argument("--seed", type=int, default=0)
@@ -53,9 +54,11 @@ def _add_shared_options(parser: argparse.ArgumentParser, all_layers_default: boo
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .align import COMPARABLE_UNITS
     from .contextuality import MIN_CONTEXTS
     from .geometry import METRICS
     from .models import ENV_MODEL_A, ENV_MODEL_B
+    from .rsa import RSA_METHODS
 
     parser = _Parser(
         prog="embexplorer",
@@ -72,11 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
         description=sources,
     )
     _add_shared_options(compare, all_layers_default=False)
-    compare.add_argument("--unit", choices=("word", "sentence"), default="word")
+    compare.add_argument("--unit", choices=COMPARABLE_UNITS, default="word")
     compare.add_argument("--metric", choices=METRICS, default="cosine")
     compare.add_argument(
         "--method",
-        choices=("spearman", "pearson"),
+        choices=RSA_METHODS,
         default="spearman",
         help="correlation the p-value and CI refer to (both are reported)",
     )

@@ -10,12 +10,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._validation import MIN_ITEMS, check_choice, check_paired_items
 from .align import Items, duplicate_sentences, paired_items
 from .extract import HiddenStates, extract_hidden_states
-from .geometry import METRICS, check_choice, preprocess, similarity_matrix
+from .geometry import METRICS, preprocess, similarity_matrix
+from .labels import correlation_symbol
 from .layers import same_word_pairs
 from .models import LoadedModel, control_model, resolve_layer
-from .rsa import MIN_ITEMS, RSA_METHODS, RSAResult, cka_reason, is_constant, linear_cka, rsa_score
+from .rsa import RSA_METHODS, RSAResult, cka_reason, is_constant, linear_cka, rsa_score
 
 # Interactive budgets: permutations x pairs and bootstraps x pairs stay near these many values
 # (about a second here), so a corpus still gets a p-value and a CI without a long wait.
@@ -114,13 +116,7 @@ def compare_items(
     """
     check_choice(metric, METRICS, "metric")
     check_choice(method, RSA_METHODS, "RSA method")
-    if items_a.labels != items_b.labels:
-        raise ValueError("the two models' items differ; build them with paired_items()")
-    if items_a.n_items < MIN_ITEMS:
-        raise ValueError(
-            f"{items_a.n_items} {items_a.unit}(s) is too few: RSA needs at least {MIN_ITEMS} "
-            "items (3 pairs); add words or sentences"
-        )
+    check_paired_items(items_a, items_b)
     layers = (
         resolve_layer(layer_a, items_a.vectors.shape[0], "model A"),
         resolve_layer(layer_b, items_b.vectors.shape[0], "model B"),
@@ -289,7 +285,7 @@ def _strength(size: float) -> str:
 
 
 def _correlation_sentence(rsa: RSAResult, names: tuple[str, str], unit: str) -> str:
-    value, symbol = rsa.value, "ρ" if rsa.method == "spearman" else "r"
+    value, symbol = rsa.value, correlation_symbol(rsa.method)
     strength = _strength(abs(value))
     if strength == "hardly any":
         return (
@@ -315,7 +311,7 @@ def _control_sentence(rsa: RSAResult, control: RSAResult, unit: str) -> tuple[st
             f"For random-weight copies of both models the score is not defined ({control.reason}).",
             False,
         )
-    symbol = "ρ" if rsa.method == "spearman" else "r"
+    symbol = correlation_symbol(rsa.method)
     upper = control.ci_high if np.isfinite(control.ci_high) else control.value
     text = (
         f"Random-weight copies of the same two models give {symbol} = {control.value:.2f} on "

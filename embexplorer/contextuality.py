@@ -18,9 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._validation import check_choice, check_layered, check_level
 from .align import Items, word_key
-from .geometry import PREPROCESSING, check_choice, cosine_similarity_matrix, preprocess
-from .layers import check_layered, contextual_anisotropy, word_keys
+from .geometry import PREPROCESSING, cosine_similarity_matrix, preprocess
+from .layers import contextual_anisotropy, word_keys
 
 DEFAULT_WORD = "bank"
 MIN_CONTEXTS = 5  # Ethayarajh (2019) keeps words that occur in at least 5 different contexts
@@ -301,8 +302,7 @@ def context_profile(
     geometry of BERT, ELMo, and GPT-2 embeddings. EMNLP.
     """
     check_choice(preprocessing, PREPROCESSING, "preprocessing")
-    if not 0 < ci_level < 1:
-        raise ValueError(f"ci_level must be between 0 and 1 (e.g. 0.95); got {ci_level}")
+    check_level(ci_level)
     layered = check_layered(items.vectors, "items.vectors")
     indices = occurrences(items, word, skip_first)
     sentence = items.sentence[indices]

@@ -16,6 +16,9 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from ._validation import check_choice
+from .labels import LAYER_METHOD_LABELS
+
 # Okabe & Ito (2008), without black so that dark mode stays legible.
 CATEGORICAL_COLOURS = (
     "#0072B2",
@@ -27,6 +30,9 @@ CATEGORICAL_COLOURS = (
     "#F0E442",
     "#999999",
 )
+# Model A and model B wherever both are drawn: blue circles and vermilion diamonds.
+MODEL_COLOURS = (CATEGORICAL_COLOURS[0], CATEGORICAL_COLOURS[3])
+MODEL_SYMBOLS = ("circle", "diamond")
 SYMBOLS_2D = ("circle", "diamond", "square", "triangle-up", "x", "star", "cross", "triangle-down")
 SYMBOLS_3D = (
     "circle",
@@ -352,8 +358,7 @@ def projection_figure(
     cycled. The order lines become one grey path per panel, broken between sentences. Hover
     always names the token, its word, its sentence and its position.
     """
-    if colour_by not in COLOUR_BY:
-        raise ValueError(f"colour_by must be one of {', '.join(COLOUR_BY)}; got {colour_by!r}")
+    check_choice(colour_by, COLOUR_BY, "colour_by")
     panels = [
         replace(
             points,
@@ -429,9 +434,8 @@ def joint_projection_figure(
             name="same item",
         )
     )
-    for coords, name, colour, symbol in (
-        (coords_a, names[0], CATEGORICAL_COLOURS[0], "circle"),
-        (coords_b, names[1], CATEGORICAL_COLOURS[3], "diamond"),
+    for coords, name, colour, symbol in zip(
+        (coords_a, coords_b), names, MODEL_COLOURS, MODEL_SYMBOLS, strict=True
     ):
         fig.add_trace(
             _scatter(
@@ -560,12 +564,6 @@ def rsa_scatter_figure(
 
 # --- Layers, Geometry and Context pages -----------------------------------------------------------
 
-LAYER_METHOD_LABELS = {
-    "spearman": "RSA (Spearman ρ)",
-    "pearson": "RSA (Pearson r)",
-    "cka": "linear CKA",
-}
-
 
 def layer_tick_labels(n_hidden_states: int) -> list[str]:
     """Tick labels for layers: "emb" for the embedding layer, then the block numbers."""
@@ -681,7 +679,7 @@ def layer_curves_figure(
     for number, (_, curves) in enumerate(panels):
         row, col = number // columns + 1, number % columns + 1
         for curve in curves:
-            colour = CATEGORICAL_COLOURS[0 if curve.model == 0 else 3]
+            colour = MODEL_COLOURS[0 if curve.model == 0 else 1]
             name = plain_text(curve.name)
             fig.add_trace(
                 go.Scatter(
@@ -692,7 +690,7 @@ def layer_curves_figure(
                     marker=dict(
                         color=colour,
                         size=style.marker_size - 2,
-                        symbol="circle" if curve.model == 0 else "diamond",
+                        symbol=MODEL_SYMBOLS[0 if curve.model == 0 else 1],
                     ),
                     name=name,
                     legendgroup=name,
@@ -733,8 +731,8 @@ def spectrum_figure(
     for which, (values, ratio, name, n90) in enumerate(
         zip(eigenvalues, ratios, names, n_for_90, strict=True)
     ):
-        colour = CATEGORICAL_COLOURS[0 if which == 0 else 3]
-        symbol = "circle" if which == 0 else "diamond"
+        colour = MODEL_COLOURS[0 if which == 0 else 1]
+        symbol = MODEL_SYMBOLS[0 if which == 0 else 1]
         components = np.arange(1, len(values) + 1)
         keep = values > values.max() * 1e-12 if log_scale and values.size else slice(None)
         fig.add_trace(
@@ -912,7 +910,7 @@ def ranked_bar_figure(
     for column, (_, bar_labels, values) in enumerate(panels, start=1):
         bar_labels = plain_texts(bar_labels)
         longest = max([longest, *map(len, bar_labels)])
-        colour = CATEGORICAL_COLOURS[0 if column == 1 else 3]
+        colour = MODEL_COLOURS[0 if column == 1 else 1]
         fig.add_trace(
             go.Bar(
                 x=values,

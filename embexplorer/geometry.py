@@ -13,59 +13,27 @@ import numpy as np
 from scipy.linalg import orthogonal_procrustes
 from scipy.spatial.distance import pdist, squareform
 
+from ._validation import check_choice, check_paired_vectors, check_vectors
+
 METRICS = ("cosine", "euclidean")
 PREPROCESSING = ("none", "center", "standardize", "remove_top_pcs")
+# The preprocessing the app and the CLI offer (all-but-the-top stays a library option).
+APP_PREPROCESSING = ("none", "center", "standardize")
 PCA_SOLVERS = ("auto", "svd", "covariance")
-
-
-# --- input checks ---------------------------------------------------------------------------------
-
-
-def check_vectors(X, name: str = "X", min_items: int = 1) -> np.ndarray:
-    """Return ``X`` as a finite 2-D float64 array, or raise a ValueError that states its shape."""
-    array = np.asarray(X, dtype=np.float64)
-    if array.ndim != 2:
-        raise ValueError(
-            f"{name} must be a 2-D array of shape (n_items, n_dims); got shape {array.shape}"
-        )
-    if array.shape[0] < min_items:
-        raise ValueError(
-            f"{name} needs at least {min_items} item(s) (rows); got shape {array.shape}"
-        )
-    if array.shape[1] < 1:
-        raise ValueError(f"{name} needs at least 1 dimension (column); got shape {array.shape}")
-    if not np.isfinite(array).all():
-        raise ValueError(f"{name} contains NaN or infinite values (shape {array.shape})")
-    return array
-
-
-def check_paired_vectors(X, Y, min_items: int = 2) -> tuple[np.ndarray, np.ndarray]:
-    """Validate two spaces holding the same items (same row count; widths may differ)."""
-    X = check_vectors(X, "X", min_items=min_items)
-    Y = check_vectors(Y, "Y", min_items=min_items)
-    if X.shape[0] != Y.shape[0]:
-        raise ValueError(
-            f"X and Y must hold the same items: X has {X.shape[0]} rows while Y has {Y.shape[0]} "
-            f"(shapes {X.shape} and {Y.shape})"
-        )
-    return X, Y
-
-
-def check_choice(value: str, valid: tuple[str, ...], what: str) -> None:
-    """Raise a ValueError listing the valid names when ``value`` is not one of them."""
-    if value not in valid:
-        raise ValueError(f"{what} must be one of {', '.join(map(repr, valid))}; got {value!r}")
 
 
 # --- similarity matrices --------------------------------------------------------------------------
 
 
-def unit_rows(X) -> np.ndarray:
-    """Rows scaled to unit Euclidean length; a zero row stays zero (so its cosines are 0)."""
-    X = check_vectors(X)
+def _unit_rows(X: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(X, axis=1, keepdims=True)
     # Dividing by 1 leaves a zero row at zero instead of producing 0/0 = NaN.
     return X / np.where(norms > 0, norms, 1.0)
+
+
+def unit_rows(X) -> np.ndarray:
+    """Rows scaled to unit Euclidean length; a zero row stays zero (so its cosines are 0)."""
+    return _unit_rows(check_vectors(X))
 
 
 def cosine_similarity_matrix(X) -> np.ndarray:
@@ -93,7 +61,11 @@ def cosine_similarity_matrix(X) -> np.ndarray:
            [0.707, 1.   , 0.   ],
            [0.   , 0.   , 0.   ]])
     """
-    units = unit_rows(X)
+    return _cosine_similarity_matrix(check_vectors(X))
+
+
+def _cosine_similarity_matrix(X: np.ndarray) -> np.ndarray:
+    units = _unit_rows(X)
     similarity = units @ units.T
     # Rounding makes the product slightly asymmetric and can push |cos| a hair above 1.
     similarity = np.clip((similarity + similarity.T) / 2, -1.0, 1.0)
@@ -258,7 +230,7 @@ def anisotropy(X, exclude_pairs=None) -> float:
     X = check_vectors(X, min_items=2)
     n = X.shape[0]
     if exclude_pairs is None:
-        total = per_dimension_cosine_contribution(X).sum()
+        total = _per_dimension_cosine_contribution(X).sum()
         return float(total / (n * (n - 1) / 2))
     mask = np.asarray(exclude_pairs, dtype=bool)
     if mask.shape != (n, n):
@@ -270,7 +242,7 @@ def anisotropy(X, exclude_pairs=None) -> float:
     np.fill_diagonal(keep, False)
     if not keep.any():
         raise ValueError(f"exclude_pairs excludes every pair of the {n} items; nothing to average")
-    return float(cosine_similarity_matrix(X)[keep].mean())
+    return float(_cosine_similarity_matrix(X)[keep].mean())
 
 
 def per_dimension_cosine_contribution(X) -> np.ndarray:
@@ -302,7 +274,11 @@ def per_dimension_cosine_contribution(X) -> np.ndarray:
     >>> per_dimension_cosine_contribution([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
     array([1., 0.])
     """
-    units = unit_rows(X)
+    return _per_dimension_cosine_contribution(check_vectors(X))
+
+
+def _per_dimension_cosine_contribution(X: np.ndarray) -> np.ndarray:
+    units = _unit_rows(X)
     return (units.sum(axis=0) ** 2 - (units**2).sum(axis=0)) / 2
 
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .geometry import check_vectors, cosine_similarity_matrix, random_orthogonal
+from ._validation import check_choice, check_paired_vectors, check_vectors
+from .geometry import cosine_similarity_matrix, random_orthogonal
 from .rsa import RSA_METHODS, rsa_score
 
 DEFAULT_CONDITION = 100.0  # ratio of the largest to the smallest stretch of the linear map
@@ -58,7 +59,7 @@ class InvarianceDemo:
     linear: MapEffect
 
 
-def _correlation(A: np.ndarray, B: np.ndarray, method: str) -> float:
+def _rsa_value(A: np.ndarray, B: np.ndarray, method: str) -> float:
     return rsa_score(A, B, method=method, permutations=0, bootstraps=0).value
 
 
@@ -75,8 +76,8 @@ def apply_map(name: str, X, M, similarity_b, method: str = "spearman") -> MapEff
         similarity=after,
         max_cosine_change=float(np.max(np.abs(after - before))),
         max_coordinate_change=float(np.max(np.abs(mapped - X))),
-        rsa_with_original=_correlation(before, after, method),
-        rsa_with_b=_correlation(after, similarity_b, method),
+        rsa_with_original=_rsa_value(before, after, method),
+        rsa_with_b=_rsa_value(after, similarity_b, method),
     )
 
 
@@ -99,21 +100,15 @@ def invariance_demo(X_a, X_b, seed: int = 0, method: str = "spearman") -> Invari
         ``rotation.max_cosine_change`` is at floating-point level (about 1e-15) and
         ``rotation.rsa_with_b`` equals ``rsa_with_b``; the linear map changes both.
     """
-    if method not in RSA_METHODS:
-        raise ValueError(f"method must be one of {', '.join(RSA_METHODS)}; got {method!r}")
-    X_a = check_vectors(X_a, "X_a", min_items=3)
-    X_b = check_vectors(X_b, "X_b", min_items=3)
-    if X_a.shape[0] != X_b.shape[0]:
-        raise ValueError(
-            f"X_a and X_b must hold the same items: shapes {X_a.shape} and {X_b.shape}"
-        )
+    check_choice(method, RSA_METHODS, "RSA method")
+    X_a, X_b = check_paired_vectors(X_a, X_b, min_items=3, names=("X_a", "X_b"))
     similarity_a = cosine_similarity_matrix(X_a)
     similarity_b = cosine_similarity_matrix(X_b)
     d = X_a.shape[1]
     return InvarianceDemo(
         vectors=X_a,
         similarity=similarity_a,
-        rsa_with_b=_correlation(similarity_a, similarity_b, method),
+        rsa_with_b=_rsa_value(similarity_a, similarity_b, method),
         method=method,
         rotation=apply_map(
             "orthogonal R", X_a, random_orthogonal(d, seed=seed), similarity_b, method

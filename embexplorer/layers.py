@@ -1,7 +1,7 @@
 """Layer by layer: how every layer of model A matches every layer of model B, and how the geometry
 of each model's space changes with depth.
 
-:func:`layer_rsa_matrix` gives the (L_A + 1) x (L_B + 1) matrix of RSA correlations (or linear CKA)
+:func:`layer_similarity_matrix` gives the (L_A + 1) x (L_B + 1) matrix of RSA correlations (or linear CKA)
 between all pairs of hidden states from hidden states already extracted: no model runs. Each
 layer's pair vector (or Gram matrix) is computed once per model, so the whole matrix is one matrix
 product. :func:`layer_profile` gives per-layer curves of anisotropy, vector norm, intra-sentence
@@ -16,19 +16,18 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from ._validation import check_choice, check_layered, check_paired_items, check_vectors
 from .align import Items, word_key
 from .geometry import (
     METRICS,
     PREPROCESSING,
-    check_choice,
-    check_vectors,
     cosine_similarity_matrix,
     pca,
     preprocess,
     similarity_matrix,
     unit_rows,
 )
-from .rsa import MIN_ITEMS, upper_triangle
+from .rsa import upper_triangle
 
 LAYER_METHODS = ("spearman", "pearson", "cka")
 LAYER_MEASURES = {
@@ -39,38 +38,10 @@ LAYER_MEASURES = {
 }
 
 
-# --- input checks ---------------------------------------------------------------------------------
-
-
-def check_layered(vectors, name: str = "vectors") -> np.ndarray:
-    """Item vectors at every layer as a finite float64 array of shape (n_layers, n_items, n_dims)."""
-    array = np.asarray(vectors, dtype=np.float64)
-    if array.ndim != 3:
-        raise ValueError(
-            f"{name} must have shape (n_hidden_states, n_items, n_dims); got shape {array.shape}"
-        )
-    if not np.isfinite(array).all():
-        raise ValueError(f"{name} contains NaN or infinite values (shape {array.shape})")
-    return array
-
-
-def _check_paired(items_a: Items, items_b: Items) -> None:
-    if items_a.labels != items_b.labels:
-        raise ValueError(
-            f"the two models' items differ ({items_a.n_items} and {items_b.n_items} items); "
-            "build them with align.paired_items()"
-        )
-    if items_a.n_items < MIN_ITEMS:
-        raise ValueError(
-            f"{items_a.n_items} {items_a.unit}(s) is too few: RSA needs at least {MIN_ITEMS} "
-            "items (3 pairs); add words or sentences"
-        )
-
-
 # --- the layer-by-layer match ---------------------------------------------------------------------
 
 
-def _unit_rows(values: np.ndarray) -> np.ndarray:
+def _standardised_rows(values: np.ndarray) -> np.ndarray:
     """Centre each row and scale it to unit length; a constant row becomes NaN (undefined)."""
     centred = values - values.mean(axis=1, keepdims=True)
     norms = np.linalg.norm(centred, axis=1, keepdims=True)
@@ -97,10 +68,21 @@ def layer_pair_vectors(
         and scaled to unit length. CKA: the layer's Gram matrix of column-centred vectors, flattened
         and scaled to unit length (``metric`` plays no part). A row with no spread is NaN.
     """
+    _check_layer_settings(metric, preprocessing, method)
+    return _layer_pair_vectors(check_layered(vectors), metric, preprocessing, method)
+
+
+def _check_layer_settings(metric: str, preprocessing: str, method: str) -> None:
     check_choice(method, LAYER_METHODS, "layer comparison method")
     check_choice(metric, METRICS, "metric")
     check_choice(preprocessing, PREPROCESSING, "preprocessing")
-    layered = check_layered(vectors)
+
+
+def _layer_pair_vectors(
+    layered: np.ndarray, metric: str, preprocessing: str, method: str
+) -> np.ndarray:
+    """:func:`layer_pair_vectors` on settings and a (n_layers, n_items, n_dims) array already
+    checked."""
     rows = []
     for layer in layered:
         prepared = preprocess(layer, preprocessing)
@@ -116,10 +98,10 @@ def layer_pair_vectors(
             return np.where(norms > 0, stacked / np.where(norms > 0, norms, 1.0), np.nan)
     if method == "spearman":
         stacked = stats.rankdata(stacked, axis=1)
-    return _unit_rows(stacked)
+    return _standardised_rows(stacked)
 
 
-def layer_rsa_matrix(
+def layer_similarity_matrix(
     items_a: Items,
     items_b: Items,
     metric: str = "cosine",
@@ -161,10 +143,11 @@ def layer_rsa_matrix(
     ...     n = vectors.shape[1]
     ...     return Items("word", list("abcdef")[:n], np.zeros(n, int), np.arange(n), vectors, [])
     >>> A = rng.standard_normal((3, 6, 4))
-    >>> layer_rsa_matrix(items(A), items(A)).diagonal().round(6)
+    >>> layer_similarity_matrix(items(A), items(A)).diagonal().round(6)
     array([1., 1., 1.])
     """
-    _check_paired(items_a, items_b)
+    _check_layer_settings(metric, preprocessing, method)
+    check_paired_items(items_a, items_b)
     vectors_a = check_layered(items_a.vectors, "items_a.vectors")
     vectors_b = check_layered(items_b.vectors, "items_b.vectors")
     if vectors_a.shape[1] != vectors_b.shape[1]:
@@ -172,8 +155,8 @@ def layer_rsa_matrix(
             f"items_a.vectors has {vectors_a.shape[1]} items while items_b.vectors has "
             f"{vectors_b.shape[1]} (shapes {vectors_a.shape} and {vectors_b.shape})"
         )
-    rows_a = layer_pair_vectors(vectors_a, metric, preprocessing, method)
-    rows_b = layer_pair_vectors(vectors_b, metric, preprocessing, method)
+    rows_a = _layer_pair_vectors(vectors_a, metric, preprocessing, method)
+    rows_b = _layer_pair_vectors(vectors_b, metric, preprocessing, method)
     return np.clip(rows_a @ rows_b.T, -1.0, 1.0)
 
 

@@ -19,7 +19,6 @@ DEFAULT_MODEL_A = "gpt2"
 DEFAULT_MODEL_B = "bert-base-uncased"
 ENV_MODEL_A = "EMBEXPLORER_MODEL_A"
 ENV_MODEL_B = "EMBEXPLORER_MODEL_B"
-MODEL_KINDS = ("causal", "masked", "encoder")
 
 # Approximate first-run download sizes of the defaults (safetensors weights + tokenizer files).
 DOWNLOAD_SIZES_MB = {"gpt2": 550, "bert-base-uncased": 440, "distilgpt2": 350}

@@ -15,10 +15,16 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import stats
 
-from .geometry import check_choice, check_paired_vectors
+from ._validation import (
+    check_choice,
+    check_count,
+    check_level,
+    check_matrix,
+    check_matrix_pair,
+    check_paired_vectors,
+)
 
 RSA_METHODS = ("pearson", "spearman")
-MIN_ITEMS = 3  # 3 items give 3 pairs, the fewest a correlation over pairs can use
 
 # A permuted correlation that equals the observed one in exact arithmetic (e.g. the identity
 # permutation) may differ from it in the last bits; count it as "at least as large".
@@ -26,23 +32,6 @@ TIE_TOLERANCE = 1e-12
 
 
 # --- matrices -> pair vectors ---------------------------------------------------------------------
-
-
-def check_matrix(M, name: str = "M") -> np.ndarray:
-    """Return ``M`` as a finite, square, symmetric float64 array or raise a ValueError."""
-    array = np.asarray(M, dtype=np.float64)
-    if array.ndim != 2 or array.shape[0] != array.shape[1]:
-        raise ValueError(
-            f"{name} must be a square item-by-item matrix of shape (n_items, n_items); "
-            f"got shape {array.shape}"
-        )
-    if not np.isfinite(array).all():
-        raise ValueError(f"{name} contains NaN or infinite values (shape {array.shape})")
-    if not np.allclose(array, array.T, rtol=1e-7, atol=1e-10):
-        raise ValueError(
-            f"{name} (shape {array.shape}) is not symmetric; RSA reads only its upper triangle"
-        )
-    return array
 
 
 def upper_triangle(M) -> np.ndarray:
@@ -53,8 +42,12 @@ def upper_triangle(M) -> np.ndarray:
     >>> upper_triangle([[0, 1, 2], [1, 0, 3], [2, 3, 0]])
     array([1., 2., 3.])
     """
-    array = check_matrix(M)
-    return array[np.triu_indices(array.shape[0], k=1)]
+    return _upper_triangle_unchecked(check_matrix(M))
+
+
+def _upper_triangle_unchecked(M: np.ndarray) -> np.ndarray:
+    """:func:`upper_triangle` of a matrix already checked (square float64)."""
+    return M[np.triu_indices(M.shape[0], k=1)]
 
 
 def _to_symmetric(values: np.ndarray, n: int, diagonal: float = 0.0) -> np.ndarray:
@@ -173,10 +166,18 @@ def mantel_p_value(
     faster than gathering (256, n_pairs) blocks by fancy indexing.
     """
     check_choice(method, RSA_METHODS, "RSA method")
-    A, B = _check_pair(A, B)
+    permutations = check_count(permutations, "permutations")
+    A, B = check_matrix_pair(A, B)
+    return _mantel_p_value(A, B, method, permutations, seed)
+
+
+def _mantel_p_value(
+    A: np.ndarray, B: np.ndarray, method: str, permutations: int, seed: int | None
+) -> float:
+    """:func:`mantel_p_value` on matrices already checked."""
     n = A.shape[0]
-    a = _transform(upper_triangle(A), method)
-    b = _transform(upper_triangle(B), method)
+    a = _transform(_upper_triangle_unchecked(A), method)
+    b = _transform(_upper_triangle_unchecked(B), method)
     if permutations == 0 or _constant_reason(a, b):
         return math.nan
     a_centred = a - a.mean()
@@ -204,16 +205,17 @@ def mantel_loop_reference(
     two give the identical p-value.
     """
     check_choice(method, RSA_METHODS, "RSA method")
-    A, B = _check_pair(A, B)
+    permutations = check_count(permutations, "permutations")
+    A, B = check_matrix_pair(A, B)
     correlate = stats.spearmanr if method == "spearman" else stats.pearsonr
-    a = upper_triangle(A)
-    if permutations == 0 or _constant_reason(a, upper_triangle(B)):
+    a, b = _upper_triangle_unchecked(A), _upper_triangle_unchecked(B)
+    if permutations == 0 or _constant_reason(a, b):
         return math.nan
-    observed = correlate(a, upper_triangle(B))[0]
+    observed = correlate(a, b)[0]
     count = 0
     for order in item_permutations(A.shape[0], permutations, seed):
         permuted = B[np.ix_(order, order)]
-        count += correlate(a, upper_triangle(permuted))[0] >= observed - TIE_TOLERANCE
+        count += correlate(a, _upper_triangle_unchecked(permuted))[0] >= observed - TIE_TOLERANCE
     return _one_sided_p(int(count), permutations)
 
 
@@ -252,10 +254,23 @@ def bootstrap_ci(
     are skipped; (NaN, NaN) when ``bootstraps == 0`` or none is defined.
     """
     check_choice(method, RSA_METHODS, "RSA method")
-    _check_level(ci_level)
-    A, B = _check_pair(A, B)
+    check_level(ci_level)
+    bootstraps = check_count(bootstraps, "bootstraps")
+    A, B = check_matrix_pair(A, B)
+    return _bootstrap_ci(A, B, method, bootstraps, ci_level, seed)
+
+
+def _bootstrap_ci(
+    A: np.ndarray,
+    B: np.ndarray,
+    method: str,
+    bootstraps: int,
+    ci_level: float,
+    seed: int | None,
+) -> tuple[float, float]:
+    """:func:`bootstrap_ci` on matrices already checked."""
     n = A.shape[0]
-    a, b = upper_triangle(A), upper_triangle(B)
+    a, b = _upper_triangle_unchecked(A), _upper_triangle_unchecked(B)
     if bootstraps == 0 or _constant_reason(a, b):
         return math.nan, math.nan
     groups_a, count_a = _tie_groups(a, n)
@@ -285,31 +300,6 @@ def bootstrap_ci(
 
 
 # --- RSA ------------------------------------------------------------------------------------------
-
-
-def _check_level(ci_level: float) -> None:
-    if not 0 < ci_level < 1:
-        raise ValueError(f"ci_level must be between 0 and 1 (e.g. 0.95); got {ci_level}")
-
-
-def _check_pair(A, B) -> tuple[np.ndarray, np.ndarray]:
-    A = check_matrix(A, "A")
-    B = check_matrix(B, "B")
-    if A.shape != B.shape:
-        raise ValueError(
-            f"A and B must cover the same items: A has shape {A.shape} while B has shape {B.shape}"
-        )
-    if A.shape[0] < MIN_ITEMS:
-        raise ValueError(
-            f"RSA needs at least {MIN_ITEMS} items (3 pairs); got matrices of shape {A.shape}"
-        )
-    return A, B
-
-
-def _check_count(value: int, name: str) -> int:
-    if int(value) != value or value < 0:
-        raise ValueError(f"{name} must be a non-negative integer; got {value!r}")
-    return int(value)
 
 
 def rsa_score(
@@ -363,15 +353,15 @@ def rsa_score(
     >>> import numpy as np
     >>> A = np.array([[1.0, 0.9, 0.1], [0.9, 1.0, 0.2], [0.1, 0.2, 1.0]])
     >>> result = rsa_score(A, 2 * A, permutations=0, bootstraps=0)
-    >>> round(result.pearson, 6), result.spearman
+    >>> round(result.pearson, 6), round(result.spearman, 6)
     (1.0, 1.0)
     """
     check_choice(method, RSA_METHODS, "RSA method")
-    _check_level(ci_level)
-    permutations = _check_count(permutations, "permutations")
-    bootstraps = _check_count(bootstraps, "bootstraps")
-    A, B = _check_pair(A, B)
-    a, b = upper_triangle(A), upper_triangle(B)
+    check_level(ci_level)
+    permutations = check_count(permutations, "permutations")
+    bootstraps = check_count(bootstraps, "bootstraps")
+    A, B = check_matrix_pair(A, B)
+    a, b = _upper_triangle_unchecked(A), _upper_triangle_unchecked(B)
     common = dict(
         method=method,
         ci_level=ci_level,
@@ -386,11 +376,11 @@ def rsa_score(
         return RSAResult(
             pearson=nan, spearman=nan, p_value=nan, ci_low=nan, ci_high=nan, reason=reason, **common
         )
-    ci_low, ci_high = bootstrap_ci(A, B, method, bootstraps, ci_level, seed)
+    ci_low, ci_high = _bootstrap_ci(A, B, method, bootstraps, ci_level, seed)
     return RSAResult(
         pearson=_correlation(a, b),
         spearman=_correlation(stats.rankdata(a), stats.rankdata(b)),
-        p_value=mantel_p_value(A, B, method, permutations, seed),
+        p_value=_mantel_p_value(A, B, method, permutations, seed),
         ci_low=ci_low,
         ci_high=ci_high,
         **common,

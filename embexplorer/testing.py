@@ -29,6 +29,8 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
+from ._validation import check_choice
+
 SIZES = ("tiny", "full")
 
 # Public-domain style text with the words the app's examples use (bank, river, money, ...), so the
@@ -86,11 +88,6 @@ def _train_wordpiece(vocab_size: int) -> Tokenizer:
     return tokenizer
 
 
-def _check_size(size: str) -> None:
-    if size not in SIZES:
-        raise ValueError(f"size must be one of {SIZES}, got {size!r}")
-
-
 def build_gpt2_standin(folder: str | Path, size: str = "tiny", seed: int = 0) -> Path:
     """Save a random-weight GPT-2 with a byte-level BPE tokenizer into ``folder``.
 
@@ -98,7 +95,7 @@ def build_gpt2_standin(folder: str | Path, size: str = "tiny", seed: int = 0) ->
     """
     import torch
 
-    _check_size(size)
+    check_choice(size, SIZES, "size")
     folder = Path(folder)
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=_train_byte_level_bpe(vocab_size=600),
@@ -127,7 +124,7 @@ def build_bert_standin(folder: str | Path, size: str = "tiny", seed: int = 0) ->
     """Save a random-weight BERT with a lower-casing WordPiece tokenizer into ``folder``."""
     import torch
 
-    _check_size(size)
+    check_choice(size, SIZES, "size")
     folder = Path(folder)
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=_train_wordpiece(vocab_size=700),
@@ -249,7 +246,7 @@ def build_gpt2_real_tokenizer_standin(
     """
     import torch
 
-    _check_size(size)
+    check_choice(size, SIZES, "size")
     folder = Path(folder)
     shape = {} if size == "full" else dict(n_embd=32, n_layer=3, n_head=2, n_positions=128)
     config = GPT2Config(**shape)

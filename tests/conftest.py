@@ -1,4 +1,5 @@
-"""Shared fixtures: tiny offline GPT-2 / BERT stand-ins and the real all-MiniLM-L6-v2.
+"""Shared fixtures: tiny offline GPT-2 / BERT stand-ins and the real all-MiniLM-L6-v2; shared
+helpers (``ROOT``, ``charts``, ``plotly_array``) that test modules import from here.
 
 Nothing here touches the Hugging Face hub: HF_HUB_OFFLINE is set before transformers is imported,
 so a missing model fails at once instead of retrying for ~50 s.
@@ -10,11 +11,32 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
+import base64  # noqa: E402
+import json  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from embexplorer.testing import build_bert_standin, build_gpt2_standin  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def charts(at) -> list[dict]:
+    """The plotly figures an ``AppTest`` run drew, as JSON dictionaries."""
+    return [json.loads(element.proto.spec) for element in at.get("plotly_chart")]
+
+
+def plotly_array(encoded) -> np.ndarray:
+    """A numeric array from a figure's JSON (plotly writes numpy arrays as base64 typed arrays)."""
+    if not isinstance(encoded, dict):
+        return np.asarray(encoded)
+    array = np.frombuffer(base64.b64decode(encoded["bdata"]), dtype=encoded["dtype"])
+    shape = encoded.get("shape")
+    if isinstance(shape, str):
+        shape = [int(part) for part in shape.split(",")]
+    return array.reshape(shape) if shape else array
 
 
 @pytest.fixture(scope="session")

@@ -9,11 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
 from benchmarks import cli, core
 from embexplorer.testing import build_stand_ins
 
-ROOT = Path(__file__).resolve().parents[1]
 ROW_FIELDS = {
     "name",
     "unit",

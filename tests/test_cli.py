@@ -5,15 +5,14 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import ROOT
 from scipy import stats
 
 from embexplorer.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
 TEXTS = ["The bank raised rates.", "We sat on the river bank."]
 
 

@@ -1,26 +1,10 @@
 """AppTest for the Layers, Geometry and Context pages, with the tiny offline models."""
 
-import base64
-from pathlib import Path
-
-import numpy as np
+from conftest import ROOT, plotly_array
 from streamlit.testing.v1 import AppTest
 from test_pages import TIMEOUT, assert_clean, charts, model_runs, page  # noqa: F401
 
 from embexplorer.app.widgets import picked_cell
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def plotly_array(encoded) -> np.ndarray:
-    """A numeric array from a figure's JSON (plotly writes numpy arrays as base64 typed arrays)."""
-    if not isinstance(encoded, dict):
-        return np.asarray(encoded)
-    array = np.frombuffer(base64.b64decode(encoded["bdata"]), dtype=encoded["dtype"])
-    shape = encoded.get("shape")
-    if isinstance(shape, str):
-        shape = [int(part) for part in shape.split(",")]
-    return array.reshape(shape) if shape else array
 
 
 def test_layers_page_matrix_curves_and_picking_layers(model_runs):  # noqa: F811

@@ -19,7 +19,7 @@ from embexplorer.layers import (
     best_match,
     intra_sentence_similarity,
     layer_profile,
-    layer_rsa_matrix,
+    layer_similarity_matrix,
 )
 from embexplorer.rogue import keep_items, largest_norms, top_dimensions
 from embexplorer.rsa import linear_cka, rsa_score
@@ -53,7 +53,7 @@ def paired():
     return make_items(a), make_items(b)
 
 
-# --- layer_rsa_matrix -----------------------------------------------------------------------------
+# --- layer_similarity_matrix ----------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("method", ["spearman", "pearson"])
@@ -61,7 +61,7 @@ def paired():
 @pytest.mark.parametrize("preprocessing", ["none", "standardize"])
 def test_layer_matrix_equals_rsa_score_cell_by_cell(paired, method, metric, preprocessing):
     items_a, items_b = paired
-    matrix = layer_rsa_matrix(items_a, items_b, metric, preprocessing, method)
+    matrix = layer_similarity_matrix(items_a, items_b, metric, preprocessing, method)
     assert matrix.shape == (4, 3)
     for i in range(4):
         for j in range(3):
@@ -78,7 +78,7 @@ def test_layer_matrix_equals_rsa_score_cell_by_cell(paired, method, metric, prep
 @pytest.mark.parametrize("preprocessing", ["none", "center", "standardize"])
 def test_layer_matrix_cka_equals_linear_cka_cell_by_cell(paired, preprocessing):
     items_a, items_b = paired
-    matrix = layer_rsa_matrix(items_a, items_b, preprocessing=preprocessing, method="cka")
+    matrix = layer_similarity_matrix(items_a, items_b, preprocessing=preprocessing, method="cka")
     for i in range(4):
         for j in range(3):
             expected = linear_cka(
@@ -90,7 +90,7 @@ def test_layer_matrix_cka_equals_linear_cka_cell_by_cell(paired, preprocessing):
 
 def test_layer_matrix_of_a_model_with_itself_has_unit_diagonal(paired):
     for method in LAYER_METHODS:
-        matrix = layer_rsa_matrix(paired[0], paired[0], method=method)
+        matrix = layer_similarity_matrix(paired[0], paired[0], method=method)
         np.testing.assert_allclose(np.diag(matrix), 1.0, atol=1e-12)
         np.testing.assert_allclose(matrix, matrix.T, atol=1e-12)
 
@@ -101,25 +101,27 @@ def test_layer_matrix_is_nan_where_a_layer_has_no_spread(paired):
     vectors[2] = 1.0  # every item the same vector: every cosine 1, no Gram variance
     flat = make_items(vectors)
     for method in LAYER_METHODS:
-        matrix = layer_rsa_matrix(flat, items_b, method=method)
+        matrix = layer_similarity_matrix(flat, items_b, method=method)
         assert np.isnan(matrix[2]).all() and np.isfinite(np.delete(matrix, 2, axis=0)).all()
 
 
 def test_layer_matrix_rejects_bad_input(paired):
     items_a, items_b = paired
     with pytest.raises(ValueError, match="'spearman', 'pearson', 'cka'"):
-        layer_rsa_matrix(items_a, items_b, method="kendall")
+        layer_similarity_matrix(items_a, items_b, method="kendall")
     with pytest.raises(ValueError, match="items differ"):
-        layer_rsa_matrix(items_a, make_items(items_b.vectors, labels=list("abcdefghijklmn")))
+        layer_similarity_matrix(items_a, make_items(items_b.vectors, labels=list("abcdefghijklmn")))
     with pytest.raises(ValueError, match="too few"):
-        layer_rsa_matrix(make_items(items_a.vectors[:, :2]), make_items(items_b.vectors[:, :2]))
+        layer_similarity_matrix(
+            make_items(items_a.vectors[:, :2]), make_items(items_b.vectors[:, :2])
+        )
 
 
 def test_layer_matrix_on_tiny_models(tiny_gpt2, tiny_bert):
     texts = ["The bank raised its rates.", "We sat on the river bank.", "A cat sat on the mat."]
     states = [extract.extract_hidden_states(m, texts) for m in (tiny_gpt2, tiny_bert)]
     items_a, items_b = align.paired_items(*states)
-    matrix = layer_rsa_matrix(items_a, items_b)
+    matrix = layer_similarity_matrix(items_a, items_b)
     assert matrix.shape == (tiny_gpt2.info.n_hidden_states, tiny_bert.info.n_hidden_states)
     assert np.isfinite(matrix).all() and (np.abs(matrix) <= 1).all()
 

@@ -1,15 +1,14 @@
 """AppTest for the home page and every page, with the tiny offline models."""
 
 import json
-from pathlib import Path
 
 import pytest
 import streamlit as st
+from conftest import ROOT, charts
 from streamlit.testing.v1 import AppTest
 
 import embexplorer.extract
 
-ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 120  # the first UMAP call compiles numba code
 
 
@@ -31,10 +30,6 @@ def model_runs(monkeypatch, tiny_models_env):
 
 def page(name: str) -> AppTest:
     return AppTest.from_file(str(ROOT / name), default_timeout=TIMEOUT)
-
-
-def charts(at: AppTest) -> list[dict]:
-    return [json.loads(element.proto.spec) for element in at.get("plotly_chart")]
 
 
 def assert_clean(at: AppTest) -> None:

@@ -1,7 +1,11 @@
 """projection: PCA / UMAP / t-SNE projectors behind one interface, deterministic."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
+from conftest import ROOT
 from sklearn.decomposition import PCA
 
 from embexplorer.geometry import random_orthogonal
@@ -25,6 +29,12 @@ def vectors():
     return rng.standard_normal((30, 10)) * np.linspace(4, 1, 10)
 
 
+def sklearn_pca_coords(X, n_components, like):
+    """scikit-learn's PCA coordinates, each column's sign matched to ``like``."""
+    reference = PCA(n_components).fit_transform(X)
+    return reference * np.sign(np.sum(reference * like, axis=0))
+
+
 def test_pca_projection_has_variance_titles_and_matches_sklearn(vectors):
     projection = PCAProjector(3).fit_transform(vectors)
     assert isinstance(projection, Projection)
@@ -34,6 +44,8 @@ def test_pca_projection_has_variance_titles_and_matches_sklearn(vectors):
     np.testing.assert_allclose(projection.explained_variance_ratio, ratios, rtol=1e-10)
     assert projection.axis_titles[0] == f"PC1 ({100 * ratios[0]:.1f} %)"
     assert len(projection.axis_titles) == 3
+    reference = sklearn_pca_coords(vectors, 3, like=projection.coords)
+    np.testing.assert_allclose(projection.coords, reference, atol=1e-9)
 
 
 def test_pca_projection_refuses_too_few_items_or_dimensions(vectors):
@@ -60,8 +72,9 @@ def test_make_projector_checks_the_name_and_passes_settings():
 def test_project_pair_fits_each_space_on_its_own(vectors):
     other = vectors[:, :6] * 10.0
     first, second = project_pair(vectors, other, PCAProjector(2))
-    np.testing.assert_allclose(first.coords, PCAProjector(2).fit_transform(vectors).coords)
-    np.testing.assert_allclose(second.coords, PCAProjector(2).fit_transform(other).coords)
+    for projection, X in ((first, vectors), (second, other)):
+        reference = sklearn_pca_coords(X, 2, like=projection.coords)
+        np.testing.assert_allclose(projection.coords, reference, atol=1e-9)
 
 
 def test_joint_projection_of_a_rotated_copy_overlaps(vectors):
@@ -88,6 +101,23 @@ def test_tsne_is_deterministic_and_clips_perplexity(vectors):
 def test_umap_refuses_tiny_inputs_before_importing_umap(vectors):
     with pytest.raises(ValueError, match="UMAP to 2D needs at least 4 points; have 3"):
         UMAPProjector(2).fit_transform(vectors[:3])
+    # In a fresh process (this one may have imported umap already): refused, and umap not loaded.
+    script = (
+        "import sys\n"
+        "import numpy as np\n"
+        "from embexplorer.projection import UMAPProjector\n"
+        "try:\n"
+        "    UMAPProjector(2).fit_transform(np.ones((3, 5)))\n"
+        "except ValueError as error:\n"
+        "    print(error)\n"
+        "print('umap' in sys.modules)\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    message, umap_imported = run.stdout.strip().splitlines()
+    assert message.startswith("UMAP to 2D needs at least 4 points; have 3")
+    assert umap_imported == "False"
 
 
 @pytest.mark.slow

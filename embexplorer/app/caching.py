@@ -21,14 +21,13 @@ import streamlit as st
 from .. import align, compare, extract, geometry, invariance, projection, rogue
 from .. import contextuality as word_context
 from ..cache import BoundedCache
-from ..layers import LayerProfile, layer_profile, layer_rsa_matrix
+from ..layers import LayerProfile, layer_profile, layer_similarity_matrix
 from ..limits import load_limits
 from ..models import LoadedModel, default_model_names, load_model
 from .selection import Selection
 
 APP_PERMUTATIONS = 2_000  # most permutations / bootstraps; fewer for large sets (see compare)
 APP_BOOTSTRAPS = 500
-PREPROCESSINGS_COMPARED = ("none", "center", "standardize")  # the Geometry page's grid
 
 
 # --- models and hidden states (shared by every session) ------------------------------------------
@@ -155,7 +154,7 @@ def cached_comparison(selection: Selection, metric: str, method: str) -> compare
 def cached_layer_matrix(selection: Selection, metric: str, method: str) -> np.ndarray:
     """Every layer of A against every layer of B, from the cached hidden states."""
     items_a, items_b = items_of(selection)
-    return layer_rsa_matrix(items_a, items_b, metric, selection.preprocessing, method)
+    return layer_similarity_matrix(items_a, items_b, metric, selection.preprocessing, method)
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)
@@ -232,7 +231,7 @@ def preprocessing_cosines(
     out = []
     for which in (0, 1):
         layer = items[which].vectors[selection.layers[which]][keeps[which]]
-        for prep in PREPROCESSINGS_COMPARED:
+        for prep in geometry.APP_PREPROCESSING:
             cosines = geometry.cosine_similarity_matrix(geometry.preprocess(layer, prep))
             out.append((which, prep, cosines))
     return out

@@ -253,7 +253,7 @@ def rogue_dimensions(view: View, labels: list[str]) -> None:
     grid_titles = [
         f"{'AB'[which]} ({names[which]}) · {PREPROCESSING_LABELS[prep]}"
         for which in (0, 1)
-        for prep in ("none", "center", "standardize")
+        for prep in geometry.APP_PREPROCESSING
     ]
     widgets.chart(
         figures.heatmap_grid_figure(
