@@ -296,7 +296,7 @@ def run_compare(args: argparse.Namespace, stdin, stdout) -> None:
         comparison = compare_models(states[0], states[1], **settings)
         del states
         control = (
-            control_comparison(loaded[0], loaded[1], texts, seed=args.seed, **settings)
+            control_comparison(loaded[0], loaded[1], texts, control_seed=args.seed, **settings)
             if args.control
             else None
         )
@@ -372,11 +372,22 @@ def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse, letting sentences follow options too (``context bank --json "A bank." ...``)."""
+    parser = build_parser()
+    args, extras = parser.parse_known_args(argv)
+    unknown = [extra for extra in extras if extra.startswith("-")]
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    args.texts = [*args.texts, *extras]
+    return args
+
+
 def main(argv: Sequence[str] | None = None, stdin=None, stdout=None) -> int:
     stdin = sys.stdin if stdin is None else stdin
     stdout = sys.stdout if stdout is None else stdout
     try:
-        args = build_parser().parse_args(argv)
+        args = _parse(argv)
         run = run_context if args.command == "context" else run_compare
         run(args, stdin, stdout)
     except UsageError as error:

@@ -6,6 +6,8 @@ person sees in the app are the numbers ``python -m embexplorer compare`` prints.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,7 +19,7 @@ from .geometry import METRICS, preprocess, similarity_matrix
 from .labels import correlation_symbol
 from .layers import same_word_pairs
 from .models import LoadedModel, control_model, resolve_layer
-from .rsa import RSA_METHODS, RSAResult, cka_reason, is_constant, linear_cka, rsa_score
+from .rsa import RSA_METHODS, RSAResult, is_constant, linear_cka, rsa_score, spread_reason
 
 # Interactive budgets: permutations x pairs and bootstraps x pairs stay near these many values
 # (about a second here), so a corpus still gets a p-value and a CI without a long wait.
@@ -121,11 +123,36 @@ def compare_items(
         resolve_layer(layer_a, items_a.vectors.shape[0], "model A"),
         resolve_layer(layer_b, items_b.vectors.shape[0], "model B"),
     )
-    vectors_a = preprocess(items_a.vectors[layers[0]], preprocessing)
-    vectors_b = preprocess(items_b.vectors[layers[1]], preprocessing)
+    raw_a, raw_b = items_a.vectors[layers[0]], items_b.vectors[layers[1]]
+    # Checked before preprocessing: centring one vector plus noise leaves only the noise.
+    noise = spread_reason(raw_a, raw_b)
+    vectors_a = preprocess(raw_a, preprocessing)
+    vectors_b = preprocess(raw_b, preprocessing)
     matrix_a = similarity_matrix(vectors_a, metric)
     matrix_b = similarity_matrix(vectors_b, metric)
-    same_word = same_word_pairs(items_a) | same_word_pairs(items_b)
+    rsa = rsa_score(
+        matrix_a,
+        matrix_b,
+        method=method,
+        permutations=0 if noise else permutations,
+        bootstraps=0 if noise else bootstraps,
+        seed=seed,
+        same_word=same_word_pairs(items_a) | same_word_pairs(items_b),
+        exclude_same_word=exclude_same_word,
+    )
+    if noise:
+        nan = math.nan
+        rsa = dataclasses.replace(
+            rsa,
+            pearson=nan,
+            spearman=nan,
+            p_value=nan,
+            ci_low=nan,
+            ci_high=nan,
+            reason=noise,
+            permutations=permutations,
+            bootstraps=bootstraps,
+        )
     return Comparison(
         items_a=items_a,
         items_b=items_b,
@@ -136,19 +163,10 @@ def compare_items(
         vectors_b=vectors_b,
         matrix_a=matrix_a,
         matrix_b=matrix_b,
-        rsa=rsa_score(
-            matrix_a,
-            matrix_b,
-            method=method,
-            permutations=permutations,
-            bootstraps=bootstraps,
-            seed=seed,
-            same_word=same_word,
-            exclude_same_word=exclude_same_word,
-        ),
-        cka=float(linear_cka(vectors_a, vectors_b)),
-        cka_debiased=float(linear_cka(vectors_a, vectors_b, debiased=True)),
-        cka_reason=cka_reason(vectors_a, vectors_b),
+        rsa=rsa,
+        cka=math.nan if noise else float(linear_cka(vectors_a, vectors_b)),
+        cka_debiased=math.nan if noise else float(linear_cka(vectors_a, vectors_b, True)),
+        cka_reason=noise,
     )
 
 
@@ -172,9 +190,16 @@ def compare_models(
         pooling=pooling,
         drop_duplicate_sentences=drop_duplicate_sentences,
     )
+    repeats = tuple(duplicate_sentences(states_a.texts)) if drop_duplicate_sentences else ()
+    if repeats and items_a.n_items < MIN_ITEMS:
+        distinct = len(states_a.texts) - len(repeats)
+        raise ValueError(
+            f"RSA is not defined: the {len(states_a.texts)} texts hold {distinct} distinct "
+            f"sentence(s) (exact repeats are counted once), which give {items_a.n_items} "
+            f"{items_a.unit} item(s); RSA needs at least {MIN_ITEMS}"
+        )
     comparison = compare_items(items_a, items_b, **settings)
-    if drop_duplicate_sentences:
-        comparison.duplicate_sentences = tuple(duplicate_sentences(states_a.texts))
+    comparison.duplicate_sentences = repeats
     return comparison
 
 
@@ -235,7 +260,7 @@ def control_comparison(
     loaded_a: LoadedModel,
     loaded_b: LoadedModel,
     texts: list[str] | tuple[str, ...],
-    seed: int = 0,
+    control_seed: int = 0,
     unit: str = "word",
     pooling: str = "mean",
     **settings,
@@ -253,20 +278,21 @@ def control_comparison(
     loaded_a, loaded_b : LoadedModel
         The trained models; their configs and tokenizers are reused, their weights are not.
     texts : sequence of str
-    seed : int
+    control_seed : int
+        Picks the weight seeds (:func:`control_seeds`).
     unit, pooling, **settings
         As for :func:`compare_models` (layers, metric, preprocessing, method, permutations,
         bootstraps, seed of the statistics, exclude_same_word).
     """
     states = []
-    for loaded, weight_seed in zip((loaded_a, loaded_b), control_seeds(seed), strict=True):
+    for loaded, weight_seed in zip((loaded_a, loaded_b), control_seeds(control_seed), strict=True):
         control = control_model(loaded, weight_seed)
         states.append(extract_hidden_states(control, list(texts)))
         del control
     comparison = compare_models(states[0], states[1], unit=unit, pooling=pooling, **settings)
     return ControlResult(
-        seed=seed,
-        seeds=control_seeds(seed),
+        seed=control_seed,
+        seeds=control_seeds(control_seed),
         rsa=comparison.rsa,
         cka=comparison.cka,
         cka_debiased=comparison.cka_debiased,

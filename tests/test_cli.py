@@ -211,12 +211,16 @@ def test_control_is_reported_in_json_and_text(tiny_models_env):
     assert json.loads(run([*args[:1], *args[2:], "--json"])[1])["control"] is None
 
 
-def test_items_sharing_tokens_in_json(tiny_models_env):
-    status, out, err = run(["compare", "--json", "--permutations", "0", "See http://x.org now"])
+def test_items_sharing_tokens_in_json(gpt2_real_dir, minilm_dir):
+    models = ["--model-a", str(gpt2_real_dir), "--model-b", str(minilm_dir)]
+    texts = ["See http://x.org now", "Then x😀y ok"]
+    status, out, err = run(["compare", "--json", "--permutations", "0", *models, *texts])
     assert status == 0, err
-    result = json.loads(out)
-    shared = {entry["item"] for entry in result["items_sharing_tokens"]}
-    assert shared and shared <= set(result["items"])
+    shared = {entry["item"]: entry["models"] for entry in json.loads(out)["items_sharing_tokens"]}
+    assert shared[":"] == ["A"] and shared["😀"] == ["B"]  # GPT-2's "://", MiniLM's [UNK]
+    assert "See" not in shared and "ok" not in shared
+    status, out, err = run(["compare", "--permutations", "0", *models, *texts])
+    assert "items share a token with another word" in out
 
 
 def test_context_json_on_tiny_models(tiny_models_env):
