@@ -180,7 +180,7 @@ def _report(comparison, infos, control=None) -> str:
             lines.append(
                 f"     p = {rsa.p_value:.4g} ({rsa.method}, {rsa.permutations} item permutations, one-sided)"
             )
-            lines.append(f"     null: {rsa.null}")
+            lines.append(f"     {rsa.null}")
         if rsa.bootstraps and np.isfinite(rsa.ci_low):
             lines.append(
                 f"     {rsa.ci_level:.0%} bootstrap CI of {rsa.method}: [{rsa.ci_low:.3f}, {rsa.ci_high:.3f}]"
