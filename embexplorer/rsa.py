@@ -190,16 +190,23 @@ class RSAResult:
         return data
 
 
+def _which_models(flags: list[bool]) -> str:
+    """ "model A", "model B", "both models" or "" for the models whose flag is set."""
+    names = [name for name, flag in zip("AB", flags, strict=True) if flag]
+    if not names:
+        return ""
+    return "both models" if len(names) == 2 else f"model {names[0]}"
+
+
 def _constant_reason(a: np.ndarray, b: np.ndarray) -> str:
     """Why a correlation over these pair values is undefined, or "" when it is defined.
 
     Values equal within :data:`VALUE_RTOL` count as equal: their differences are floating-point
     noise, and a correlation over noise is not a score.
     """
-    constant = [name for name, values in (("A", a), ("B", b)) if is_constant(values)]
-    if not constant:
+    which = _which_models([is_constant(a), is_constant(b)])
+    if not which:
         return ""
-    which = "both models" if len(constant) == 2 else f"model {constant[0]}"
     return (
         f"the similarities of {which} are all equal (within a relative {VALUE_RTOL:g}: any "
         "differences are floating-point noise), so a correlation is not defined"
@@ -723,10 +730,9 @@ def spread_reason(X, Y) -> str:
     ''
     """
     X, Y = check_paired_vectors(X, Y)
-    flat = [name for name, V in (("A", X), ("B", Y)) if _noise_only(V)]
-    if not flat:
+    which = _which_models([_noise_only(X), _noise_only(Y)])
+    if not which:
         return ""
-    which = "both models" if len(flat) == 2 else f"model {flat[0]}"
     return (
         f"the vectors of {which} are all equal up to floating-point noise (spread below "
         f"{VECTOR_RTOL:g} of their size), so a score would measure only the noise"
