@@ -11,31 +11,31 @@ PAGES = {
         lambda: home(), title="Home", icon=":material/home:", default=True, url_path="home"
     ),
     "projection": st.Page(
-        "pages/1_Projection.py",
+        "pages/1_projection.py",
         title="Projection",
         icon=":material/scatter_plot:",
         url_path="projection",
     ),
     "similarity": st.Page(
-        "pages/2_Similarity.py",
+        "pages/2_similarity.py",
         title="Similarity & RSA",
         icon=":material/grid_on:",
         url_path="similarity",
     ),
     "layers": st.Page(
-        "pages/3_Layers.py",
+        "pages/3_layers.py",
         title="Layers",
         icon=":material/stacks:",
         url_path="layers",
     ),
     "geometry": st.Page(
-        "pages/4_Geometry.py",
+        "pages/4_geometry.py",
         title="Geometry",
         icon=":material/3d_rotation:",
         url_path="geometry",
     ),
     "context": st.Page(
-        "pages/5_Context.py",
+        "pages/5_context.py",
         title="Context",
         icon=":material/format_quote:",
         url_path="context",

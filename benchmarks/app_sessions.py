@@ -16,8 +16,8 @@ from typing import Any
 
 from .core import PAGES_DIR, ROOT, Bench, Result, corpus_sentences, summary, time_once, unavailable
 
-PROJECTION_PAGE = PAGES_DIR / "1_Projection.py"
-SIMILARITY_PAGE = PAGES_DIR / "2_Similarity.py"
+PROJECTION_PAGE = PAGES_DIR / "1_projection.py"
+SIMILARITY_PAGE = PAGES_DIR / "2_similarity.py"
 UMAP_CLICK_AFTER_S = 10.0
 APP_TIMEOUT_S = 900  # AppTest's per-run limit: a cold UMAP view compiles numba code for ~30 s
 

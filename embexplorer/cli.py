@@ -27,56 +27,25 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
-def _add_shared_options(parser: argparse.ArgumentParser, all_layers_default: bool) -> None:
-    """Texts, models, layers, preprocessing, pooling, seed and --json: the same for every command."""
-    from .align import POOLINGS
-    from .geometry import APP_PREPROCESSING
-    from .models import default_model_names
-
-    model_a, model_b = default_model_names()
-    parser.add_argument("texts", nargs="*", metavar="TEXT", help="one sentence per argument")
-    parser.add_argument("--file", type=Path, help="read sentences from a file, one per line")
-    parser.add_argument("--model-a", default=model_a, help=f"hub id or folder (default {model_a})")
-    parser.add_argument("--model-b", default=model_b, help=f"hub id or folder (default {model_b})")
-    parser.add_argument(
-        "--layer-a",
-        type=int,
-        default=None if all_layers_default else -1,
-        help="0 = embeddings; negative from the last "
-        + ("(default: every layer)" if all_layers_default else "(default -1)"),
-    )
-    parser.add_argument("--layer-b", type=int, default=parser.get_default("layer_a"))
-    parser.add_argument("--preprocess", choices=APP_PREPROCESSING, default="none")
-    parser.add_argument("--pooling", choices=POOLINGS, default="mean", help="sub-word pooling")
-    parser.add_argument("--bootstraps", type=_non_negative, default=1_000)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    from .align import COMPARABLE_UNITS
-    from .contextuality import MIN_CONTEXTS
-    from .geometry import METRICS
-    from .models import ENV_MODEL_A, ENV_MODEL_B
+    from .models import ENV_MODEL_A, ENV_MODEL_B, default_model_names
     from .rsa import RSA_METHODS
 
+    model_a, model_b = default_model_names()
     parser = _Parser(
         prog="embexplorer",
         description="Compare how two transformer models embed the same sentences.",
     )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    sources = (
-        "Texts come from the arguments (one per sentence), --file (one per line) or stdin. "
-        f"Models default to {ENV_MODEL_A} / {ENV_MODEL_B} or gpt2 / bert-base-uncased."
-    )
     compare = commands.add_parser(
         "compare",
         help="RSA and CKA between two models' word or sentence similarity structures",
-        description=sources,
+        description=(
+            "Texts come from the arguments (one per sentence), --file (one per line) or stdin. "
+            f"Models default to {ENV_MODEL_A} / {ENV_MODEL_B} or gpt2 / bert-base-uncased."
+        ),
     )
-    _add_shared_options(compare, all_layers_default=False)
-    compare.add_argument("--unit", choices=COMPARABLE_UNITS, default="word")
-    compare.add_argument("--metric", choices=METRICS, default="cosine")
+    add_text_and_model_options(compare, model_a, model_b)
     compare.add_argument(
         "--method",
         choices=RSA_METHODS,
@@ -84,10 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="correlation the p-value and CI refer to (both are reported)",
     )
     compare.add_argument("--permutations", type=_non_negative, default=10_000)
+    compare.add_argument("--bootstraps", type=_non_negative, default=1_000)
+    compare.add_argument("--seed", type=int, default=0)
     compare.add_argument(
         "--exclude-same-word",
         action="store_true",
-        help="leave pairs of two occurrences of the same word out of RSA, p-value and CI",
+        help="leave pairs of two occurrences of the same word out of RSA, p-value and CI "
+        "(the permutations then shuffle whole words)",
     )
     compare.add_argument(
         "--control",
@@ -101,26 +73,33 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE.npz",
         help="save both models' item vectors, the items and the matrices",
     )
-    context = commands.add_parser(
-        "context",
-        help="self-similarity of one word's occurrences, layer by layer (Ethayarajh 2019)",
-        description=sources
-        + " Self-similarity: mean cosine between the word's occurrences in different sentences; "
-        "anisotropy: mean cosine between different words in different sentences; "
-        "adjusted = self_similarity - anisotropy.",
-    )
-    context.add_argument("word", help="the word (matched with case in a cased model)")
-    _add_shared_options(context, all_layers_default=True)
-    context.add_argument(
-        "--skip-first", action="store_true", help="leave out occurrences at position 0"
-    )
-    context.add_argument(
-        "--min-contexts",
-        type=_non_negative,
-        default=MIN_CONTEXTS,
-        help=f"warn below this many different sentences (default {MIN_CONTEXTS}, as the paper)",
-    )
+    add_neighbours_command(commands, model_a, model_b)
+    add_context_command(commands, model_a, model_b)
     return parser
+
+
+def add_text_and_model_options(command: argparse.ArgumentParser, model_a: str, model_b: str):
+    """Options every command shares: texts (arguments, --file or stdin), models, layers, items,
+    metric, preprocessing and --json."""
+    from .align import COMPARABLE_UNITS, POOLINGS
+    from .geometry import APP_PREPROCESSING, METRICS
+
+    command.add_argument("texts", nargs="*", metavar="TEXT", help="one sentence per argument")
+    command.add_argument("--file", type=Path, help="read sentences from a file, one per line")
+    command.add_argument("--model-a", default=model_a, help=f"hub id or folder (default {model_a})")
+    command.add_argument("--model-b", default=model_b, help=f"hub id or folder (default {model_b})")
+    command.add_argument(
+        "--layer-a",
+        type=int,
+        default=-1,
+        help="0 = embeddings; negative from the last (default -1)",
+    )
+    command.add_argument("--layer-b", type=int, default=-1, help="as --layer-a, for model B")
+    command.add_argument("--unit", choices=COMPARABLE_UNITS, default="word")
+    command.add_argument("--metric", choices=METRICS, default="cosine")
+    command.add_argument("--preprocess", choices=APP_PREPROCESSING, default="none")
+    command.add_argument("--pooling", choices=POOLINGS, default="mean", help="sub-word pooling")
+    command.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def _non_negative(text: str) -> int:
@@ -253,8 +232,14 @@ def _export(path: Path, comparison, infos) -> None:
         raise UsageError(f"cannot write {path}: {error}") from error
 
 
-def _load_and_extract(args: argparse.Namespace, stdin):
-    """Texts, both loaded models and their hidden states; warnings go to stderr."""
+def load_states(args: argparse.Namespace, stdin) -> tuple[list, list]:
+    """Both models' hidden states for the texts, and their infos; warnings go to stderr."""
+    _, loaded, states = load_models_and_states(args, stdin)
+    return states, [model.info for model in loaded]
+
+
+def load_models_and_states(args: argparse.Namespace, stdin) -> tuple[list[str], list, list]:
+    """The texts, both loaded models and their hidden states; warnings go to stderr."""
     import transformers
 
     from .extract import extract_hidden_states
@@ -274,34 +259,55 @@ def _load_and_extract(args: argparse.Namespace, stdin):
     return texts, loaded, states
 
 
-def run_compare(args: argparse.Namespace, stdin, stdout) -> None:
-    from .compare import compare_models, control_comparison
+def compare_from_args(args: argparse.Namespace, stdin, **statistics) -> tuple:
+    """The comparison the shared options describe, and both models' infos; ``statistics`` are
+    :func:`embexplorer.compare.compare_items`'s RSA settings."""
+    states, infos = load_states(args, stdin)
+    return _compare_states(states, **_item_settings(args), **statistics), infos
 
-    texts, loaded, states = _load_and_extract(args, stdin)
-    infos = [model.info for model in loaded]
-    settings = dict(
+
+def _item_settings(args: argparse.Namespace) -> dict:
+    """The shared options as :func:`embexplorer.compare.compare_models` arguments."""
+    return dict(
         unit=args.unit,
         pooling=args.pooling,
         layer_a=args.layer_a,
         layer_b=args.layer_b,
         metric=args.metric,
         preprocessing=args.preprocess,
+    )
+
+
+def _compare_states(states: list, **settings):
+    from .compare import compare_models
+
+    try:
+        return compare_models(states[0], states[1], **settings)
+    except ValueError as error:
+        raise UsageError(str(error)) from error
+
+
+def run_compare(args: argparse.Namespace, stdin, stdout) -> None:
+    from .compare import control_comparison
+
+    texts, loaded, states = load_models_and_states(args, stdin)
+    infos = [model.info for model in loaded]
+    settings = dict(
+        **_item_settings(args),
         method=args.method,
         permutations=args.permutations,
         bootstraps=args.bootstraps,
         seed=args.seed,
         exclude_same_word=args.exclude_same_word,
     )
-    try:
-        comparison = compare_models(states[0], states[1], **settings)
-        del states
-        control = (
-            control_comparison(loaded[0], loaded[1], texts, control_seed=args.seed, **settings)
-            if args.control
-            else None
-        )
-    except ValueError as error:
-        raise UsageError(str(error)) from error
+    comparison = _compare_states(states, **settings)
+    del states  # the control runs one model at a time; the trained states are not needed
+    control = None
+    if args.control:
+        try:
+            control = control_comparison(loaded[0], loaded[1], texts, args.seed, **settings)
+        except ValueError as error:
+            raise UsageError(str(error)) from error
     if args.export is not None:
         _export(args.export, comparison, infos)
     if args.json:
@@ -309,6 +315,159 @@ def run_compare(args: argparse.Namespace, stdin, stdout) -> None:
         stdout.write("\n")
     else:
         stdout.write(_report(comparison, infos, control) + "\n")
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse, letting sentences follow options too (``context bank --json "A bank." ...``)."""
+    parser = build_parser()
+    args, extras = parser.parse_known_args(argv)
+    unknown = [extra for extra in extras if extra.startswith("-")]
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    args.texts = [*args.texts, *extras]
+    return args
+
+
+def main(argv: Sequence[str] | None = None, stdin=None, stdout=None) -> int:
+    stdin = sys.stdin if stdin is None else stdin
+    stdout = sys.stdout if stdout is None else stdout
+    try:
+        args = _parse(argv)
+        getattr(args, "run", run_compare)(args, stdin, stdout)
+    except UsageError as error:
+        print(" ".join(str(error).split()), file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("embexplorer: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+# --- neighbours -----------------------------------------------------------------------------------
+
+
+def add_neighbours_command(commands, model_a: str, model_b: str) -> None:
+    neighbours = commands.add_parser(
+        "neighbours",
+        help="one item's nearest neighbours in both models, and their overlap (Jaccard@k)",
+        description=(
+            "Items as in `compare` (N indexes its --json `items`); neighbours are ranked in the "
+            "full space at the chosen layers, never in a projection."
+        ),
+    )
+    add_text_and_model_options(neighbours, model_a, model_b)
+    neighbours.add_argument("--item", type=int, required=True, metavar="N", help="item index")
+    neighbours.add_argument(
+        "--k",
+        type=int,
+        default=None,
+        metavar="K",
+        help=f"neighbours per model (default {DEFAULT_NEIGHBOURS}, fewer if there are fewer items)",
+    )
+    neighbours.set_defaults(run=run_neighbours)
+
+
+DEFAULT_NEIGHBOURS = 5
+
+
+def _checked_item_and_k(args: argparse.Namespace, n_items: int, unit: str) -> tuple[int, int]:
+    if not -n_items <= args.item < n_items:
+        raise UsageError(
+            f"--item {args.item} is out of range: there are {n_items} {unit} items "
+            f"(0 to {n_items - 1}, or negative from the last)"
+        )
+    k = min(DEFAULT_NEIGHBOURS, n_items - 1) if args.k is None else args.k
+    if not 1 <= k <= n_items - 1:
+        raise UsageError(
+            f"--k {k} is out of range: {n_items} {unit} items allow 1 to {n_items - 1} neighbours"
+        )
+    return args.item % n_items, k
+
+
+def _neighbours_json(result, labels: list[str], comparison, infos) -> dict:
+    value_key = "cosine" if result.a.metric == "cosine" else "distance"
+
+    def listed(found) -> list[dict]:
+        return [
+            {"item": labels[index], "index": int(index), value_key: float(value)}
+            for index, value in zip(found.indices, found.values, strict=True)
+        ]
+
+    return {
+        "item": labels[result.item],
+        "index": result.item,
+        "k": result.k,
+        "metric": result.a.metric,
+        "unit": comparison.items_a.unit,
+        "models": [info.name for info in infos],
+        "layers": list(comparison.layers),
+        "preprocessing": comparison.preprocessing,
+        "a": listed(result.a),
+        "b": listed(result.b),
+        "jaccard": result.jaccard,
+    }
+
+
+def _neighbours_report(summary: dict, infos) -> str:
+    lines = [
+        f"neighbours of {summary['item']!r} (item {summary['index']}), k = {summary['k']}, "
+        f"metric {summary['metric']}, preprocessing {summary['preprocessing']}"
+    ]
+    value_key = "cosine" if summary["metric"] == "cosine" else "distance"
+    for tag, info, layer in zip("ab", infos, summary["layers"], strict=True):
+        listed = ", ".join(f"{entry['item']} ({entry[value_key]:.3f})" for entry in summary[tag])
+        lines.append(f"model {tag.upper()}: {info.short_name}, layer {layer}: {listed}")
+    lines.append(f"overlap: Jaccard@{summary['k']} = {summary['jaccard']:.3f}")
+    return "\n".join(lines)
+
+
+def run_neighbours(args: argparse.Namespace, stdin, stdout) -> None:
+    from .neighbours import compare_neighbours
+
+    # The same items and vectors as `compare` (and its --export); no resampling needed here.
+    comparison, infos = compare_from_args(args, stdin, permutations=0, bootstraps=0)
+    labels = comparison.items_a.labels
+    item, k = _checked_item_and_k(args, len(labels), comparison.items_a.unit)
+    result = compare_neighbours(
+        comparison.vectors_a, comparison.vectors_b, item, k, metric=args.metric
+    )
+    summary = _neighbours_json(result, labels, comparison, infos)
+    if args.json:
+        json.dump(summary, stdout, ensure_ascii=False)
+        stdout.write("\n")
+    else:
+        stdout.write(_neighbours_report(summary, infos) + "\n")
+
+
+# --- context --------------------------------------------------------------------------------------
+
+
+def add_context_command(commands, model_a: str, model_b: str) -> None:
+    from .contextuality import MIN_CONTEXTS
+
+    context = commands.add_parser(
+        "context",
+        help="self-similarity of one word's occurrences, layer by layer (Ethayarajh 2019)",
+        description=(
+            "Self-similarity: mean cosine between the word's occurrences in different sentences; "
+            "anisotropy: mean cosine between different words in different sentences; "
+            "adjusted = self_similarity - anisotropy. Texts as for `compare`."
+        ),
+    )
+    context.add_argument("word", help="the word (matched with case in a cased model)")
+    add_text_and_model_options(context, model_a, model_b)
+    context.set_defaults(layer_a=None, layer_b=None, run=run_context)  # every layer by default
+    context.add_argument("--bootstraps", type=_non_negative, default=1_000)
+    context.add_argument("--seed", type=int, default=0)
+    context.add_argument(
+        "--skip-first", action="store_true", help="leave out occurrences at position 0"
+    )
+    context.add_argument(
+        "--min-contexts",
+        type=_non_negative,
+        default=MIN_CONTEXTS,
+        help=f"warn below this many different sentences (default {MIN_CONTEXTS}, as the paper)",
+    )
 
 
 def _context_rows(profile, layer: int | None, n_hidden_states: int, name: str) -> list[dict]:
@@ -324,7 +483,7 @@ def run_context(args: argparse.Namespace, stdin, stdout) -> None:
     from .align import build_items
     from .contextuality import context_profile
 
-    _, loaded, states = _load_and_extract(args, stdin)
+    _, loaded, states = load_models_and_states(args, stdin)
     result: dict = {"word": args.word}
     lines = []
     for tag, model, model_states, layer in zip(
@@ -370,30 +529,3 @@ def run_context(args: argparse.Namespace, stdin, stdout) -> None:
 
 def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
-
-
-def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
-    """Parse, letting sentences follow options too (``context bank --json "A bank." ...``)."""
-    parser = build_parser()
-    args, extras = parser.parse_known_args(argv)
-    unknown = [extra for extra in extras if extra.startswith("-")]
-    if unknown:
-        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
-    args.texts = [*args.texts, *extras]
-    return args
-
-
-def main(argv: Sequence[str] | None = None, stdin=None, stdout=None) -> int:
-    stdin = sys.stdin if stdin is None else stdin
-    stdout = sys.stdout if stdout is None else stdout
-    try:
-        args = _parse(argv)
-        run = run_context if args.command == "context" else run_compare
-        run(args, stdin, stdout)
-    except UsageError as error:
-        print(" ".join(str(error).split()), file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("embexplorer: interrupted", file=sys.stderr)
-        return 130
-    return 0

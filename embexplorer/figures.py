@@ -333,6 +333,7 @@ def _panel_traces(
                 marker=marker,
                 customdata=custom,
                 hovertemplate=template,
+                ids=_item_ids(members),
                 name=name,
                 legendgroup=name,
                 showlegend=in_legend,
@@ -996,3 +997,372 @@ def context_projection_figure(
         fig.update_xaxes(title_text=points.axis_titles[0], zeroline=False, row=1, col=column)
         fig.update_yaxes(title_text=points.axis_titles[1], zeroline=False, row=1, col=column)
     return style.apply(fig, height=560)
+
+
+# --- item ids, selection and highlighting ---------------------------------------------------------
+# Every marker trace of a projection figure names its points by item index in ``ids`` (plotly's
+# per-point identity, also used to keep points constant through an animation), so a selection
+# made in one panel maps to the same items in every panel without knowing how traces were split.
+
+DIMMED_OPACITY = 0.15
+
+
+def _item_ids(members: np.ndarray) -> list[str]:
+    return [str(int(index)) for index in members]
+
+
+def selected_items(fig: go.Figure, points: Sequence[dict]) -> np.ndarray:
+    """Item indices of the points a user selected, from ``st.plotly_chart``'s selection event.
+
+    Parameters
+    ----------
+    fig : go.Figure
+        The figure that was drawn (its marker traces carry item ``ids``).
+    points : sequence of dict
+        ``event.selection["points"]``: each with ``curve_number`` and ``point_index`` (or
+        ``point_number``), whichever panel the click, box or lasso was in.
+
+    Returns
+    -------
+    ndarray of int64, sorted, without repeats; points of traces without ids (lines) are ignored.
+    """
+    items = set()
+    for point in points:
+        trace = fig.data[int(point["curve_number"])]
+        index = point.get("point_index", point.get("point_number"))
+        if trace.ids is not None and index is not None:
+            items.add(int(trace.ids[int(index)]))
+    return np.array(sorted(items), dtype=np.int64)
+
+
+def linked_selectedpoints(fig: go.Figure, indices) -> list[list[int] | None]:
+    """Per trace, the positions of the given items in it (plotly's ``selectedpoints``).
+
+    Items are the same in both models' panels (word and sentence units), so a selection in one
+    panel selects the same items in the other. Traces without item ids (order lines) get None.
+    """
+    wanted = {int(index) for index in np.asarray(indices, dtype=np.int64).ravel()}
+    return [
+        None
+        if trace.ids is None
+        else [position for position, name in enumerate(trace.ids) if int(name) in wanted]
+        for trace in fig.data
+    ]
+
+
+def highlight(fig: go.Figure, indices, dimmed_opacity: float = DIMMED_OPACITY) -> go.Figure:
+    """Show the given items in every panel at full strength and dim all the others.
+
+    For search results and linked selections. 2D traces use plotly's ``selectedpoints`` (which
+    the browser keeps through an animation's frames); 3D traces cannot, so their selected
+    markers are drawn larger and the others smaller. ``indices=None`` leaves the figure as it is;
+    an empty selection dims everything. Changes ``fig`` in place (pass a copy of a cached figure)
+    and returns it.
+    """
+    if indices is None:
+        return fig
+    for trace, positions in zip(fig.data, linked_selectedpoints(fig, indices), strict=True):
+        if positions is None:
+            continue
+        if isinstance(trace, go.Scatter3d):
+            size = np.full(len(trace.ids), float(np.max(trace.marker.size or 6)))
+            chosen = np.isin(np.arange(len(size)), positions)
+            trace.marker.size = np.where(chosen, size * 1.6, size * 0.5)
+        else:
+            trace.selectedpoints = positions
+            trace.selected = dict(marker=dict(opacity=1.0))
+            trace.unselected = dict(marker=dict(opacity=dimmed_opacity))
+    return fig
+
+
+# --- neighbour-overlap colouring ------------------------------------------------------------------
+
+OVERLAP_COLOURBAR_TITLE = "A–B neighbour overlap (Jaccard@{k})"
+
+
+def overlap_projection_figure(
+    panels: Sequence[PointSet],
+    titles: Sequence[str],
+    overlap: np.ndarray,
+    k: int,
+    presentation: bool = False,
+) -> go.Figure:
+    """Projection panels with every point coloured by its own A-vs-B neighbour overlap.
+
+    ``overlap`` is :func:`embexplorer.neighbours.neighbour_overlap` (one value in [0, 1] per
+    item, the same items in every panel): Viridis (colour-blind safe) from 0 to 1, one colour bar
+    titled :data:`OVERLAP_COLOURBAR_TITLE`, and the value in every hover. Layout, hover and item
+    ids are :func:`projection_figure`'s.
+    """
+    overlap = np.asarray(overlap, dtype=np.float64)
+    n_items = len(panels[0].labels)
+    if overlap.shape != (n_items,):
+        raise ValueError(
+            f"overlap has {overlap.size} values for {n_items} items; expected shape ({n_items},), "
+            f"got {overlap.shape}"
+        )
+    fig = projection_figure(panels, titles, colour_by="position", presentation=presentation)
+    title = OVERLAP_COLOURBAR_TITLE.format(k=k)
+    for trace in fig.data:
+        if trace.ids is None:
+            continue
+        members = np.array([int(name) for name in trace.ids])
+        trace.marker.update(color=overlap[members], cmin=0.0, cmax=1.0, colorbar_title_text=title)
+        trace.customdata = np.column_stack([trace.customdata, overlap[members]])
+        trace.hovertemplate = trace.hovertemplate.replace(
+            "<extra>", f"<br>overlap (Jaccard@{k}) %{{customdata[4]:.2f}}<extra>"
+        )
+    return fig
+
+
+# --- a pair of items through depth ----------------------------------------------------------------
+
+
+def pair_depth_figure(
+    curve_a: np.ndarray,
+    curve_b: np.ndarray,
+    names: Sequence[str],
+    pair_label: str,
+    presentation: bool = False,
+) -> go.Figure:
+    """The cosine of one pair of items at every layer, model A and model B on one chart.
+
+    ``curve_a``/``curve_b`` come from :func:`embexplorer.neighbours.pair_cosine_by_layer`;
+    x = layer (0 = embeddings), y = cosine on a fixed [-1, 1] axis, colours and markers as in
+    every per-layer chart (A blue circles, B vermilion diamonds).
+    """
+    curves = [
+        Curve(name, np.asarray(values, dtype=np.float64), model=model)
+        for model, (name, values) in enumerate(zip(names, (curve_a, curve_b), strict=True))
+    ]
+    fig = layer_curves_figure(
+        [(f"cosine of {pair_label}", curves)], columns=1, presentation=presentation
+    )
+    fig.update_yaxes(title_text="cosine", range=[-1.05, 1.05], zeroline=True)
+    return fig
+
+
+# --- layers you can play --------------------------------------------------------------------------
+
+FRAME_DURATION_MS = 700  # per layer when playing
+TRANSITION_MS = 350  # points glide between layers (SVG only; WebGL and 3D jump)
+
+
+def _frame_stack(frames, name: str) -> np.ndarray:
+    coords = np.asarray(getattr(frames, "coords", frames), dtype=np.float64)
+    if coords.ndim != 3 or coords.shape[2] not in (2, 3) or 0 in coords.shape:
+        raise ValueError(
+            f"{name} must have shape (n_layers, n_items, 2 or 3); got shape {coords.shape}"
+        )
+    return coords
+
+
+def _depth_map(n_frames: int, n_layers: int) -> list[int]:
+    """The layer each slider position shows, by relative depth, for a model with ``n_layers``."""
+    return [round(f * (n_layers - 1) / max(n_frames - 1, 1)) for f in range(n_frames)]
+
+
+def _fixed_range(values: np.ndarray) -> list[float]:
+    low, high = float(values.min()), float(values.max())
+    pad = 0.05 * (high - low) or 0.5
+    return [low - pad, high + pad]
+
+
+def _animation_groups(groups, n_items: int, dims: int, style: Style) -> list:
+    """(name, members, marker, in legend) per trace of one panel, as in :func:`_marker_traces`."""
+    if groups is None:
+        return [("items", np.arange(n_items), _categorical_marker(0, dims, style), False)]
+    order: dict[str, list[int]] = {}
+    for index, group in enumerate(groups):
+        order.setdefault(group, []).append(index)
+    if len(order) > MAX_LEGEND_GROUPS:
+        numbers = np.empty(n_items, dtype=np.int64)
+        for number, members in enumerate(order.values()):
+            numbers[members] = number
+        marker = _cycled_colours_marker(numbers, dims, style)
+        return [("items", np.arange(n_items), marker, False)]
+    return [
+        (name, np.array(members), _categorical_marker(number, dims, style), True)
+        for number, (name, members) in enumerate(order.items())
+    ]
+
+
+def _animation_controls(labels: list[str], start: int, redraw: bool) -> dict:
+    """A Play/Pause pair and a layer slider, all plotly ``animate`` calls (no server)."""
+    playing = {
+        "frame": {"duration": FRAME_DURATION_MS, "redraw": redraw},
+        "transition": {"duration": 0 if redraw else TRANSITION_MS, "easing": "cubic-in-out"},
+        "fromcurrent": True,
+        "mode": "immediate",
+    }
+    jump = {"frame": {"duration": 0, "redraw": redraw}, "transition": {"duration": 0}}
+    return dict(
+        updatemenus=[
+            dict(
+                type="buttons",
+                direction="left",
+                showactive=False,
+                x=0,
+                xanchor="left",
+                y=-0.12,
+                yanchor="top",
+                pad=dict(r=10, t=10),
+                buttons=[
+                    dict(label="▶ Play", method="animate", args=[None, playing]),
+                    dict(
+                        label="❚❚ Pause",
+                        method="animate",
+                        args=[[None], {**jump, "mode": "immediate"}],
+                    ),
+                ],
+            )
+        ],
+        sliders=[
+            dict(
+                active=start,
+                x=0.16,
+                len=0.84,
+                y=-0.08,
+                yanchor="top",
+                currentvalue=dict(prefix="layer ", visible=True),
+                steps=[
+                    dict(
+                        label=label,
+                        method="animate",
+                        args=[[str(frame)], {**jump, "mode": "immediate"}],
+                    )
+                    for frame, label in enumerate(labels)
+                ],
+            )
+        ],
+    )
+
+
+def layer_animation_figure(
+    frames_a,
+    frames_b,
+    labels: Sequence[str],
+    titles: Sequence[str],
+    groups: Sequence[str] | None = None,
+    presentation: bool = False,
+    start: int = 0,
+) -> go.Figure:
+    """Both models' projections at every layer in one figure, played in the browser.
+
+    Parameters
+    ----------
+    frames_a, frames_b : LayerProjections or array-like of shape (n_layers, n_items, 2 or 3)
+        From :func:`embexplorer.projection.layer_aligned_projections`; the same items, the same
+        ``dims``. The models may differ in depth: the slider then has as many positions as the
+        deeper model has layers and the other shows the layer at the same relative depth
+        (labels "A 3 · B 2").
+    labels : sequence of str
+        One per item, for the hover.
+    titles : sequence of str
+        The two panel titles (model names).
+    groups : sequence of str, optional
+        One group name per item (e.g. its sentence): colour and symbol per group with a legend,
+        or cycled colours in one trace beyond :data:`MAX_LEGEND_GROUPS` groups.
+    presentation : bool, default False
+    start : int, default 0
+        The slider position shown first (e.g. the page's current layer).
+
+    Returns
+    -------
+    go.Figure
+        ``frames`` one per slider position (named "0", "1", ...), each updating only the
+        points' coordinates; a Play/Pause pair and a slider of plotly ``animate`` calls, so
+        changing layer never goes back to the server. Axis ranges are fixed from all frames, so
+        points move and axes do not. Markers carry item ``ids`` (see :func:`highlight`).
+        Scattergl beyond :data:`WEBGL_THRESHOLD` points per panel (2D).
+    """
+    stacks = [_frame_stack(frames_a, "frames_a"), _frame_stack(frames_b, "frames_b")]
+    n_items, dims = stacks[0].shape[1:]
+    if stacks[1].shape[1:] != (n_items, dims):
+        raise ValueError(
+            f"frames_a and frames_b must hold the same items in the same dims: frames_a has "
+            f"{n_items} items in {dims}D, frames_b has {stacks[1].shape[1]} items in "
+            f"{stacks[1].shape[2]}D (shapes {stacks[0].shape} and {stacks[1].shape})"
+        )
+    if len(labels) != n_items or (groups is not None and len(groups) != n_items):
+        raise ValueError(
+            f"frames hold {n_items} items but {len(labels)} labels"
+            + ("" if groups is None else f" and {len(groups)} groups")
+            + " were given"
+        )
+    style = Style(presentation)
+    labels = plain_texts(labels)
+    groups = None if groups is None else plain_texts(groups)
+    n_frames = max(len(stack) for stack in stacks)
+    depths = [_depth_map(n_frames, len(stack)) for stack in stacks]
+    start = int(np.clip(start, 0, n_frames - 1))
+    stacks = [stack.astype(np.float32) for stack in stacks]  # half the JSON, ample for a picture
+    traces = _animation_groups(groups, n_items, dims, style)
+    custom = np.array(
+        [[label, group] for label, group in zip(labels, groups or [""] * n_items, strict=True)],
+        dtype=object,
+    )
+    template = (
+        "<b>%{customdata[0]}</b>" + ("<br>%{customdata[1]}" if groups else "") + "<extra></extra>"
+    )
+    kind = "scene" if dims == 3 else "xy"
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        subplot_titles=plain_texts(titles),
+        specs=[[{"type": kind}] * 2],
+        horizontal_spacing=0.06,
+    )
+    for panel, (stack, depth) in enumerate(zip(stacks, depths, strict=True)):
+        for name, members, marker, in_legend in traces:
+            fig.add_trace(
+                _scatter(
+                    dims,
+                    n_items,
+                    **_xyz(stack[depth[start]][members]),
+                    mode="markers",
+                    marker=marker,
+                    ids=_item_ids(members),
+                    customdata=custom[members],
+                    hovertemplate=template,
+                    name=name,
+                    legendgroup=name,
+                    showlegend=in_legend and panel == 0,
+                ),
+                row=1,
+                col=panel + 1,
+            )
+        ranges = [_fixed_range(stack[:, :, axis]) for axis in range(dims)]
+        if dims == 3:
+            axes = {
+                f"{axis}axis": dict(range=r, autorange=False)
+                for axis, r in zip("xyz", ranges, strict=True)
+            }
+            fig.update_layout(
+                {"scene" if panel == 0 else "scene2": dict(**axes, aspectmode="cube")}
+            )
+        else:
+            fig.update_xaxes(range=ranges[0], autorange=False, zeroline=False, row=1, col=panel + 1)
+            fig.update_yaxes(range=ranges[1], autorange=False, zeroline=False, row=1, col=panel + 1)
+    fig.frames = [
+        go.Frame(
+            name=str(frame),
+            data=[
+                _scatter(dims, n_items, **_xyz(stack[depth[frame]][members]))
+                for stack, depth in zip(stacks, depths, strict=True)
+                for _, members, _, _ in traces
+            ],
+            traces=list(range(2 * len(traces))),
+        )
+        for frame in range(n_frames)
+    ]
+    same_depth = depths[0] == depths[1]
+    slider_labels = [
+        str(depths[0][frame]) if same_depth else f"A {depths[0][frame]} · B {depths[1][frame]}"
+        for frame in range(n_frames)
+    ]
+    redraw = dims == 3 or n_items > WEBGL_THRESHOLD
+    fig.update_layout(**_animation_controls(slider_labels, start, redraw))
+    fig = style.apply(fig, height=620)
+    fig.update_layout(margin=dict(b=130), legend=dict(y=-0.32))
+    return fig

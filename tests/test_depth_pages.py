@@ -8,7 +8,7 @@ from embexplorer.app.widgets import picked_cell
 
 
 def test_layers_page_matrix_curves_and_picking_layers(model_runs):  # noqa: F811
-    at = page("pages/3_Layers.py").run()
+    at = page("pages/3_layers.py").run()
     assert_clean(at)
     matrix, curves = charts(at)
     heatmap = matrix["data"][0]
@@ -39,7 +39,7 @@ def test_picked_cell_reads_a_plotly_selection():
 
 
 def test_geometry_page_rotation_and_rogue_dimensions(model_runs):  # noqa: F811
-    at = page("pages/4_Geometry.py").run()
+    at = page("pages/4_geometry.py").run()
     assert_clean(at)
     specs = charts(at)
     assert len(specs) == 7  # spectrum, coordinates, heatmaps, Procrustes, dims, norms, grid
@@ -61,7 +61,7 @@ def test_geometry_page_rotation_and_rogue_dimensions(model_runs):  # noqa: F811
 
 
 def test_context_page_defaults_to_bank_and_follows_the_link(model_runs):  # noqa: F811
-    at = page("pages/5_Context.py").run()
+    at = page("pages/5_context.py").run()
     assert_clean(at)
     assert at.session_state["word"] == "bank"
     assert {"bank", "river", "the"} <= {o.split(" (")[0] for o in at.selectbox(key="word").options}
@@ -73,7 +73,7 @@ def test_context_page_defaults_to_bank_and_follows_the_link(model_runs):  # noqa
     assert_clean(at)
     assert "river" in at.markdown[0].value
 
-    linked = page("pages/5_Context.py")
+    linked = page("pages/5_context.py")
     linked.query_params.update({"word": "no-such-word", "present": "1"})
     linked.run()
     assert_clean(linked)
@@ -82,7 +82,7 @@ def test_context_page_defaults_to_bank_and_follows_the_link(model_runs):  # noqa
 
 
 def test_context_page_without_a_repeated_word_explains(model_runs):  # noqa: F811
-    at = page("pages/5_Context.py")
+    at = page("pages/5_context.py")
     at.query_params["text"] = "One cat.\nTwo dogs."
     at.run()
     assert_clean(at)
@@ -92,7 +92,7 @@ def test_context_page_without_a_repeated_word_explains(model_runs):  # noqa: F81
 def test_navigation_reaches_the_new_pages(model_runs):  # noqa: F811
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
     assert_clean(at)
-    for path in ("pages/3_Layers.py", "pages/4_Geometry.py", "pages/5_Context.py"):
+    for path in ("pages/3_layers.py", "pages/4_geometry.py", "pages/5_context.py"):
         at.switch_page(path).run()
         assert_clean(at)
         assert charts(at), path
@@ -123,7 +123,7 @@ def test_geometry_display_settings_recompute_nothing(model_runs, monkeypatch):  
         (rogue, "largest_norms"),
     ):
         counting(module, name)
-    at = page("pages/4_Geometry.py").run()
+    at = page("pages/4_geometry.py").run()
     assert_clean(at)
     assert {"pca", "procrustes_align", "invariance_demo", "top_dimensions"} <= set(calls)
     calls.clear()

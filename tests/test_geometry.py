@@ -226,18 +226,27 @@ def test_pca_solvers_agree_on_gpt2_like_data(gpt2_like):
     by_svd = pca(gpt2_like, solver="svd")
     by_covariance = pca(gpt2_like, solver="covariance")
     theirs = PCA(svd_solver="full").fit(gpt2_like)
-    for result in (by_svd, by_covariance):
+    # A component is determined only as well as its eigenvalue is separated from the others:
+    # the covariance route's error on component k is about eps * lambda_1 / gap_k (Davis-Kahan),
+    # which for the two nearly equal small eigenvalues here is ~3e-8, while the well-separated
+    # ones agree to 1e-8 as the SVD does. (How close they come depends on the BLAS build.)
+    eigenvalues = by_svd.eigenvalues
+    gaps = np.abs(eigenvalues[:, None] - eigenvalues[None, :])
+    np.fill_diagonal(gaps, np.inf)
+    bound = np.maximum(1e-8, np.finfo(float).eps * eigenvalues[0] / gaps.min(axis=1))
+    for result, atol in ((by_svd, np.full(eigenvalues.size, 1e-8)), (by_covariance, bound)):
         np.testing.assert_allclose(result.eigenvalues, theirs.explained_variance_, rtol=1e-8)
         np.testing.assert_allclose(
             result.explained_variance_ratio, theirs.explained_variance_ratio_, rtol=1e-8
         )
         # sklearn flips signs by its own rule; ours is the largest-|loading| one.
         signs = np.sign(np.sum(result.components * theirs.components_, axis=1))
-        np.testing.assert_allclose(
-            result.components, theirs.components_ * signs[:, None], atol=1e-8
-        )
+        error = np.abs(result.components - theirs.components_ * signs[:, None]).max(axis=1)
+        assert (error <= atol).all(), (error, atol)
     # Both routes apply the same sign convention, so they agree without any flipping.
-    np.testing.assert_allclose(by_covariance.components, by_svd.components, atol=1e-8)
+    error = np.abs(by_covariance.components - by_svd.components).max(axis=1)
+    assert (error <= bound).all(), (error, bound)
+    assert (bound[:3] == 1e-8).all()  # the three large, well-separated components are held to 1e-8
     scale = np.abs(by_svd.coords).max()
     np.testing.assert_allclose(by_covariance.coords, by_svd.coords, atol=1e-9 * scale)
 

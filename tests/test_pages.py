@@ -48,14 +48,14 @@ def test_home_page(model_runs):
 
 def test_navigation_reaches_every_page(model_runs):
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
-    for path in ("pages/1_Projection.py", "pages/2_Similarity.py"):
+    for path in ("pages/1_projection.py", "pages/2_similarity.py"):
         at.switch_page(path).run()
         assert_clean(at)
         assert charts(at), path
 
 
 def test_projection_page_draws_both_models(model_runs):
-    at = page("pages/1_Projection.py").run()
+    at = page("pages/1_projection.py").run()
     assert_clean(at)
     (spec,) = charts(at)
     titles = [a["text"] for a in spec["layout"]["annotations"]]
@@ -66,7 +66,7 @@ def test_projection_page_draws_both_models(model_runs):
 
 
 def test_changing_settings_never_reruns_models(model_runs):
-    at = page("pages/1_Projection.py").run()
+    at = page("pages/1_projection.py").run()
     before = charts(at)[0]
     runs = len(model_runs)
     at.sidebar.select_slider(key="layer_a").set_value(1).run()
@@ -89,7 +89,7 @@ def test_changing_settings_never_reruns_models(model_runs):
 
 
 def test_joint_view(model_runs):
-    at = page("pages/1_Projection.py").run()
+    at = page("pages/1_projection.py").run()
     at.checkbox(key="joint").check().run()
     assert_clean(at)
     spec = charts(at)[0]
@@ -98,7 +98,7 @@ def test_joint_view(model_runs):
 
 
 def test_similarity_page(model_runs):
-    at = page("pages/2_Similarity.py").run()
+    at = page("pages/2_similarity.py").run()
     assert_clean(at)
     heatmaps, scatter = charts(at)
     assert [trace["type"] for trace in heatmaps["data"]] == ["heatmap", "heatmap"]
@@ -113,7 +113,7 @@ def test_similarity_page(model_runs):
 
 
 def test_link_restores_settings(model_runs):
-    at = page("pages/1_Projection.py")
+    at = page("pages/1_projection.py")
     at.query_params.update(
         {
             "text": "the bank\nthe river bank\nmoney in the bank",
@@ -146,7 +146,7 @@ def test_link_restores_settings(model_runs):
 
 
 def test_invalid_query_values_fall_back_to_defaults(model_runs):
-    at = page("pages/2_Similarity.py")
+    at = page("pages/2_similarity.py")
     at.query_params.update(
         {"layer_a": "99", "unit": "paragraph", "metric": "<script>", "dims": "x"}
     )
@@ -157,7 +157,7 @@ def test_invalid_query_values_fall_back_to_defaults(model_runs):
 
 
 def test_unloadable_model_reports_and_app_keeps_working(model_runs, tiny_models_env):
-    at = page("pages/2_Similarity.py")
+    at = page("pages/2_similarity.py")
     at.query_params["model_a"] = "/no/such/model-folder"
     at.run()
     assert_clean(at)
@@ -169,7 +169,7 @@ def test_unloadable_model_reports_and_app_keeps_working(model_runs, tiny_models_
 
 
 def test_too_few_items_explains(model_runs):
-    at = page("pages/2_Similarity.py")
+    at = page("pages/2_similarity.py")
     at.query_params["text"] = "Hello"
     at.run()
     assert_clean(at)
@@ -177,7 +177,7 @@ def test_too_few_items_explains(model_runs):
 
 
 def test_blank_text_explains(model_runs):
-    at = page("pages/1_Projection.py")
+    at = page("pages/1_projection.py")
     at.query_params["text"] = "   "
     at.run()
     assert_clean(at)
@@ -187,11 +187,11 @@ def test_blank_text_explains(model_runs):
 @pytest.mark.parametrize(
     "path, downloads",
     [
-        ("pages/1_Projection.py", 2),
-        ("pages/2_Similarity.py", 3),
-        ("pages/3_Layers.py", 2),
-        ("pages/4_Geometry.py", 7),
-        ("pages/5_Context.py", 2),
+        ("pages/1_projection.py", 2),
+        ("pages/2_similarity.py", 3),
+        ("pages/3_layers.py", 2),
+        ("pages/4_geometry.py", 7),
+        ("pages/5_context.py", 2),
     ],
 )
 def test_downloads_are_built_only_when_clicked(model_runs, monkeypatch, path, downloads):

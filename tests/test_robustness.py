@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from embexplorer.cli import main as cli_main
 
-PAGES = ("pages/1_Projection.py", "pages/2_Similarity.py")
+PAGES = ("pages/1_projection.py", "pages/2_similarity.py")
 
 HOSTILE = {
     "empty": "",

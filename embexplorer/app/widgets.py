@@ -9,6 +9,9 @@ from collections.abc import Callable
 import numpy as np
 import streamlit as st
 
+from ..geometry import METRICS
+from ..labels import METRIC_LABELS
+
 PLOTLY_CONFIG = {
     "displaylogo": False,
     "toImageButtonOptions": {"format": "png", "scale": 2, "filename": "embexplorer"},
@@ -33,8 +36,28 @@ def number(value: float, spec: str = ".3f") -> str:
     return format(value, spec) if np.isfinite(value) else "not defined"
 
 
+def leave_pages_folder_mode() -> None:
+    """Rerun through ``app.py``'s navigation when Streamlit ran a page file on its own.
+
+    A server starts in the old "pages folder" mode because ``pages/`` exists, and leaves it only
+    when ``st.navigation`` first runs. So the very first visit of a fresh server, when it is a
+    link to a page (``/similarity?text=...``), runs that page file directly, with the folder's
+    navigation (streamlit/streamlit#9992, which used to show a false "Page not found" dialog
+    because the folder's names did not match our lower-case URLs: the files are named after
+    their URLs so that they match). Switching the mode off and rerunning sends the same request,
+    query string included, through ``app.py``: the visitor sees the right page with the app's
+    own navigation, and no dialog.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def page_header(title: str, caption: str) -> None:
     """Wide layout, the browser tab's title, and the page's heading."""
+    leave_pages_folder_mode()
     st.set_page_config(
         page_title=f"{title} · embexplorer", page_icon=":material/hub:", layout="wide"
     )
@@ -68,6 +91,18 @@ def download_npz(label: str, arrays: Callable, file_name: str, key: str) -> None
         return buffer.getvalue()
 
     st.download_button(label, data, file_name=file_name, mime="application/octet-stream", key=key)
+
+
+def metric_control(container, **options) -> str:
+    """The "Measure" choice (cosine or Euclidean distance), the same widget on every page."""
+    return container.segmented_control(
+        "Measure",
+        list(METRICS),
+        key="metric",
+        required=True,
+        format_func=METRIC_LABELS.get,
+        **options,
+    )
 
 
 def chart(fig, key: str) -> None:

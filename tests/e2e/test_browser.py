@@ -34,10 +34,29 @@ def panel_titles(page) -> list[str]:
 
 def assert_no_exception(page) -> None:
     assert page.locator(EXCEPTION).count() == 0, page.locator(EXCEPTION).first.inner_text()
+    dialogs = page.locator("[role='dialog']")
+    assert dialogs.count() == 0, dialogs.first.inner_text()
 
 
-# First, as a visitor would: Streamlit shows a spurious "Page not found" modal when the very
-# first session of a fresh server opens a non-default page (streamlit/streamlit#9992).
+# First, as a student with a shared link would: the very first visit of a fresh server is a deep
+# link with settings. Streamlit used to show a false "Page not found" dialog over the right page
+# here (streamlit/streamlit#9992; see embexplorer.app.widgets.leave_pages_folder_mode).
+def test_deep_link_is_the_first_visit(app_server, page):
+    query = "text=The+bank+raised+rates.%0AWe+sat+on+the+river+bank.%0AThe+bank+closed.&metric=euclidean"
+    page.goto(f"{app_server['url']}/similarity?{query}")
+    wait_for_charts(page, 2, FIRST_CHART_TIMEOUT_MS)
+    page.wait_for_timeout(1_000)  # a dialog would arrive with the first messages
+    assert_no_exception(page)
+    assert page.get_by_text("Similarity & RSA").count() >= 1
+    assert page.locator("[data-testid='stSidebar'] textarea").input_value().splitlines() == [
+        "The bank raised rates.",
+        "We sat on the river bank.",
+        "The bank closed.",
+    ]
+    assert "metric=euclidean" in page.url
+    assert page.get_by_text("Euclidean distance").count() >= 1
+
+
 def test_home_page_links(app_server, page):
     page.goto(app_server["url"])
     page.wait_for_selector("text=The mathematics in one place", timeout=FIRST_CHART_TIMEOUT_MS)

@@ -3,10 +3,10 @@
 import numpy as np
 import streamlit as st
 
-from embexplorer import figures, geometry
+from embexplorer import figures
 from embexplorer.app import tables, widgets
 from embexplorer.app.sidebar import sidebar
-from embexplorer.labels import METRIC_LABELS, PREPROCESSING_LABELS, UNIT_LABELS
+from embexplorer.labels import PREPROCESSING_LABELS, UNIT_LABELS
 from embexplorer.layers import LAYER_MEASURES, LAYER_METHODS, best_match
 
 widgets.page_header(
@@ -29,12 +29,8 @@ method = controls[0].segmented_control(
     help="RSA correlates the two item-by-item matrices (upper triangles); linear CKA compares "
     "the centred vectors' Gram matrices (Kornblith et al. 2019). Both ignore rotations.",
 )
-metric = controls[1].segmented_control(
-    "Measure",
-    list(geometry.METRICS),
-    key="metric",
-    required=True,
-    format_func=METRIC_LABELS.get,
+metric = widgets.metric_control(
+    controls[1],
     disabled=method == "cka",
     help="The item-by-item matrix RSA compares (CKA uses the vectors themselves).",
 )

@@ -10,7 +10,6 @@ from embexplorer.app.present import HEATMAP_MAX_ITEMS, SCATTER_MAX_PAIRS
 from embexplorer.app.sidebar import sidebar
 from embexplorer.compare import describe_rsa, sample_indices, sample_pairs
 from embexplorer.labels import (
-    METRIC_LABELS,
     PREPROCESSING_LABELS,
     RSA_METHOD_LABELS,
     correlation_symbol,
@@ -27,13 +26,7 @@ if view is None:
     st.stop()
 
 controls = st.columns([2, 2, 5], gap="medium")
-metric = controls[0].segmented_control(
-    "Measure",
-    list(geometry.METRICS),
-    key="metric",
-    required=True,
-    format_func=METRIC_LABELS.get,
-)
+metric = widgets.metric_control(controls[0])
 method = controls[1].segmented_control(
     "RSA correlation",
     list(RSA_METHODS),
