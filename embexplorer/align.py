@@ -21,12 +21,23 @@ UNITS = ("token", "word", "sentence")
 COMPARABLE_UNITS = ("word", "sentence")  # the units two models share (tokens are per model)
 POOLINGS = ("mean", "first", "last")
 
-# A word is a number with its separators ("2,048", "3.14"), or a run of letters, marks and digits
-# with inner apostrophes or hyphens ("don't", "well-known", accents in decomposed form), or else a
-# single grapheme that is neither (punctuation, an emoji with its modifiers: one item each).
+# CJK ideographs, the code-point ranges BERT's basic tokenizer puts spaces around
+# (``BasicTokenizer._is_chinese_char``): each one is a word of its own. Kana and hangul are not in
+# them, so runs of kana or hangul stay one word.
+CJK_IDEOGRAPHS = (
+    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002a6df\U0002a700-\U0002b73f"
+    "\U0002b740-\U0002b81f\U0002b820-\U0002ceaf\U0002f800-\U0002fa1f"
+)
+
+# A word is a CJK ideograph, or a number with its separators ("2,048", "3.14"), or a run of other
+# letters, marks and digits with inner apostrophes or hyphens ("don't", "well-known", accents in
+# decomposed form), or else a single grapheme that is none of these (punctuation, an emoji with
+# its modifiers: one item each).
+_LETTERS = rf"[[\p{{L}}\p{{M}}\p{{N}}_]--[{CJK_IDEOGRAPHS}]]"
 WORD_PATTERN = regex.compile(
-    r"\p{N}+(?:[.,:]\p{N}+)*"
-    r"|[\p{L}\p{M}\p{N}_]+(?:['’\-][\p{L}\p{M}\p{N}_]+)*"
+    rf"[{CJK_IDEOGRAPHS}]"
+    r"|\p{N}+(?:[.,:]\p{N}+)*"
+    rf"|{_LETTERS}+(?:['’\-]{_LETTERS}+)*"
     r"|(?![\s\p{Cc}\p{Cf}])\X",
     flags=regex.VERSION1,
 )
@@ -75,6 +86,14 @@ class Items:
     words : list of str
         For tokens: the word each token belongs to ("" for specials and whitespace); for words and
         sentences, the label.
+    cased : bool
+        True when the model's tokenizer keeps case (GPT-2: "Café" and "café" are different
+        tokens), False when it lower-cases (BERT uncased). Occurrences of a word are matched
+        accordingly (:func:`word_key`).
+    shared_token : ndarray of shape (n_items,), bool, or None
+        For words: True where the word shares a model token with another word (GPT-2's "://"
+        or "...", a BERT ``[UNK]`` covering several words), so its vector is partly or wholly
+        the other word's. None for tokens and sentences.
     """
 
     unit: str
@@ -83,6 +102,8 @@ class Items:
     position: np.ndarray
     vectors: np.ndarray
     words: list[str]
+    cased: bool = True
+    shared_token: np.ndarray | None = None
 
     @property
     def n_items(self) -> int:
@@ -127,6 +148,33 @@ def token_words(states: HiddenStates, words: list[Word]) -> list[list[int]]:
             overlap = (starts < word.end) & (ends > word.start)
             members[word_index] = token_indices[overlap].tolist()
     return members
+
+
+def word_key(label: str, cased: bool) -> str:
+    """The form occurrences of a word are matched by: as written in a cased model, lower-cased in
+    one whose tokenizer lower-cases.
+
+    Examples
+    --------
+    >>> word_key("Café", cased=True), word_key("Café", cased=False)
+    ('Café', 'café')
+    """
+    return label if cased else label.lower()
+
+
+def shares_token(members: list[list[int]]) -> np.ndarray:
+    """For each word, whether one of its tokens also belongs to another word.
+
+    Examples
+    --------
+    >>> shares_token([[0], [1, 2], [2], [3]]).tolist()
+    [False, True, True, False]
+    """
+    counts: dict[int, int] = {}
+    for tokens in members:
+        for token in set(tokens):
+            counts[token] = counts.get(token, 0) + 1
+    return np.array([any(counts[t] > 1 for t in tokens) for tokens in members], dtype=bool)
 
 
 def _pool(vectors: np.ndarray, members: list[list[int]], pooling: str) -> np.ndarray:
@@ -191,6 +239,7 @@ def token_items(states: HiddenStates, include_special: bool = False) -> Items:
         position=states.position[index],
         vectors=_token_vectors(states.vectors, index),
         words=[word_of_token[i] for i in index],
+        cased=not states.model.lowercase,
     )
 
 
@@ -220,6 +269,8 @@ def word_items(states: HiddenStates, words: list[Word], pooling: str = "mean") -
         position=position,
         vectors=_pool(states.vectors, members, pooling) if words else states.vectors[:, :0, :],
         words=labels,
+        cased=not states.model.lowercase,
+        shared_token=shares_token(members),
     )
 
 
@@ -244,6 +295,7 @@ def sentence_items(states: HiddenStates, words: list[Word], pooling: str = "mean
         if sentences
         else per_word.vectors[:, :0, :],
         words=labels,
+        cased=per_word.cased,
     )
 
 
@@ -268,15 +320,41 @@ def build_items(
     return sentence_items(states, words, pooling)
 
 
+def duplicate_sentences(texts: tuple[str, ...] | list[str]) -> list[int]:
+    """Indices of the texts that repeat an earlier text exactly (after stripping).
+
+    Examples
+    --------
+    >>> duplicate_sentences(["A cat.", "A dog.", "A cat.", " A cat. "])
+    [2, 3]
+    """
+    seen: set[str] = set()
+    repeats = []
+    for index, text in enumerate(texts):
+        if text.strip() in seen:
+            repeats.append(index)
+        seen.add(text.strip())
+    return repeats
+
+
 def paired_items(
     states_a: HiddenStates,
     states_b: HiddenStates,
     unit: str = "word",
     pooling: str = "mean",
+    drop_duplicate_sentences: bool = False,
 ) -> tuple[Items, Items]:
-    """The same ordered word or sentence items for two models, ready to compare item by item."""
+    """The same ordered word or sentence items for two models, ready to compare item by item.
+
+    With ``drop_duplicate_sentences`` a text that repeats an earlier one exactly contributes no
+    items (it is counted once): its words would otherwise pair with their own copies, which any
+    two models find alike (:func:`duplicate_sentences` lists them).
+    """
     check_choice(unit, COMPARABLE_UNITS, "unit for a comparison")
     words = shared_words(states_a, states_b)
+    if drop_duplicate_sentences:
+        repeats = set(duplicate_sentences(states_a.texts))
+        words = [word for word in words if word.sentence not in repeats]
     return (
         build_items(states_a, unit, pooling, words=words),
         build_items(states_b, unit, pooling, words=words),

@@ -1,4 +1,5 @@
-"""``python -m embexplorer compare``: two models, the same sentences, one RSA score.
+"""``python -m embexplorer compare``: two models, the same sentences, one RSA score;
+``python -m embexplorer context WORD``: one word's self-similarity in both models, layer by layer.
 
 Errors (no text, too few items, unknown model, layer out of range) exit with status 2 and one
 line on stderr, never a traceback.
@@ -55,12 +56,25 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--bootstraps", type=_non_negative, default=1_000)
     compare.add_argument("--seed", type=int, default=0)
     compare.add_argument(
+        "--exclude-same-word",
+        action="store_true",
+        help="leave pairs of two occurrences of the same word out of RSA, p-value and CI "
+        "(the permutations then shuffle whole words)",
+    )
+    compare.add_argument(
+        "--control",
+        action="store_true",
+        help="also score random-weight copies of both models (the chance baseline; "
+        "built from the configs, nothing downloaded)",
+    )
+    compare.add_argument(
         "--export",
         type=Path,
         metavar="FILE.npz",
         help="save both models' item vectors, the items and the matrices",
     )
     add_neighbours_command(commands, model_a, model_b)
+    add_context_command(commands, model_a, model_b)
     return parser
 
 
@@ -114,7 +128,7 @@ def read_texts(args: argparse.Namespace, stdin) -> list[str]:
     return texts
 
 
-def _report(comparison, infos) -> str:
+def _report(comparison, infos, control=None) -> str:
     rsa = comparison.rsa
     lines = [
         f"{comparison.items_a.n_items} {comparison.items_a.unit} items, {rsa.n_pairs} pairs; "
@@ -124,27 +138,59 @@ def _report(comparison, infos) -> str:
         lines.append(
             f"model {tag}: {info.short_name} ({info.kind}), layer {layer} of {info.n_layers}"
         )
+    if comparison.n_duplicate_sentences:
+        lines.append(
+            f"{comparison.n_duplicate_sentences} repeated sentence(s) counted once: "
+            + ", ".join(f"S{i + 1}" for i in comparison.duplicate_sentences)
+        )
+    lines.append(
+        f"{rsa.n_same_word_pairs} pairs are two occurrences of the same word"
+        + (" (left out of RSA)" if rsa.same_word_excluded else "")
+    )
+    shared = comparison.items_sharing_tokens
+    if shared:
+        lines.append(
+            f"{len(shared)} items share a token with another word: "
+            + ", ".join(repr(entry["item"]) for entry in shared[:10])
+        )
     if rsa.defined:
         lines.append(f"RSA: Spearman rho = {rsa.spearman:.3f}, Pearson r = {rsa.pearson:.3f}")
         if rsa.permutations:
             lines.append(
                 f"     p = {rsa.p_value:.4g} ({rsa.method}, {rsa.permutations} item permutations, one-sided)"
             )
-        if rsa.bootstraps:
+            lines.append(f"     {rsa.null}")
+        if rsa.bootstraps and np.isfinite(rsa.ci_low):
             lines.append(
                 f"     {rsa.ci_level:.0%} bootstrap CI of {rsa.method}: [{rsa.ci_low:.3f}, {rsa.ci_high:.3f}]"
             )
+        if rsa.ci_note:
+            lines.append(f"     {rsa.ci_note}")
     else:
         lines.append(f"RSA: not defined: {rsa.reason}")
-    lines.append(f"CKA: linear {comparison.cka:.3f} (debiased {comparison.cka_debiased:.3f})")
+    if control is not None:
+        lines.append(_control_line(control))
+    if comparison.cka_reason:
+        lines.append(f"CKA: not defined: {comparison.cka_reason}")
+    else:
+        lines.append(f"CKA: linear {comparison.cka:.3f} (debiased {comparison.cka_debiased:.3f})")
     return "\n".join(lines)
+
+
+def _control_line(control) -> str:
+    rsa = control.rsa
+    head = f"control (random weights, seeds {control.seeds[0]}/{control.seeds[1]}):"
+    if not rsa.defined:
+        return f"{head} RSA not defined: {rsa.reason}"
+    p = f", p = {rsa.p_value:.4g}" if np.isfinite(rsa.p_value) else ""
+    return f"{head} Spearman rho = {rsa.spearman:.3f}, Pearson r = {rsa.pearson:.3f}{p}"
 
 
 def _finite_or_none(value: float):
     return float(value) if np.isfinite(value) else None
 
 
-def _as_json(comparison, infos) -> dict:
+def _as_json(comparison, infos, control=None) -> dict:
     def matrix(values: np.ndarray) -> list[list[float | None]]:
         return [[_finite_or_none(v) for v in row] for row in values]
 
@@ -161,6 +207,11 @@ def _as_json(comparison, infos) -> dict:
         "rsa": comparison.rsa.to_dict(),
         "cka": _finite_or_none(comparison.cka),
         "cka_debiased": _finite_or_none(comparison.cka_debiased),
+        "cka_reason": comparison.cka_reason,
+        "duplicate_sentences": list(comparison.duplicate_sentences),
+        "n_duplicate_sentences": comparison.n_duplicate_sentences,
+        "items_sharing_tokens": comparison.items_sharing_tokens,
+        "control": None if control is None else control.to_dict(),
     }
 
 
@@ -183,6 +234,12 @@ def _export(path: Path, comparison, infos) -> None:
 
 def load_states(args: argparse.Namespace, stdin) -> tuple[list, list]:
     """Both models' hidden states for the texts, and their infos; warnings go to stderr."""
+    _, loaded, states = load_models_and_states(args, stdin)
+    return states, [model.info for model in loaded]
+
+
+def load_models_and_states(args: argparse.Namespace, stdin) -> tuple[list[str], list, list]:
+    """The texts, both loaded models and their hidden states; warnings go to stderr."""
     import transformers
 
     from .extract import extract_hidden_states
@@ -199,55 +256,83 @@ def load_states(args: argparse.Namespace, stdin) -> tuple[list, list]:
     states = [extract_hidden_states(model, texts) for model in loaded]
     for warning in states[0].warnings + states[1].warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    return states, [model.info for model in loaded]
+    return texts, loaded, states
 
 
 def compare_from_args(args: argparse.Namespace, stdin, **statistics) -> tuple:
     """The comparison the shared options describe, and both models' infos; ``statistics`` are
     :func:`embexplorer.compare.compare_items`'s RSA settings."""
+    states, infos = load_states(args, stdin)
+    return _compare_states(states, **_item_settings(args), **statistics), infos
+
+
+def _item_settings(args: argparse.Namespace) -> dict:
+    """The shared options as :func:`embexplorer.compare.compare_models` arguments."""
+    return dict(
+        unit=args.unit,
+        pooling=args.pooling,
+        layer_a=args.layer_a,
+        layer_b=args.layer_b,
+        metric=args.metric,
+        preprocessing=args.preprocess,
+    )
+
+
+def _compare_states(states: list, **settings):
     from .compare import compare_models
 
-    states, infos = load_states(args, stdin)
     try:
-        comparison = compare_models(
-            states[0],
-            states[1],
-            unit=args.unit,
-            pooling=args.pooling,
-            layer_a=args.layer_a,
-            layer_b=args.layer_b,
-            metric=args.metric,
-            preprocessing=args.preprocess,
-            **statistics,
-        )
+        return compare_models(states[0], states[1], **settings)
     except ValueError as error:
         raise UsageError(str(error)) from error
-    return comparison, infos
 
 
 def run_compare(args: argparse.Namespace, stdin, stdout) -> None:
-    comparison, infos = compare_from_args(
-        args,
-        stdin,
+    from .compare import control_comparison
+
+    texts, loaded, states = load_models_and_states(args, stdin)
+    infos = [model.info for model in loaded]
+    settings = dict(
+        **_item_settings(args),
         method=args.method,
         permutations=args.permutations,
         bootstraps=args.bootstraps,
         seed=args.seed,
+        exclude_same_word=args.exclude_same_word,
     )
+    comparison = _compare_states(states, **settings)
+    del states  # the control runs one model at a time; the trained states are not needed
+    control = None
+    if args.control:
+        try:
+            control = control_comparison(loaded[0], loaded[1], texts, args.seed, **settings)
+        except ValueError as error:
+            raise UsageError(str(error)) from error
     if args.export is not None:
         _export(args.export, comparison, infos)
     if args.json:
-        json.dump(_as_json(comparison, infos), stdout, ensure_ascii=False)
+        json.dump(_as_json(comparison, infos, control), stdout, ensure_ascii=False)
         stdout.write("\n")
     else:
-        stdout.write(_report(comparison, infos) + "\n")
+        stdout.write(_report(comparison, infos, control) + "\n")
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse, letting sentences follow options too (``context bank --json "A bank." ...``)."""
+    parser = build_parser()
+    args, extras = parser.parse_known_args(argv)
+    unknown = [extra for extra in extras if extra.startswith("-")]
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    args.texts = [*args.texts, *extras]
+    return args
 
 
 def main(argv: Sequence[str] | None = None, stdin=None, stdout=None) -> int:
     stdin = sys.stdin if stdin is None else stdin
     stdout = sys.stdout if stdout is None else stdout
     try:
-        args = build_parser().parse_args(argv)
+        args = _parse(argv)
         getattr(args, "run", run_compare)(args, stdin, stdout)
     except UsageError as error:
         print(" ".join(str(error).split()), file=sys.stderr)
@@ -352,3 +437,95 @@ def run_neighbours(args: argparse.Namespace, stdin, stdout) -> None:
         stdout.write("\n")
     else:
         stdout.write(_neighbours_report(summary, infos) + "\n")
+
+
+# --- context --------------------------------------------------------------------------------------
+
+
+def add_context_command(commands, model_a: str, model_b: str) -> None:
+    from .contextuality import MIN_CONTEXTS
+
+    context = commands.add_parser(
+        "context",
+        help="self-similarity of one word's occurrences, layer by layer (Ethayarajh 2019)",
+        description=(
+            "Self-similarity: mean cosine between the word's occurrences in different sentences; "
+            "anisotropy: mean cosine between different words in different sentences; "
+            "adjusted = self_similarity - anisotropy. Texts as for `compare`."
+        ),
+    )
+    context.add_argument("word", help="the word (matched with case in a cased model)")
+    add_text_and_model_options(context, model_a, model_b)
+    context.set_defaults(layer_a=None, layer_b=None, run=run_context)  # every layer by default
+    context.add_argument("--bootstraps", type=_non_negative, default=1_000)
+    context.add_argument("--seed", type=int, default=0)
+    context.add_argument(
+        "--skip-first", action="store_true", help="leave out occurrences at position 0"
+    )
+    context.add_argument(
+        "--min-contexts",
+        type=_non_negative,
+        default=MIN_CONTEXTS,
+        help=f"warn below this many different sentences (default {MIN_CONTEXTS}, as the paper)",
+    )
+
+
+def _context_rows(profile, layer: int | None, n_hidden_states: int, name: str) -> list[dict]:
+    from .models import resolve_layer
+
+    rows = profile.layer_rows()
+    if layer is None:
+        return rows
+    return [rows[resolve_layer(layer, n_hidden_states, name)]]
+
+
+def run_context(args: argparse.Namespace, stdin, stdout) -> None:
+    from .align import build_items
+    from .contextuality import context_profile
+
+    _, loaded, states = load_models_and_states(args, stdin)
+    result: dict = {"word": args.word}
+    lines = []
+    for tag, model, model_states, layer in zip(
+        "ab", loaded, states, (args.layer_a, args.layer_b), strict=True
+    ):
+        items = build_items(model_states, "word", args.pooling)
+        name = f"model {tag.upper()}"
+        try:
+            profile = context_profile(
+                items,
+                args.word,
+                args.preprocess,
+                skip_first=args.skip_first,
+                min_contexts=args.min_contexts,
+                bootstraps=args.bootstraps,
+                seed=args.seed,
+            )
+            rows = _context_rows(profile, layer, items.vectors.shape[0], name)
+        except ValueError as error:
+            raise UsageError(f"{name} ({model.info.short_name}): {error}") from error
+        result[tag] = rows
+        details = profile.to_dict()
+        details.pop("layers")
+        result[f"{tag}_details"] = details
+        if profile.warning:
+            print(f"warning: {name}: {profile.warning}", file=sys.stderr)
+        lines.append(
+            f"model {tag.upper()}: {model.info.short_name}, {profile.word!r}: "
+            f"{profile.n_occurrences} occurrences in {profile.n_contexts} sentences"
+        )
+        lines.extend(
+            f"  layer {row['layer']:>2}: self-similarity {_fmt(row['self_similarity'])} "
+            f"[{_fmt(row['ci_low'])}, {_fmt(row['ci_high'])}], anisotropy "
+            f"{_fmt(row['anisotropy'])}, adjusted {_fmt(row['adjusted'])}"
+            for row in rows
+        )
+    if args.json:
+        json.dump(result, stdout, ensure_ascii=False)
+        stdout.write("\n")
+    else:
+        stdout.write("\n".join(lines) + "\n")
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"

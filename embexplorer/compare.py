@@ -6,17 +6,20 @@ person sees in the app are the numbers ``python -m embexplorer compare`` prints.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from ._validation import check_choice, check_paired_items
-from .align import Items, paired_items
-from .extract import HiddenStates
+from ._validation import MIN_ITEMS, check_choice, check_paired_items
+from .align import Items, duplicate_sentences, paired_items
+from .extract import HiddenStates, extract_hidden_states
 from .geometry import METRICS, preprocess, similarity_matrix
 from .labels import correlation_symbol
-from .models import resolve_layer
-from .rsa import RSA_METHODS, RSAResult, linear_cka, rsa_score
+from .layers import same_word_pairs
+from .models import LoadedModel, control_model, resolve_layer
+from .rsa import RSA_METHODS, RSAResult, is_constant, linear_cka, rsa_score, spread_reason
 
 # Interactive budgets: permutations x pairs and bootstraps x pairs stay near these many values
 # (about a second here), so a corpus still gets a p-value and a CI without a long wait.
@@ -40,10 +43,36 @@ class Comparison:
     rsa: RSAResult
     cka: float
     cka_debiased: float
+    cka_reason: str = ""
+    duplicate_sentences: tuple[int, ...] = ()
 
     @property
     def labels(self) -> list[str]:
         return self.items_a.display_labels()
+
+    @property
+    def n_duplicate_sentences(self) -> int:
+        """Texts that repeated an earlier one exactly and were counted once (no items)."""
+        return len(self.duplicate_sentences)
+
+    @property
+    def items_sharing_tokens(self) -> list[dict]:
+        """The word items that share a model token with another word, and in which model(s):
+        ``[{"index", "item", "models": ["A", "B"]}]`` (their vectors are partly another word's)."""
+        flags = [
+            np.zeros(self.items_a.n_items, dtype=bool)
+            if items.shared_token is None
+            else items.shared_token
+            for items in (self.items_a, self.items_b)
+        ]
+        return [
+            {
+                "index": int(index),
+                "item": self.items_a.labels[index],
+                "models": [tag for tag, flag in zip("AB", flags, strict=True) if flag[index]],
+            }
+            for index in np.flatnonzero(flags[0] | flags[1])
+        ]
 
     def pair_values(self) -> tuple[np.ndarray, np.ndarray, list[str]]:
         """Upper-triangle values of both matrices and the pair each comes from ("bank · river")."""
@@ -55,7 +84,7 @@ class Comparison:
     def fit_line(self) -> tuple[float, float] | None:
         """Least-squares slope and intercept of B's values on A's; None when A's are constant."""
         x, y, _ = self.pair_values()
-        if np.ptp(x) == 0 or not (np.isfinite(x).all() and np.isfinite(y).all()):
+        if not (np.isfinite(x).all() and np.isfinite(y).all()) or is_constant(x):
             return None
         slope, intercept = np.polyfit(x, y, deg=1)
         return float(slope), float(intercept)
@@ -72,8 +101,14 @@ def compare_items(
     permutations: int = 1000,
     bootstraps: int = 1000,
     seed: int = 0,
+    exclude_same_word: bool = False,
 ) -> Comparison:
     """Compare the same items in two models' spaces.
+
+    Pairs of two occurrences of the same word (in either model's sense of "same": see
+    :func:`embexplorer.layers.same_word_pairs`) are alike in any two models; they are counted
+    (``rsa.n_same_word_pairs``) and, with ``exclude_same_word``, left out of the RSA score, its
+    p-value and its CI.
 
     Raises
     ------
@@ -88,10 +123,36 @@ def compare_items(
         resolve_layer(layer_a, items_a.vectors.shape[0], "model A"),
         resolve_layer(layer_b, items_b.vectors.shape[0], "model B"),
     )
-    vectors_a = preprocess(items_a.vectors[layers[0]], preprocessing)
-    vectors_b = preprocess(items_b.vectors[layers[1]], preprocessing)
+    raw_a, raw_b = items_a.vectors[layers[0]], items_b.vectors[layers[1]]
+    # Checked before preprocessing: centring one vector plus noise leaves only the noise.
+    noise = spread_reason(raw_a, raw_b)
+    vectors_a = preprocess(raw_a, preprocessing)
+    vectors_b = preprocess(raw_b, preprocessing)
     matrix_a = similarity_matrix(vectors_a, metric)
     matrix_b = similarity_matrix(vectors_b, metric)
+    rsa = rsa_score(
+        matrix_a,
+        matrix_b,
+        method=method,
+        permutations=0 if noise else permutations,
+        bootstraps=0 if noise else bootstraps,
+        seed=seed,
+        same_word=same_word_pairs(items_a) | same_word_pairs(items_b),
+        exclude_same_word=exclude_same_word,
+    )
+    if noise:
+        nan = math.nan
+        rsa = dataclasses.replace(
+            rsa,
+            pearson=nan,
+            spearman=nan,
+            p_value=nan,
+            ci_low=nan,
+            ci_high=nan,
+            reason=noise,
+            permutations=permutations,
+            bootstraps=bootstraps,
+        )
     return Comparison(
         items_a=items_a,
         items_b=items_b,
@@ -102,16 +163,10 @@ def compare_items(
         vectors_b=vectors_b,
         matrix_a=matrix_a,
         matrix_b=matrix_b,
-        rsa=rsa_score(
-            matrix_a,
-            matrix_b,
-            method=method,
-            permutations=permutations,
-            bootstraps=bootstraps,
-            seed=seed,
-        ),
-        cka=float(linear_cka(vectors_a, vectors_b)),
-        cka_debiased=float(linear_cka(vectors_a, vectors_b, debiased=True)),
+        rsa=rsa,
+        cka=math.nan if noise else float(linear_cka(vectors_a, vectors_b)),
+        cka_debiased=math.nan if noise else float(linear_cka(vectors_a, vectors_b, True)),
+        cka_reason=noise,
     )
 
 
@@ -120,45 +175,224 @@ def compare_models(
     states_b: HiddenStates,
     unit: str = "word",
     pooling: str = "mean",
+    drop_duplicate_sentences: bool = True,
     **settings,
 ) -> Comparison:
-    """:func:`paired_items` then :func:`compare_items`."""
-    items_a, items_b = paired_items(states_a, states_b, unit=unit, pooling=pooling)
-    return compare_items(items_a, items_b, **settings)
+    """:func:`paired_items` then :func:`compare_items`.
+
+    A text that repeats an earlier one exactly is counted once (its copies would pair every word
+    with itself); the comparison lists the dropped texts in ``duplicate_sentences``.
+    """
+    items_a, items_b = paired_items(
+        states_a,
+        states_b,
+        unit=unit,
+        pooling=pooling,
+        drop_duplicate_sentences=drop_duplicate_sentences,
+    )
+    repeats = tuple(duplicate_sentences(states_a.texts)) if drop_duplicate_sentences else ()
+    if repeats and items_a.n_items < MIN_ITEMS:
+        distinct = len(states_a.texts) - len(repeats)
+        raise ValueError(
+            f"RSA is not defined: the {len(states_a.texts)} texts hold {distinct} distinct "
+            f"sentence(s) (exact repeats are counted once), which give {items_a.n_items} "
+            f"{items_a.unit} item(s); RSA needs at least {MIN_ITEMS}"
+        )
+    comparison = compare_items(items_a, items_b, **settings)
+    comparison.duplicate_sentences = repeats
+    return comparison
 
 
-def describe_rsa(rsa: RSAResult, names: tuple[str, str], unit: str) -> str:
-    """One plain sentence on what the RSA number means, for a reader who is not a statistician."""
+# --- the chance baseline: random-weight copies of both models -------------------------------------
+
+
+def control_seeds(seed: int = 0) -> tuple[int, int]:
+    """Weight seeds of the two control models: different for A and B, fixed by ``seed``.
+
+    Never 0, the seed the offline stand-ins are built with, so a stand-in's control is not the
+    stand-in itself.
+
+    Examples
+    --------
+    >>> control_seeds(0), control_seeds(1)
+    ((1, 2), (3, 4))
+    """
+    return 2 * seed + 1, 2 * seed + 2
+
+
+@dataclass(frozen=True)
+class ControlResult:
+    """The same comparison for random-weight copies of both models (the chance baseline).
+
+    Attributes
+    ----------
+    seed : int
+        The control seed; model A's copy has weights seed ``seeds[0]``, B's ``seeds[1]``.
+    seeds : tuple of int
+    rsa : RSAResult
+    cka, cka_debiased : float
+    """
+
+    seed: int
+    seeds: tuple[int, int]
+    rsa: RSAResult
+    cka: float
+    cka_debiased: float
+
+    def to_dict(self) -> dict:
+        """The control's scores for JSON: spearman, pearson, p_value, CI, seeds, CKA (NaN -> None)."""
+        rsa = self.rsa.to_dict()
+        keys = ("spearman", "pearson", "p_value", "ci_low", "ci_high", "method", "defined")
+        data = {key: rsa[key] for key in keys}
+        data.update(
+            reason=rsa["reason"],
+            n_same_word_pairs=rsa["n_same_word_pairs"],
+            seed=self.seed,
+            seeds=list(self.seeds),
+            weights="random (each architecture's own initialiser)",
+            cka=float(self.cka) if np.isfinite(self.cka) else None,
+            cka_debiased=float(self.cka_debiased) if np.isfinite(self.cka_debiased) else None,
+        )
+        return data
+
+
+def control_comparison(
+    loaded_a: LoadedModel,
+    loaded_b: LoadedModel,
+    texts: list[str] | tuple[str, ...],
+    control_seed: int = 0,
+    unit: str = "word",
+    pooling: str = "mean",
+    **settings,
+) -> ControlResult:
+    """The comparison of random-weight copies of both models on the same texts, scored the same.
+
+    Two models agree on some structure for free: repeated words, shared prefixes, sentence
+    membership. Copies with random weights (:func:`embexplorer.models.control_model`, seeds from
+    :func:`control_seeds`) show how much: the trained models' score means something only by its
+    distance from this one. Each copy is built, run and released in turn, so at most one is in
+    memory; the caller caches the result if it wants to.
+
+    Parameters
+    ----------
+    loaded_a, loaded_b : LoadedModel
+        The trained models; their configs and tokenizers are reused, their weights are not.
+    texts : sequence of str
+    control_seed : int
+        Picks the weight seeds (:func:`control_seeds`).
+    unit, pooling, **settings
+        As for :func:`compare_models` (layers, metric, preprocessing, method, permutations,
+        bootstraps, seed of the statistics, exclude_same_word).
+    """
+    states = []
+    for loaded, weight_seed in zip((loaded_a, loaded_b), control_seeds(control_seed), strict=True):
+        control = control_model(loaded, weight_seed)
+        states.append(extract_hidden_states(control, list(texts)))
+        del control
+    comparison = compare_models(states[0], states[1], unit=unit, pooling=pooling, **settings)
+    return ControlResult(
+        seed=control_seed,
+        seeds=control_seeds(control_seed),
+        rsa=comparison.rsa,
+        cka=comparison.cka,
+        cka_debiased=comparison.cka_debiased,
+    )
+
+
+# --- words for the reader -------------------------------------------------------------------------
+
+
+def _strength(size: float) -> str:
+    if size >= 0.7:
+        return "strong"
+    if size >= 0.4:
+        return "moderate"
+    return "weak" if size >= 0.1 else "hardly any"
+
+
+def _correlation_sentence(rsa: RSAResult, names: tuple[str, str], unit: str) -> str:
+    value, symbol = rsa.value, correlation_symbol(rsa.method)
+    strength = _strength(abs(value))
+    if strength == "hardly any":
+        return (
+            f"{symbol} = {value:.2f}: which pairs of {unit}s {names[0]} finds alike says almost "
+            f"nothing about which {names[1]} finds alike."
+        )
+    if value >= 0:
+        return (
+            f"{symbol} = {value:.2f}, a {strength} agreement: pairs of {unit}s that {names[0]} "
+            f"finds alike tend to be alike in {names[1]} too."
+        )
+    return (
+        f"{symbol} = {value:.2f}, a {strength} inverse relation: pairs of {unit}s that "
+        f"{names[0]} finds alike tend to be unalike in {names[1]}."
+    )
+
+
+def _control_sentence(rsa: RSAResult, control: RSAResult, unit: str) -> tuple[str, bool]:
+    """What the random-weight score says, and whether the trained score is clearly above it
+    (above the control's CI, or its value when it has none)."""
+    if not control.defined:
+        return (
+            f"For random-weight copies of both models the score is not defined ({control.reason}).",
+            False,
+        )
+    symbol = correlation_symbol(rsa.method)
+    upper = control.ci_high if np.isfinite(control.ci_high) else control.value
+    text = (
+        f"Random-weight copies of the same two models give {symbol} = {control.value:.2f} on "
+        f"the same {unit}s"
+    )
+    if rsa.value > upper:
+        return f"{text}; the trained models' excess over that is what training added.", True
+    return (
+        f"{text}, as high within its uncertainty: this agreement comes from the input "
+        "(repeated words, shared prefixes, sentence membership), not from what the models learned.",
+        False,
+    )
+
+
+def describe_rsa(
+    rsa: RSAResult, names: tuple[str, str], unit: str, control: RSAResult | None = None
+) -> str:
+    """A few plain sentences on what the RSA number means, for a reader who is not a statistician.
+
+    States the permutation test's null hypothesis; calls agreement more than chance only when
+    repetition cannot explain it: no same-word pairs in the score, and a random-weight
+    ``control`` (:func:`control_comparison`) that scores clearly lower.
+    """
     if not rsa.defined:
         return f"RSA is not defined here: {rsa.reason}"
-    value = rsa.spearman if rsa.method == "spearman" else rsa.pearson
-    symbol = correlation_symbol(rsa.method)
-    size = abs(value)
-    strength = (
-        "strongly"
-        if size >= 0.7
-        else "moderately"
-        if size >= 0.4
-        else "weakly"
-        if size >= 0.1
-        else "hardly"
-    )
-    direction = "" if value >= 0 else " (inversely)"
-    sentence = (
-        f"{symbol} = {value:.2f}: pairs of {unit}s that {names[0]} finds alike are {strength} "
-        f"alike in {names[1]} too{direction}."
-    )
+    sentences = [_correlation_sentence(rsa, names, unit)]
+    repetition = rsa.n_same_word_pairs > 0 and not rsa.same_word_excluded
+    above_control = False
+    if control is not None:
+        text, above_control = _control_sentence(rsa, control, unit)
+        sentences.append(text)
     if rsa.permutations and np.isfinite(rsa.p_value):
-        chance = (
-            "unlikely to be chance"
-            if rsa.p_value < 0.05
-            else "compatible with chance (no evidence of shared structure)"
+        sentences.append(
+            f"The permutation test asks how often {unit}s paired up at random between the two "
+            f"models score this high: p = {rsa.p_value:.3g}."
         )
-        sentence += (
-            f" Shuffling the {unit}s of one model {rsa.permutations:,} times gives a value this "
-            f"high with p = {rsa.p_value:.3g}: {chance}."
-        )
-    return sentence
+        if rsa.p_value >= 0.05:
+            sentences.append("That is compatible with no shared structure at all.")
+        elif repetition:
+            sentences.append(
+                f"But {rsa.n_same_word_pairs:,} pairs are two occurrences of the same word, which "
+                "any two models find alike, so a small p does not show that the models learned "
+                "the same thing: leave same-word pairs out, and compare with the random-weight "
+                "control."
+            )
+        elif control is None:
+            sentences.append(
+                "A small p only rules out a random pairing; the random-weight control shows how "
+                "much agreement any two models of these architectures get from the input alone."
+            )
+        elif above_control:
+            sentences.append("The agreement is unlikely to be chance and above the control.")
+    if rsa.ci_note:
+        sentences.append(rsa.ci_note)
+    return " ".join(sentences)
 
 
 def interactive_resamples(n_items: int, most: int, budget: int, least: int = 100) -> int:

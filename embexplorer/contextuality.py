@@ -4,6 +4,12 @@ A static embedding gives every occurrence of "bank" the same vector (self-simila
 contextual model gives each occurrence its own vector; how far apart they are, measured against
 how alike any two different words are at that layer (the anisotropy baseline), says how much the
 context changed them (Ethayarajh 2019).
+
+The definitions are Ethayarajh's: self-similarity is the mean cosine between occurrences in
+*different* sentences; the baseline is the mean cosine between different words in different
+sentences; occurrences are matched by token identity, so a cased model (GPT-2) keeps "Café" and
+"café" apart while an uncased one (BERT uncased) does not; the paper uses words with at least
+:data:`MIN_CONTEXTS` contexts (fewer still give a value, flagged by ``few_contexts``).
 """
 
 from __future__ import annotations
@@ -12,76 +18,133 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validation import check_choice, check_layered
-from .align import Items
-from .geometry import PREPROCESSING, anisotropy, cosine_similarity_matrix, preprocess
-from .layers import same_word_pairs
-from .rsa import upper_triangle
+from ._validation import check_choice, check_layered, check_level
+from .align import Items, word_key
+from .geometry import PREPROCESSING, cosine_similarity_matrix, preprocess
+from .layers import contextual_anisotropy, word_keys
 
 DEFAULT_WORD = "bank"
+MIN_CONTEXTS = 5  # Ethayarajh (2019) keeps words that occur in at least 5 different contexts
 
 
 def _is_word(text: str) -> bool:
     return any(character.isalnum() for character in text)
 
 
-def recurring_words(items: Items, min_occurrences: int = 2) -> list[str]:
-    """Words (lower-cased) that occur at least ``min_occurrences`` times, most frequent first.
+def recurring_words(items: Items, min_contexts: int = 2) -> list[str]:
+    """Words that occur in at least ``min_contexts`` different sentences, most contexts first.
 
-    Punctuation is left out. Ties keep the order of first appearance.
+    Words are matched as the model's tokenizer does (:func:`embexplorer.align.word_key`: case
+    kept when ``items.cased``, lower-cased otherwise). Punctuation is left out. Ties keep the order
+    of first appearance.
 
     Examples
     --------
     >>> import numpy as np
     >>> labels = ["The", "bank", ".", "the", "Bank", ".", "cat"]
-    >>> items = Items("word", labels, np.array([0, 0, 0, 1, 1, 1, 2]), np.zeros(7, int),
-    ...               np.zeros((1, 7, 2)), labels)
-    >>> recurring_words(items)
-    ['the', 'bank']
+    >>> def items(cased):
+    ...     return Items("word", labels, np.array([0, 0, 0, 1, 1, 1, 2]), np.zeros(7, int),
+    ...                  np.zeros((1, 7, 2)), labels, cased=cased)
+    >>> recurring_words(items(cased=False)), recurring_words(items(cased=True))
+    (['the', 'bank'], [])
     """
-    counts: dict[str, int] = {}
-    for label in items.labels:
+    contexts: dict[str, set[int]] = {}
+    for label, sentence in zip(items.labels, items.sentence, strict=True):
         if _is_word(label):
-            counts[label.lower()] = counts.get(label.lower(), 0) + 1
+            contexts.setdefault(word_key(label, items.cased), set()).add(int(sentence))
     # dicts keep insertion order, and sorted() is stable
     return sorted(
-        (word for word, count in counts.items() if count >= min_occurrences),
-        key=lambda word: -counts[word],
+        (word for word, seen in contexts.items() if len(seen) >= min_contexts),
+        key=lambda word: -len(contexts[word]),
     )
 
 
 def default_word(words: list[str], preferred: str = DEFAULT_WORD) -> str | None:
-    """``preferred`` when it is offered, else the first offered word, else None."""
-    if preferred.lower() in words:
-        return preferred.lower()
+    """``preferred`` (or its lower-case form) when it is offered, else the first offered word,
+    else None."""
+    for candidate in (preferred, preferred.lower()):
+        if candidate in words:
+            return candidate
     return words[0] if words else None
 
 
-def occurrences(items: Items, word: str) -> np.ndarray:
-    """Indices of the items whose label is ``word`` (case-insensitive), in text order."""
-    target = word.strip().lower()
+def occurrences(items: Items, word: str, skip_first: bool = False) -> np.ndarray:
+    """Indices of the items that are occurrences of ``word``, in text order.
+
+    Matched by :func:`embexplorer.align.word_key` (exact in a cased model, ignoring case in an
+    uncased one). With ``skip_first`` an occurrence at position 0 (the first word of its
+    sentence) is left out.
+    """
+    target = word_key(word.strip(), items.cased)
+    keys = word_keys(items)
     return np.array(
-        [index for index, label in enumerate(items.labels) if label.lower() == target],
+        [
+            index
+            for index, key in enumerate(keys)
+            if key == target and not (skip_first and items.position[index] == 0)
+        ],
         dtype=np.int64,
     )
 
 
-def self_similarity(X) -> float:
-    """Mean cosine between every pair of different rows (a word's occurrences); needs >= 2 rows.
+def _different_sentence_pairs(sentence) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column indices of the pairs (i < j) whose rows come from different sentences."""
+    sentence = np.asarray(sentence)
+    rows, cols = np.triu_indices(sentence.size, k=1)
+    keep = sentence[rows] != sentence[cols]
+    return rows[keep], cols[keep]
+
+
+def self_similarity(X, sentence=None) -> float:
+    """Mean cosine between a word's occurrences in different sentences (Ethayarajh 2019).
+
+    Parameters
+    ----------
+    X : array-like of shape (n_occurrences, n_dims)
+    sentence : array-like of shape (n_occurrences,), optional
+        The sentence of each occurrence; pairs from the same sentence are left out. Without it
+        every pair of different rows counts.
 
     Examples
     --------
     >>> round(self_similarity([[1.0, 2.0], [2.0, 4.0], [3.0, 6.0]]), 12)
     1.0
+    >>> self_similarity([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]], sentence=[0, 0, 1])
+    0.0
     """
     X = np.asarray(X, dtype=np.float64)
-    if X.ndim != 2 or X.shape[0] < 2:
+    sentence = np.arange(X.shape[0]) if sentence is None else np.asarray(sentence)
+    if X.ndim != 2 or sentence.shape != (X.shape[0],):
         raise ValueError(
-            f"self-similarity needs at least 2 occurrences as rows of a 2-D array; got {X.shape}"
+            f"X must be (n_occurrences, n_dims) and sentence (n_occurrences,); got {X.shape} "
+            f"and {sentence.shape}"
         )
-    if X.shape[0] == 2:
-        return float(cosine_similarity_matrix(X)[0, 1])
-    return float(upper_triangle(cosine_similarity_matrix(X)).mean())
+    rows, cols = _different_sentence_pairs(sentence)
+    if rows.size == 0:
+        raise ValueError(
+            f"self-similarity needs at least 2 occurrences in different sentences; got "
+            f"{X.shape[0]} in {np.unique(sentence).size} sentence(s)"
+        )
+    return float(cosine_similarity_matrix(X)[rows, cols].mean())
+
+
+def _bootstrap_self_similarity(
+    similarity: np.ndarray, sentence: np.ndarray, bootstraps: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Self-similarity of ``bootstraps`` resamples (with replacement) of the occurrences.
+
+    ``similarity`` is the occurrences' cosine matrix; a pair of copies of one occurrence has one
+    sentence and so never counts. NaN for a resample with no pair from different sentences.
+    """
+    k = sentence.size
+    samples = rng.integers(0, k, size=(bootstraps, k))
+    rows, cols = np.triu_indices(k, k=1)
+    first, second = samples[:, rows], samples[:, cols]
+    keep = sentence[first] != sentence[second]
+    totals = np.where(keep, similarity[first, second], 0.0).sum(axis=1)
+    counts = keep.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, totals / np.maximum(counts, 1), np.nan)
 
 
 @dataclass(frozen=True)
@@ -91,13 +154,26 @@ class ContextProfile:
     Attributes
     ----------
     word : str
+        The word as matched (lower-cased for an uncased model).
     indices : ndarray
         The occurrences' item indices.
     self_similarity : ndarray of shape (n_hidden_states,)
-        Mean cosine between the occurrences.
+        Mean cosine between occurrences in different sentences.
     baseline : ndarray of shape (n_hidden_states,)
-        Anisotropy: mean cosine between items of different words at that layer.
+        Anisotropy: mean cosine between different words in different sentences at that layer.
     preprocessing : str
+    ci_low, ci_high : ndarray of shape (n_hidden_states,)
+        Percentile bootstrap interval of ``self_similarity`` over occurrences (NaN when
+        ``bootstraps`` was 0).
+    n_contexts : int
+        How many different sentences the occurrences come from.
+    min_contexts : int
+        Below this many contexts the value is shown with a warning (``few_contexts``).
+    skip_first : bool
+        Whether occurrences (and baseline items) at position 0 were left out.
+    cased : bool
+        Whether occurrences were matched with case (a cased model).
+    ci_level : float
     """
 
     word: str
@@ -105,6 +181,13 @@ class ContextProfile:
     self_similarity: np.ndarray
     baseline: np.ndarray
     preprocessing: str
+    ci_low: np.ndarray
+    ci_high: np.ndarray
+    n_contexts: int
+    min_contexts: int = MIN_CONTEXTS
+    skip_first: bool = False
+    cased: bool = True
+    ci_level: float = 0.95
 
     @property
     def adjusted(self) -> np.ndarray:
@@ -115,22 +198,103 @@ class ContextProfile:
     def layers(self) -> np.ndarray:
         return np.arange(self.self_similarity.size)
 
+    @property
+    def n_occurrences(self) -> int:
+        return int(self.indices.size)
 
-def context_profile(items: Items, word: str, preprocessing: str = "none") -> ContextProfile:
-    """Self-similarity of ``word`` and the anisotropy baseline at every layer.
+    @property
+    def few_contexts(self) -> bool:
+        """True when the word has fewer contexts than ``min_contexts`` (Ethayarajh uses >= 5)."""
+        return self.n_contexts < self.min_contexts
+
+    @property
+    def warning(self) -> str:
+        """A sentence for the reader when the word has few contexts, else ""."""
+        if not self.few_contexts:
+            return ""
+        return (
+            f"{self.word!r} occurs in only {self.n_contexts} different sentence(s); Ethayarajh "
+            f"(2019) uses words with at least {self.min_contexts}, so this value is uncertain."
+        )
+
+    def layer_rows(self) -> list[dict]:
+        """One dictionary per layer: layer, self_similarity, anisotropy, adjusted, the CI and
+        n_occurrences (None for NaN)."""
+
+        def value(array: np.ndarray, layer: int):
+            return float(array[layer]) if np.isfinite(array[layer]) else None
+
+        return [
+            {
+                "layer": int(layer),
+                "self_similarity": value(self.self_similarity, layer),
+                "anisotropy": value(self.baseline, layer),
+                "adjusted": value(self.adjusted, layer),
+                "ci_low": value(self.ci_low, layer),
+                "ci_high": value(self.ci_high, layer),
+                "n_occurrences": self.n_occurrences,
+            }
+            for layer in self.layers
+        ]
+
+    def to_dict(self) -> dict:
+        """JSON-safe summary with one row per layer (:meth:`layer_rows`)."""
+        return {
+            "word": self.word,
+            "n_occurrences": self.n_occurrences,
+            "n_contexts": self.n_contexts,
+            "min_contexts": self.min_contexts,
+            "few_contexts": self.few_contexts,
+            "warning": self.warning,
+            "skip_first": self.skip_first,
+            "cased": self.cased,
+            "preprocessing": self.preprocessing,
+            "ci_level": self.ci_level,
+            "layers": self.layer_rows(),
+        }
+
+
+def context_profile(
+    items: Items,
+    word: str,
+    preprocessing: str = "none",
+    skip_first: bool = False,
+    min_contexts: int = MIN_CONTEXTS,
+    bootstraps: int = 1000,
+    ci_level: float = 0.95,
+    seed: int = 0,
+) -> ContextProfile:
+    """Self-similarity of ``word``, its bootstrap interval and the anisotropy baseline at every
+    layer, as Ethayarajh (2019) defines them.
 
     Parameters
     ----------
     items : Items
         One model's word items (all occurrences of all words).
     word : str
-        Matched case-insensitively against the item labels; must occur at least twice.
+        Matched as the model's tokenizer would (case kept when ``items.cased``); must occur in at
+        least 2 different sentences.
     preprocessing : str
         Applied to all items of a layer before measuring.
+    skip_first : bool, default False
+        Leave out items at position 0 (first word of a sentence), both occurrences and baseline:
+        in GPT-2 the first position has an outsized vector, and the first word has no leading
+        space, so it is a different token from the same word elsewhere.
+    min_contexts : int, default 5
+        Fewer different sentences than this still give a value, with ``few_contexts`` set.
+    bootstraps : int, default 1000
+        Resamples of the occurrences for the percentile interval; 0 skips it.
+    ci_level : float, default 0.95
+    seed : int, default 0
 
     Returns
     -------
     ContextProfile
+
+    Raises
+    ------
+    ValueError
+        When the word does not occur in 2 different sentences (after ``skip_first``).
 
     References
     ----------
@@ -138,23 +302,44 @@ def context_profile(items: Items, word: str, preprocessing: str = "none") -> Con
     geometry of BERT, ELMo, and GPT-2 embeddings. EMNLP.
     """
     check_choice(preprocessing, PREPROCESSING, "preprocessing")
+    check_level(ci_level)
     layered = check_layered(items.vectors, "items.vectors")
-    indices = occurrences(items, word)
-    if indices.size < 2:
+    indices = occurrences(items, word, skip_first)
+    sentence = items.sentence[indices]
+    n_contexts = int(np.unique(sentence).size)
+    if n_contexts < 2:
         raise ValueError(
-            f"{word!r} occurs {indices.size} time(s) in the text; self-similarity needs at least 2"
+            f"{word!r} occurs {indices.size} time(s) in {n_contexts} sentence(s)"
+            f"{' (position 0 left out)' if skip_first else ''}; self-similarity needs occurrences "
+            "in at least 2 different sentences"
         )
-    same = same_word_pairs(items)
-    has_baseline = bool((~same).any())
-    similarity, baseline = [], []
+    kept = np.flatnonzero(items.position != 0) if skip_first else np.arange(items.n_items)
+    keys = [word_keys(items)[i] for i in kept]
+    rng = np.random.default_rng(seed)
+    tail = 100 * (1 - ci_level) / 2
+    similarity, baseline, low, high = [], [], [], []
     for layer in layered:
         X = preprocess(layer, preprocessing)
-        similarity.append(self_similarity(X[indices]))
-        baseline.append(anisotropy(X, exclude_pairs=same) if has_baseline else np.nan)
+        similarity.append(self_similarity(X[indices], sentence))
+        baseline.append(contextual_anisotropy(X[kept], items.sentence[kept], keys))
+        estimates = _bootstrap_self_similarity(
+            cosine_similarity_matrix(X[indices]), sentence, bootstraps, rng
+        )
+        estimates = estimates[np.isfinite(estimates)]
+        bounds = np.percentile(estimates, [tail, 100 - tail]) if estimates.size else [np.nan] * 2
+        low.append(bounds[0])
+        high.append(bounds[1])
     return ContextProfile(
-        word=word.strip().lower(),
+        word=word_key(word.strip(), items.cased),
         indices=indices,
         self_similarity=np.array(similarity),
         baseline=np.array(baseline),
         preprocessing=preprocessing,
+        ci_low=np.array(low, dtype=np.float64),
+        ci_high=np.array(high, dtype=np.float64),
+        n_contexts=n_contexts,
+        min_contexts=min_contexts,
+        skip_first=skip_first,
+        cased=items.cased,
+        ci_level=ci_level,
     )

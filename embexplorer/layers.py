@@ -5,7 +5,8 @@ of each model's space changes with depth.
 between all pairs of hidden states from hidden states already extracted: no model runs. Each
 layer's pair vector (or Gram matrix) is computed once per model, so the whole matrix is one matrix
 product. :func:`layer_profile` gives per-layer curves of anisotropy, vector norm, intra-sentence
-similarity and the first principal component's share of variance (Ethayarajh 2019).
+similarity and the first principal component's share of variance. Anisotropy follows Ethayarajh
+(2019): the mean cosine between different words in different sentences.
 """
 
 from __future__ import annotations
@@ -15,22 +16,22 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from ._validation import check_choice, check_layered, check_paired_items
-from .align import Items
+from ._validation import check_choice, check_layered, check_paired_items, check_vectors
+from .align import Items, word_key
 from .geometry import (
     METRICS,
     PREPROCESSING,
-    anisotropy,
     cosine_similarity_matrix,
     pca,
     preprocess,
     similarity_matrix,
+    unit_rows,
 )
 from .rsa import upper_triangle
 
 LAYER_METHODS = ("spearman", "pearson", "cka")
 LAYER_MEASURES = {
-    "anisotropy": "anisotropy (mean cosine, different words)",
+    "anisotropy": "anisotropy (mean cosine, different words in different sentences)",
     "mean_norm": "mean vector norm",
     "intra_sentence": "intra-sentence similarity",
     "first_pc_share": "share of variance on PC1",
@@ -171,15 +172,78 @@ def best_match(matrix) -> tuple[int, int]:
 # --- per-layer geometry ---------------------------------------------------------------------------
 
 
+def word_keys(items: Items) -> list[str]:
+    """Each item's word as occurrences are matched: case kept for a cased model, lower-cased for
+    one whose tokenizer lower-cases (see :func:`embexplorer.align.word_key`)."""
+    return [word_key(word or label, items.cased) for word, label in _words(items)]
+
+
 def same_word_pairs(items: Items) -> np.ndarray:
-    """(n_items, n_items) bool: True where two items are the same word (case-insensitive)."""
-    words = np.array([(word or label).lower() for word, label in _words(items)], dtype=object)
+    """(n_items, n_items) bool: True where two items are the same word (see :func:`word_keys`)."""
+    words = np.array(word_keys(items), dtype=object)
     return words[:, None] == words[None, :]
 
 
 def _words(items: Items) -> list[tuple[str, str]]:
     words = items.words if len(items.words) == items.n_items else [""] * items.n_items
     return list(zip(words, items.labels, strict=True))
+
+
+def _pair_sum(units: np.ndarray, groups: np.ndarray) -> tuple[float, int]:
+    """Sum of cosines and number of pairs over all pairs of different rows in the same group."""
+    _, index = np.unique(groups, axis=0, return_inverse=True)
+    sums = np.zeros((int(index.max()) + 1, units.shape[1]))
+    np.add.at(sums, index.ravel(), units)
+    sizes = np.bincount(index.ravel())
+    squares = np.bincount(index.ravel(), weights=np.einsum("ij,ij->i", units, units))
+    total = float(np.einsum("ij,ij->", sums, sums) - squares.sum()) / 2
+    return total, int((sizes * (sizes - 1) // 2).sum())
+
+
+def contextual_anisotropy(X, sentence, words) -> float:
+    """Mean cosine between items of different words in different sentences (Ethayarajh 2019).
+
+    Parameters
+    ----------
+    X : array-like of shape (n_items, n_dims)
+    sentence : array-like of shape (n_items,)
+        The sentence each item comes from.
+    words : sequence of str, length n_items
+        Each item's word as occurrences are matched (:func:`word_keys`).
+
+    Returns
+    -------
+    float
+        The exact mean over every such pair (Ethayarajh averages a random sample of them; this is
+        the value that sample estimates). NaN when there is no such pair.
+
+    Notes
+    -----
+    Computed in O(n d) from sums of unit vectors, by inclusion-exclusion: all pairs, minus the
+    pairs in one sentence, minus the pairs of one word, plus the pairs of one word in one sentence.
+    Zero vectors count as cosine 0 with everything.
+
+    Examples
+    --------
+    >>> X = [[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [3.0, 4.0]]
+    >>> round(contextual_anisotropy(X, [0, 0, 1, 1], ["a", "b", "a", "c"]), 12)  # (.6 + 0 + .8) / 3
+    0.466666666667
+    """
+    units = unit_rows(check_vectors(X, min_items=2))
+    n = units.shape[0]
+    sentence = np.asarray(sentence)
+    if sentence.shape != (n,) or len(words) != n:
+        raise ValueError(
+            f"X has {n} items while sentence has shape {sentence.shape} and words {len(words)} "
+            "entries"
+        )
+    _, word_ids = np.unique(np.asarray(words, dtype=object).astype(str), return_inverse=True)
+    every = np.zeros(n, dtype=np.int64)
+    parts = [_pair_sum(units, g) for g in (every, sentence, word_ids)]
+    both = _pair_sum(units, np.column_stack([sentence, word_ids.ravel()]))
+    total = parts[0][0] - parts[1][0] - parts[2][0] + both[0]
+    count = parts[0][1] - parts[1][1] - parts[2][1] + both[1]
+    return total / count if count > 0 else float("nan")
 
 
 def intra_sentence_similarity(X, sentence) -> float:
@@ -246,8 +310,10 @@ def layer_profile(items: Items, preprocessing: str = "none") -> LayerProfile:
 
     Notes
     -----
-    Anisotropy is the mean cosine between items of different words (occurrences of the same word
-    are left out, as in Ethayarajh 2019); NaN when every item is the same word.
+    Anisotropy is the mean cosine between items of different words in different sentences
+    (:func:`contextual_anisotropy`, Ethayarajh's baseline; he samples such pairs at random, this
+    takes their exact mean); NaN when there is no such pair. Occurrences are matched by
+    :func:`word_keys` (case kept for a cased model).
 
     References
     ----------
@@ -257,14 +323,11 @@ def layer_profile(items: Items, preprocessing: str = "none") -> LayerProfile:
     layered = check_layered(items.vectors, "items.vectors")
     if layered.shape[1] < 2:
         raise ValueError(f"a layer profile needs at least 2 items; got {layered.shape[1]}")
-    same = same_word_pairs(items)
-    different_exists = bool((~same).any())
+    keys = word_keys(items)
     values: dict[str, list[float]] = {name: [] for name in LAYER_MEASURES}
     for layer in layered:
         X = preprocess(layer, preprocessing)
-        values["anisotropy"].append(
-            anisotropy(X, exclude_pairs=same) if different_exists else float("nan")
-        )
+        values["anisotropy"].append(contextual_anisotropy(X, items.sentence, keys))
         values["mean_norm"].append(float(np.linalg.norm(X, axis=1).mean()))
         values["intra_sentence"].append(intra_sentence_similarity(X, items.sentence))
         values["first_pc_share"].append(float(pca(X, n_components=1).explained_variance_ratio[0]))

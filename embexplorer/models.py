@@ -44,7 +44,8 @@ class ModelInfo:
     """What a loaded model is: enough to label a panel and to check a layer index.
 
     ``n_layers`` counts the transformer blocks; there are ``n_layers + 1`` hidden states because
-    index 0 is the embedding layer.
+    index 0 is the embedding layer. ``lowercase`` is True when the tokenizer lower-cases its input
+    (BERT uncased), so "Café" and "café" are the same tokens; False for a cased model (GPT-2).
     """
 
     name: str
@@ -54,6 +55,7 @@ class ModelInfo:
     hidden_size: int
     max_length: int
     device: str
+    lowercase: bool = False
 
     @property
     def n_hidden_states(self) -> int:
@@ -134,6 +136,14 @@ def _max_length(config: Any, tokenizer: Any) -> int:
     # Tokenizers without a limit report a sentinel around 1e30.
     usable = [int(v) for v in limits if isinstance(v, int) and 0 < v < 1_000_000]
     return min(usable) if usable else 512
+
+
+def tokenizer_lowercases(tokenizer: Any) -> bool:
+    """Whether a (fast) tokenizer lower-cases text before cutting it, read from its normalizer."""
+    normalizer = getattr(getattr(tokenizer, "backend_tokenizer", None), "normalizer", None)
+    if normalizer is None:
+        return bool(getattr(tokenizer, "do_lower_case", False))
+    return normalizer.normalize_str("A") == "a"
 
 
 def _offline() -> bool:
@@ -255,5 +265,41 @@ def load_model(name: str, device: str | None = None) -> LoadedModel:
         hidden_size=int(hidden),
         max_length=_max_length(config, tokenizer),
         device=str(device),
+        lowercase=tokenizer_lowercases(tokenizer),
     )
     return LoadedModel(info=info, tokenizer=tokenizer, model=model)
+
+
+def control_model(loaded: LoadedModel, seed: int = 0) -> LoadedModel:
+    """A random-weight copy of a model: the chance baseline for its scores.
+
+    Same architecture (built from ``loaded.model.config`` alone: nothing is downloaded) and the
+    same tokenizer; the weights come from the architecture's own initialiser under
+    ``torch.manual_seed(seed)``, without touching the global random state. Give the two models
+    of a comparison different seeds. The copy shares ``loaded``'s tokenizer and therefore its lock.
+
+    Parameters
+    ----------
+    loaded : LoadedModel
+    seed : int
+
+    Returns
+    -------
+    LoadedModel
+        Named ``"<name> (random weights, seed N)"``; the caller decides how long to keep it (it
+        takes as much memory as the trained model).
+    """
+    import dataclasses
+
+    import torch
+    from transformers import AutoModel
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = AutoModel.from_config(loaded.model.config)
+    model.to(loaded.info.device)
+    model.eval()
+    info = dataclasses.replace(
+        loaded.info, name=f"{loaded.info.name} (random weights, seed {seed})"
+    )
+    return LoadedModel(info=info, tokenizer=loaded.tokenizer, model=model, lock=loaded.lock)

@@ -30,6 +30,65 @@ RSA_METHODS = ("pearson", "spearman")
 # permutation) may differ from it in the last bits; count it as "at least as large".
 TIE_TOLERANCE = 1e-12
 
+# Pair values (similarities) closer than this, relative to the largest |value|, are equal: they
+# differ by floating-point noise (batching changes a vector by ~1e-7, a cosine by ~1e-15), not by
+# anything a model did. Ties for Spearman, "constant" when all of them are.
+VALUE_RTOL = 1e-9
+
+# Item vectors whose spread around their mean is below this share of their size are one vector
+# plus float32 noise: CKA over them (and RSA after centring) would measure the noise.
+VECTOR_RTOL = 1e-5
+
+# Fewer items give no bootstrap CI: most resamples then repeat the same few items, and with 3
+# items every resample is a relabelling, so the "interval" has zero width.
+MIN_ITEMS_FOR_CI = 8
+
+NULL_HYPOTHESIS = (
+    "Null hypothesis: the items are paired up at random between the two models (model B's "
+    "items shuffled); p is the share of such shuffles that score at least as high, so it tests "
+    "'no relation at all', not 'no more than any two models share'."
+)
+NULL_HYPOTHESIS_WORDS = (
+    "Null hypothesis: the words are paired up at random between the two models (model B's words "
+    "shuffled among words that occur as often, all occurrences of a word moving together) and "
+    "only pairs of different words are compared; p is the share of such shuffles that score at "
+    "least as high."
+)
+
+
+def is_constant(values, rtol: float = VALUE_RTOL) -> bool:
+    """True when all values are equal within ``rtol`` of the largest magnitude.
+
+    Examples
+    --------
+    >>> is_constant([0.5, 0.5 + 1e-15, 0.5]), is_constant([0.5, 0.6])
+    (True, False)
+    """
+    values = np.asarray(values, dtype=np.float64)
+    scale = float(np.max(np.abs(values))) if values.size else 0.0
+    return values.size == 0 or float(np.ptp(values)) <= rtol * scale
+
+
+def snap_ties(values, rtol: float = VALUE_RTOL) -> np.ndarray:
+    """Values with every run of neighbours closer than ``rtol`` (relative to the largest
+    magnitude) set to the run's smallest value, so that noise-level differences rank as ties.
+
+    Examples
+    --------
+    >>> snap_ties([0.3, 0.1 + 1e-14, 0.1, 0.2]).tolist()
+    [0.3, 0.1, 0.1, 0.2]
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if values.size < 2:
+        return values.copy()
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    tolerance = rtol * float(np.max(np.abs(values)))
+    starts = np.concatenate([[True], np.diff(ordered) > tolerance])
+    snapped = np.empty_like(values)
+    snapped[order] = ordered[np.flatnonzero(starts)[np.cumsum(starts) - 1]]
+    return snapped
+
 
 # --- matrices -> pair vectors ---------------------------------------------------------------------
 
@@ -60,8 +119,9 @@ def _to_symmetric(values: np.ndarray, n: int, diagonal: float = 0.0) -> np.ndarr
 
 
 def _transform(values: np.ndarray, method: str) -> np.ndarray:
-    """The values Pearson's r is taken over: the values, or their ranks (ties averaged)."""
-    return stats.rankdata(values) if method == "spearman" else values
+    """The values Pearson's r is taken over: the values, or their ranks (ties, within
+    :data:`VALUE_RTOL`, averaged)."""
+    return stats.rankdata(snap_ties(values)) if method == "spearman" else values
 
 
 def _correlation(a: np.ndarray, b: np.ndarray) -> float:
@@ -98,6 +158,16 @@ class RSAResult:
     permutations: int
     bootstraps: int
     reason: str = ""
+    n_same_word_pairs: int = 0
+    same_word_excluded: bool = False
+    n_pairs_compared: int = -1
+    ci_note: str = ""
+    min_items_for_ci: int = MIN_ITEMS_FOR_CI
+
+    @property
+    def null(self) -> str:
+        """The permutation test's null hypothesis, in one plain sentence."""
+        return NULL_HYPOTHESIS_WORDS if self.same_word_excluded else NULL_HYPOTHESIS
 
     @property
     def defined(self) -> bool:
@@ -116,17 +186,31 @@ class RSAResult:
             if isinstance(value, float) and not math.isfinite(value):
                 data[key] = None
         data["defined"] = self.defined
+        data["null"] = self.null
         return data
 
 
-def _constant_reason(a: np.ndarray, b: np.ndarray) -> str:
-    """Why a correlation over these pair values is undefined, or "" when it is defined."""
-    constant = [name for name, values in (("A", a), ("B", b)) if np.ptp(values) == 0]
-    if not constant:
+def _which_models(flags: list[bool]) -> str:
+    """ "model A", "model B", "both models" or "" for the models whose flag is set."""
+    names = [name for name, flag in zip("AB", flags, strict=True) if flag]
+    if not names:
         return ""
-    if len(constant) == 2:
-        return "the similarities of both models are all equal, so a correlation is not defined"
-    return f"the similarities of model {constant[0]} are all equal, so a correlation is not defined"
+    return "both models" if len(names) == 2 else f"model {names[0]}"
+
+
+def _constant_reason(a: np.ndarray, b: np.ndarray) -> str:
+    """Why a correlation over these pair values is undefined, or "" when it is defined.
+
+    Values equal within :data:`VALUE_RTOL` count as equal: their differences are floating-point
+    noise, and a correlation over noise is not a score.
+    """
+    which = _which_models([is_constant(a), is_constant(b)])
+    if not which:
+        return ""
+    return (
+        f"the similarities of {which} are all equal (within a relative {VALUE_RTOL:g}: any "
+        "differences are floating-point noise), so a correlation is not defined"
+    )
 
 
 # --- permutation (Mantel) test --------------------------------------------------------------------
@@ -172,28 +256,88 @@ def mantel_p_value(
 
 
 def _mantel_p_value(
-    A: np.ndarray, B: np.ndarray, method: str, permutations: int, seed: int | None
+    A: np.ndarray,
+    B: np.ndarray,
+    method: str,
+    permutations: int,
+    seed: int | None,
+    keep: np.ndarray | None = None,
 ) -> float:
-    """:func:`mantel_p_value` on matrices already checked."""
+    """:func:`mantel_p_value` on matrices already checked.
+
+    With ``keep`` (False for pairs of two occurrences of one word) only the allowed pairs are
+    compared and the permutations shuffle words, not items (:func:`word_permutations`): all
+    occurrences of a word move together, so the allowed pairs map onto allowed pairs and the
+    repetition structure is the same in every permutation.
+    """
     n = A.shape[0]
-    a = _transform(_upper_triangle_unchecked(A), method)
-    b = _transform(_upper_triangle_unchecked(B), method)
+    pairs = np.triu(np.ones((n, n), dtype=bool), k=1)
+    if keep is not None:
+        pairs &= keep
+    a = _transform(A[pairs], method)
+    b = _transform(B[pairs], method)
     if permutations == 0 or _constant_reason(a, b):
         return math.nan
     a_centred = a - a.mean()
     b_centred = b - b.mean()
     scale = math.sqrt(float(a_centred @ a_centred) * float(b_centred @ b_centred))
-    # Weights on the strict upper triangle: <weights, B permuted> is r's numerator; the centring
-    # of B drops out because the weights sum to zero.
-    weights = _to_symmetric(a_centred / scale, n)
-    weights[np.tril_indices(n)] = 0.0
-    b_matrix = _to_symmetric(b, n)
+    # Weights on the compared pairs: <weights, B permuted> is r's numerator; the centring of B
+    # drops out because the weights sum to zero, and a permutation only reorders B's values.
+    weights = np.zeros((n, n))
+    weights[pairs] = a_centred / scale
+    b_matrix = np.zeros((n, n))
+    b_matrix[pairs] = b
+    b_matrix += b_matrix.T
     observed = float(np.vdot(weights, b_matrix))
+    orders = (
+        item_permutations(n, permutations, seed)
+        if keep is None
+        else word_permutations(word_ids(~keep), permutations, seed)
+    )
     count = 0
-    for order in item_permutations(n, permutations, seed):
+    for order in orders:
         permuted = b_matrix.take(order, axis=0).take(order, axis=1)
         count += np.vdot(weights, permuted) >= observed - TIE_TOLERANCE
     return _one_sided_p(int(count), permutations)
+
+
+def word_ids(same_word) -> np.ndarray:
+    """Each item's word as an integer, from a (symmetric) same-word mask: its connected
+    components, so "same word in either model" is closed under chaining.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> words = np.array(["a", "b", "a", "c"])
+    >>> word_ids(words[:, None] == words[None, :]).tolist()
+    [0, 1, 0, 2]
+    """
+    from scipy.sparse.csgraph import connected_components
+
+    mask = np.asarray(same_word, dtype=bool)
+    _, labels = connected_components(mask | mask.T, directed=False)
+    return labels.astype(np.int64)
+
+
+def word_permutations(ids, permutations: int, seed: int | None) -> Iterator[np.ndarray]:
+    """Item orders that shuffle whole words: the k-th occurrence of a word goes to the k-th
+    occurrence of another word that occurs as often. Words seen once shuffle like items.
+
+    Pairs of two occurrences of one word map onto such pairs, so a test that leaves them out
+    compares the same repetition structure in every permutation.
+    """
+    ids = np.asarray(ids)
+    rng = np.random.default_rng(seed)
+    members = [np.flatnonzero(ids == word) for word in np.unique(ids)]
+    by_count: dict[int, list[np.ndarray]] = {}
+    for occurrences in members:
+        by_count.setdefault(occurrences.size, []).append(occurrences)
+    groups = [np.array(words) for words in by_count.values()]  # (n_words, count) each
+    for _ in range(permutations):
+        order = np.empty(ids.size, dtype=np.int64)
+        for words in groups:
+            order[words.ravel()] = words[rng.permutation(len(words))].ravel()
+        yield order
 
 
 def mantel_loop_reference(
@@ -224,7 +368,7 @@ def mantel_loop_reference(
 
 def _tie_groups(values: np.ndarray, n: int) -> tuple[np.ndarray, int]:
     """Each pair's tie group (dense rank) in a symmetric matrix, -1 on the diagonal."""
-    groups, index = np.unique(values, return_inverse=True)
+    groups, index = np.unique(snap_ties(values), return_inverse=True)
     return _to_symmetric(index.astype(np.int64), n, diagonal=-1), groups.size
 
 
@@ -237,6 +381,18 @@ def _ranks_of_sample(sample_groups: np.ndarray, n_groups: int) -> np.ndarray:
     counts = np.bincount(sample_groups, minlength=n_groups)
     below = np.cumsum(counts) - counts
     return below[sample_groups] + (counts[sample_groups] + 1) / 2
+
+
+def _item_draws(n: int, rng: np.random.Generator):
+    """A function giving one bootstrap sample of items (n draws with replacement)."""
+    return lambda: rng.integers(0, n, size=n)
+
+
+def _word_draws(ids: np.ndarray, rng: np.random.Generator):
+    """A function giving one bootstrap sample of whole words: words drawn with replacement, each
+    bringing all its occurrences (so the sample's size varies)."""
+    members = [np.flatnonzero(ids == word) for word in np.unique(ids)]
+    return lambda: np.concatenate([members[w] for w in rng.integers(0, len(members), len(members))])
 
 
 def bootstrap_ci(
@@ -267,8 +423,9 @@ def _bootstrap_ci(
     bootstraps: int,
     ci_level: float,
     seed: int | None,
+    keep: np.ndarray | None = None,
 ) -> tuple[float, float]:
-    """:func:`bootstrap_ci` on matrices already checked."""
+    """:func:`bootstrap_ci` on matrices already checked; only pairs ``keep`` allows count."""
     n = A.shape[0]
     a, b = _upper_triangle_unchecked(A), _upper_triangle_unchecked(B)
     if bootstraps == 0 or _constant_reason(a, b):
@@ -278,12 +435,15 @@ def _bootstrap_ci(
     rows, cols = np.triu_indices(n, k=1)
     # A separate stream from the permutations', so changing one count never changes the other.
     rng = np.random.default_rng([0 if seed is None else seed, 1])
+    draw = _item_draws(n, rng) if keep is None else _word_draws(word_ids(~keep), rng)
     estimates = np.full(bootstraps, np.nan)
     for index in range(bootstraps):
-        sample = rng.integers(0, n, size=n)
+        sample = draw()
+        if sample.size * (sample.size - 1) // 2 != rows.size:  # a word sample's size varies
+            rows, cols = np.triu_indices(sample.size, k=1)
         first, second = sample[rows], sample[cols]
-        keep = first != second
-        first, second = first[keep], second[keep]
+        kept = first != second if keep is None else keep[first, second]
+        first, second = first[kept], second[kept]
         if method == "spearman":
             x = _ranks_of_sample(groups_a[first, second], count_a)
             y = _ranks_of_sample(groups_b[first, second], count_b)
@@ -310,6 +470,8 @@ def rsa_score(
     bootstraps: int = 1_000,
     ci_level: float = 0.95,
     seed: int | None = 0,
+    same_word=None,
+    exclude_same_word: bool = False,
 ) -> RSAResult:
     """Representational similarity analysis of two item-by-item matrices.
 
@@ -328,12 +490,22 @@ def rsa_score(
     seed : int, default 0
         Seeds ``np.random.default_rng`` for the permutations (and a separate stream for the
         bootstrap): the same call always gives the same p and CI.
+    same_word : array-like of bool, shape (n_items, n_items), optional
+        True where two items are occurrences of the same word: such pairs are alike in any two
+        models. They are counted (``n_same_word_pairs``) and, with ``exclude_same_word``, left
+        out of both correlations, the p-value and the CI. The permutations then shuffle
+        whole words (:func:`word_permutations`) and the bootstrap resamples whole words, since
+        occurrences of one word are not independent items.
+    exclude_same_word : bool, default False
 
     Returns
     -------
     RSAResult
-        When A's or B's upper triangle is constant the correlation is undefined: every number is
-        NaN, ``defined`` is False and ``reason`` says which model; no warning and no exception.
+        When A's or B's upper triangle is constant (within :data:`VALUE_RTOL`: differences of
+        floating-point noise do not count) the correlation is undefined: every number is NaN,
+        ``defined`` is False and ``reason`` says which model; no warning and no exception.
+        Spearman ranks treat values within :data:`VALUE_RTOL` as ties. Below
+        :data:`MIN_ITEMS_FOR_CI` items there is no CI, and ``ci_note`` says so.
 
     Raises
     ------
@@ -361,30 +533,72 @@ def rsa_score(
     permutations = check_count(permutations, "permutations")
     bootstraps = check_count(bootstraps, "bootstraps")
     A, B = check_matrix_pair(A, B)
-    a, b = _upper_triangle_unchecked(A), _upper_triangle_unchecked(B)
+    n = A.shape[0]
+    same = _check_same_word(same_word, n)
+    keep = ~same if exclude_same_word and same[np.triu_indices(n, k=1)].any() else None
+    pairs = np.triu(np.ones((n, n), dtype=bool), k=1) & (True if keep is None else keep)
+    a, b = A[pairs], B[pairs]
+    ci_note = (
+        f"No CI: a bootstrap over items needs at least {MIN_ITEMS_FOR_CI} items; with "
+        f"{n} most resamples repeat the same few items."
+        if bootstraps and n < MIN_ITEMS_FOR_CI
+        else ""
+    )
     common = dict(
         method=method,
         ci_level=ci_level,
-        n_items=A.shape[0],
-        n_pairs=a.size,
+        n_items=n,
+        n_pairs=n * (n - 1) // 2,
         permutations=permutations,
         bootstraps=bootstraps,
+        n_same_word_pairs=int(same[np.triu_indices(n, k=1)].sum()),
+        same_word_excluded=bool(exclude_same_word),
+        n_pairs_compared=int(a.size),
+        ci_note=ci_note,
     )
-    reason = _constant_reason(a, b)
+    reason = _constant_reason(a, b) if a.size >= 3 else _too_few_pairs_reason(a.size)
     if reason:
-        nan = math.nan
-        return RSAResult(
-            pearson=nan, spearman=nan, p_value=nan, ci_low=nan, ci_high=nan, reason=reason, **common
-        )
-    ci_low, ci_high = _bootstrap_ci(A, B, method, bootstraps, ci_level, seed)
+        return undefined_rsa(reason, **common)
+    if ci_note:
+        ci_low, ci_high = math.nan, math.nan
+    else:
+        ci_low, ci_high = _bootstrap_ci(A, B, method, bootstraps, ci_level, seed, keep)
+    p_value = _mantel_p_value(A, B, method, permutations, seed, keep)
     return RSAResult(
         pearson=_correlation(a, b),
-        spearman=_correlation(stats.rankdata(a), stats.rankdata(b)),
-        p_value=_mantel_p_value(A, B, method, permutations, seed),
+        spearman=_correlation(_transform(a, "spearman"), _transform(b, "spearman")),
+        p_value=p_value,
         ci_low=ci_low,
         ci_high=ci_high,
         **common,
     )
+
+
+def undefined_rsa(reason: str, **fields) -> RSAResult:
+    """An RSAResult whose correlations, p and CI are NaN, with ``reason`` saying why."""
+    nan = math.nan
+    return RSAResult(
+        pearson=nan, spearman=nan, p_value=nan, ci_low=nan, ci_high=nan, reason=reason, **fields
+    )
+
+
+def _too_few_pairs_reason(n_pairs: int) -> str:
+    return (
+        f"only {n_pairs} pair(s) of different words are left once same-word pairs are left out; "
+        "a correlation needs at least 3"
+    )
+
+
+def _check_same_word(same_word, n: int) -> np.ndarray:
+    """The same-word mask as a symmetric (n, n) bool array (all False when None)."""
+    if same_word is None:
+        return np.zeros((n, n), dtype=bool)
+    mask = np.asarray(same_word, dtype=bool)
+    if mask.shape != (n, n):
+        raise ValueError(
+            f"same_word must have shape ({n}, {n}) to match the matrices; got {mask.shape}"
+        )
+    return mask | mask.T
 
 
 # --- CKA ------------------------------------------------------------------------------------------
@@ -483,10 +697,43 @@ def linear_cka(X, Y, debiased: bool = False) -> float:
     """
     X, Y = check_paired_vectors(X, Y)
     n = X.shape[0]
-    if debiased and n < 4:
+    if (debiased and n < 4) or _noise_only(X) or _noise_only(Y):
         return math.nan
     X = X - X.mean(axis=0)
     Y = Y - Y.mean(axis=0)
     if n < max(X.shape[1], Y.shape[1]):
         return _cka_grams(X, Y, debiased)
     return _cka_features(X, Y, debiased)
+
+
+def _noise_only(X: np.ndarray) -> bool:
+    """True when the rows of X are one vector up to :data:`VECTOR_RTOL` (float noise)."""
+    size = float(np.linalg.norm(X))
+    return float(np.linalg.norm(X - X.mean(axis=0))) <= VECTOR_RTOL * size
+
+
+def spread_reason(X, Y) -> str:
+    """Why a comparison of these two sets of item vectors is not defined, or "".
+
+    When every item of a model has the same vector up to floating-point noise (the same word
+    run several times: batching changes it by ~1e-7), any score computed from them, CKA or RSA
+    after centring, would be a score of the noise.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> same = np.ones((5, 4)) + 1e-8 * rng.standard_normal((5, 4))
+    >>> spread_reason(same, rng.standard_normal((5, 4)))[:32]
+    'the vectors of model A are all e'
+    >>> spread_reason(rng.standard_normal((5, 4)), rng.standard_normal((5, 4)))
+    ''
+    """
+    X, Y = check_paired_vectors(X, Y)
+    which = _which_models([_noise_only(X), _noise_only(Y)])
+    if not which:
+        return ""
+    return (
+        f"the vectors of {which} are all equal up to floating-point noise (spread below "
+        f"{VECTOR_RTOL:g} of their size), so a score would measure only the noise"
+    )

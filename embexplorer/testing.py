@@ -182,3 +182,77 @@ def build_stand_ins(folder: str | Path, size: str) -> tuple[str, str]:
             torch.manual_seed(0)
             model_class(config).save_pretrained(path)
     return str(paths[0]), str(paths[1])
+
+
+def gpt2_real_tokenizer(vocab_dir: str | Path, model_max_length: int = 1024):
+    """GPT-2's own tokenizer, offline, from its ``encoder.json`` and ``vocab.bpe``.
+
+    A byte-level BPE over the real vocabulary and merges, a ByteLevel pre-tokenizer without a
+    prefix space, a ByteLevel decoder and ``<|endoftext|>`` as bos/eos/unk: it tokenizes exactly
+    as ``gpt2`` does ("Hello world" -> ids [15496, 995]).
+
+    Notes
+    -----
+    Built from the ``tokenizers`` objects directly: in transformers 5 a ``GPT2TokenizerFast``
+    made from file names may silently build a small vocabulary instead.
+    """
+    vocab_dir = Path(vocab_dir)
+    vocab, merges = models.BPE.read_file(
+        str(vocab_dir / "encoder.json"), str(vocab_dir / "vocab.bpe")
+    )
+    backend = Tokenizer(models.BPE(vocab=vocab, merges=merges))
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    backend.decoder = decoders.ByteLevel()
+    backend.post_processor = processors.ByteLevel(trim_offsets=True)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        bos_token="<|endoftext|>",
+        eos_token="<|endoftext|>",
+        unk_token="<|endoftext|>",
+        model_max_length=model_max_length,
+    )
+    ids = tokenizer("Hello world")["input_ids"]
+    if ids != [15496, 995] or len(tokenizer) != 50257:
+        raise ValueError(
+            f"the files in {vocab_dir} do not give GPT-2's tokenizer: 'Hello world' -> {ids} "
+            f"(expected [15496, 995]), vocabulary of {len(tokenizer)} (expected 50257)"
+        )
+    return tokenizer
+
+
+def build_gpt2_real_tokenizer_standin(
+    folder: str | Path, vocab_dir: str | Path, size: str = "full", seed: int = 0
+) -> Path:
+    """Save a random-weight GPT-2 with GPT-2's real tokenizer into ``folder``.
+
+    Parameters
+    ----------
+    folder : path
+        Where to save (``AutoTokenizer`` / ``AutoModel`` load it back).
+    vocab_dir : path
+        Holds GPT-2's ``encoder.json`` and ``vocab.bpe`` (``tests/data/gpt2-tokenizer``).
+    size : {"full", "tiny"}
+        ``"full"``: ``GPT2Config()``, the real GPT-2 small shape (12 layers, 768 wide, 1,024
+        positions). ``"tiny"``: 3 layers, width 32, 128 positions, still the full 50,257-token
+        vocabulary, for fast tests.
+    seed : int
+        Seeds torch before the weights are drawn.
+
+    Returns
+    -------
+    Path
+        ``folder``. Its tokens, offsets and sequence lengths are the real GPT-2's; only the
+        weights are not.
+    """
+    import torch
+
+    check_choice(size, SIZES, "size")
+    folder = Path(folder)
+    shape = {} if size == "full" else dict(n_embd=32, n_layer=3, n_head=2, n_positions=128)
+    config = GPT2Config(**shape)
+    tokenizer = gpt2_real_tokenizer(vocab_dir, model_max_length=config.n_positions)
+    torch.manual_seed(seed)
+    model = GPT2Model(config)
+    tokenizer.save_pretrained(folder)
+    model.save_pretrained(folder)
+    return folder

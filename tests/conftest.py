@@ -82,3 +82,25 @@ def tiny_models_env(monkeypatch, tiny_gpt2_dir, tiny_bert_dir):
     monkeypatch.setenv("EMBEXPLORER_MODEL_A", str(tiny_gpt2_dir))
     monkeypatch.setenv("EMBEXPLORER_MODEL_B", str(tiny_bert_dir))
     return tiny_gpt2_dir, tiny_bert_dir
+
+
+# --- GPT-2 with its real tokenizer (issue 10) ------------------------------------------------------
+
+GPT2_TOKENIZER_DIR = Path(__file__).parent / "data" / "gpt2-tokenizer"
+
+
+@pytest.fixture(scope="session")
+def gpt2_real_dir(tmp_path_factory) -> Path:
+    """A tiny random-weight GPT-2 that tokenizes exactly as ``gpt2`` (full 50,257 vocabulary)."""
+    from embexplorer.testing import build_gpt2_real_tokenizer_standin
+
+    return build_gpt2_real_tokenizer_standin(
+        tmp_path_factory.mktemp("gpt2-real-tokenizer"), GPT2_TOKENIZER_DIR, size="tiny"
+    )
+
+
+@pytest.fixture(scope="session")
+def gpt2_real(gpt2_real_dir):
+    from embexplorer.models import load_model
+
+    return load_model(str(gpt2_real_dir))

@@ -3,6 +3,7 @@ import pytest
 
 from embexplorer.align import (
     build_items,
+    duplicate_sentences,
     paired_items,
     segment_words,
     shared_words,
@@ -21,7 +22,9 @@ from embexplorer.extract import extract_hidden_states
         ("Café naïve résumé", ["Café", "naïve", "résumé"]),
         ("Cafe\u0301 ok", ["Cafe\u0301", "ok"]),  # decomposed accent stays in its word
         ("I ❤️ 👍🏽 this", ["I", "❤️", "👍🏽", "this"]),  # emoji with modifiers: one item
-        ("我爱 北京", ["我爱", "北京"]),
+        ("我爱 北京", ["我", "爱", "北", "京"]),  # CJK ideographs: one item each, as BERT
+        ("東京タワーに行きました", ["東", "京", "タワーに", "行", "きました"]),  # kana runs stay
+        ("서울에 갔다", ["서울에", "갔다"]),  # hangul runs stay
         ("a   b\n\nc\t d", ["a", "b", "c", "d"]),
         ("well-known e-mail", ["well-known", "e-mail"]),
         ("...", [".", ".", "."]),
@@ -44,7 +47,9 @@ HARD_TEXTS = [
 ]
 
 
-@pytest.mark.parametrize("pair", [("tiny_gpt2", "tiny_bert"), ("tiny_gpt2", "minilm")])
+@pytest.mark.parametrize(
+    "pair", [("tiny_gpt2", "tiny_bert"), ("tiny_gpt2", "minilm"), ("gpt2_real", "minilm")]
+)
 def test_both_models_give_identical_items(pair, request):
     model_a, model_b = (request.getfixturevalue(name) for name in pair)
     states_a = extract_hidden_states(model_a, HARD_TEXTS)
@@ -141,3 +146,53 @@ def test_bad_choices_list_valid_options(tiny_gpt2):
         build_items(states, "word", pooling="max")
     with pytest.raises(ValueError, match="different texts"):
         shared_words(states, extract_hidden_states(tiny_gpt2, ["other"]))
+
+
+# --- GPT-2's real tokenizer, shared tokens, CJK, duplicates (issue 10) ------------------------------
+
+
+def test_gpt2_real_tokenizer_tokenizes_as_gpt2(gpt2_real):
+    tokenizer = gpt2_real.tokenizer
+    assert tokenizer("Hello world")["input_ids"] == [15496, 995]
+    assert len(tokenizer) == 50257
+    assert gpt2_real.info.lowercase is False
+    states = extract_hidden_states(gpt2_real, ["The bank raised rates."])
+    assert states.tokens == ["The", "␣bank", "␣raised", "␣rates", "."]
+
+
+def test_lowercase_flag_comes_from_the_tokenizer(gpt2_real, minilm, tiny_bert):
+    assert not gpt2_real.info.lowercase
+    assert minilm.info.lowercase and tiny_bert.info.lowercase
+    for loaded, cased in ((gpt2_real, True), (minilm, False)):
+        states = extract_hidden_states(loaded, ["Café café"])
+        assert build_items(states, "word").cased is cased
+
+
+def test_words_sharing_one_token_are_flagged(gpt2_real, minilm):
+    texts = ["See http://example.org now...", "Wait?! x😀y ok"]
+    states_a = extract_hidden_states(gpt2_real, texts)
+    states_b = extract_hidden_states(minilm, texts)
+    items_a, items_b = paired_items(states_a, states_b)
+    flagged_a = {items_a.labels[i] for i in np.flatnonzero(items_a.shared_token)}
+    flagged_b = {items_b.labels[i] for i in np.flatnonzero(items_b.shared_token)}
+    assert {":", "/"} <= flagged_a  # GPT-2's "://" spans three words
+    assert "See" not in flagged_a and "now" not in flagged_a
+    assert {"x", "😀", "y"} <= flagged_b  # one [UNK] covers "x😀y"
+    assert "ok" not in flagged_b
+
+
+def test_cjk_text_gives_one_item_per_ideograph(gpt2_real, minilm):
+    texts = ["我爱北京", "東京タワー"]
+    items_a, items_b = paired_items(
+        extract_hidden_states(gpt2_real, texts), extract_hidden_states(minilm, texts)
+    )
+    assert items_a.labels == items_b.labels == ["我", "爱", "北", "京", "東", "京", "タワー"]
+
+
+def test_duplicate_sentences_are_counted_once(tiny_gpt2, tiny_bert):
+    texts = ["The bank raised rates.", "A river bank.", "The bank raised rates."]
+    assert duplicate_sentences(texts) == [2]
+    states = [extract_hidden_states(m, texts) for m in (tiny_gpt2, tiny_bert)]
+    kept, _ = paired_items(*states, drop_duplicate_sentences=True)
+    every, _ = paired_items(*states)
+    assert kept.n_items == every.n_items - 5 and 2 not in kept.sentence.tolist()

@@ -19,6 +19,7 @@ from embexplorer.geometry import (
     per_dimension_cosine_contribution,
     preprocess,
     procrustes_align,
+    procrustes_shuffle_null,
     random_orthogonal,
     similarity_matrix,
 )
@@ -364,3 +365,36 @@ def test_procrustes_refuses_mismatched_or_flat_inputs(vectors):
         procrustes_align(vectors, vectors[:39])
     with pytest.raises(ValueError, match="all rows of Y are identical"):
         procrustes_align(vectors, np.ones_like(vectors))
+
+
+# --- Procrustes shuffle null (issue 10) -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("scale", [True, False])
+def test_procrustes_shuffle_null_matches_procrustes_align(scale):
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((25, 12))
+    Y = X[:, :7] * 2 + 0.3 * rng.standard_normal((25, 7))
+    null = procrustes_shuffle_null(X, Y, n_shuffles=30, seed=4, scale=scale)
+    assert null.disparity == pytest.approx(procrustes_align(X, Y, scale=scale).disparity)
+    for order, value in zip(_permutations(25, 30, seed=4), null.shuffled, strict=True):
+        assert value == pytest.approx(procrustes_align(X, Y[order], scale=scale).disparity)
+    assert null.disparity < null.shuffled.min() and null.p_value == pytest.approx(1 / 31)
+    data = null.to_dict()
+    assert data["n_shuffles"] == 30 and data["shuffled_mean"] == pytest.approx(null.shuffled_mean)
+
+
+def _permutations(n, count, seed):
+    rng = np.random.default_rng(seed)
+    return [rng.permutation(n) for _ in range(count)]
+
+
+def test_procrustes_disparity_scale_is_calibrated_by_the_shuffle_null():
+    # "1 = unrelated" is wrong: independent wide Gaussian data fits well with few items
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((20, 200)), rng.standard_normal((20, 200))
+    null = procrustes_shuffle_null(X, Y, n_shuffles=50)
+    assert null.disparity < 0.1
+    assert null.shuffled.min() < null.disparity < null.shuffled.max()  # no better than shuffled
+    with pytest.raises(ValueError, match="identical"):
+        procrustes_shuffle_null(np.ones((5, 3)), Y[:5])

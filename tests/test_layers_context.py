@@ -25,15 +25,16 @@ from embexplorer.rogue import keep_items, largest_norms, top_dimensions
 from embexplorer.rsa import linear_cka, rsa_score
 
 
-def make_items(vectors, labels=None, sentence=None) -> Items:
+def make_items(vectors, labels=None, sentence=None, cased=True) -> Items:
+    """Word items; by default every item in its own sentence."""
     vectors = np.asarray(vectors, dtype=np.float64)
     n = vectors.shape[1]
     labels = labels or [f"w{i}" for i in range(n)]
-    sentence = np.zeros(n, dtype=np.int64) if sentence is None else np.asarray(sentence)
+    sentence = np.arange(n, dtype=np.int64) if sentence is None else np.asarray(sentence)
     position = np.zeros(n, dtype=np.int64)
     for s in np.unique(sentence):
         position[sentence == s] = np.arange((sentence == s).sum())
-    return Items("word", list(labels), sentence, position, vectors, list(labels))
+    return Items("word", list(labels), sentence, position, vectors, list(labels), cased=cased)
 
 
 @pytest.fixture
@@ -148,10 +149,13 @@ def test_anisotropy_of_isotropic_gaussian_is_near_zero_and_of_one_direction_is_o
 def test_layer_profile_hand_computed_values():
     # items: (1,0) "a" S1, (0,1) "b" S1, (1,0) "A" S2, (3,4) "c" S2
     vectors = np.array([[[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [3.0, 4.0]]])
-    items = make_items(vectors, labels=["a", "b", "A", "c"], sentence=[0, 0, 1, 1])
+    items = make_items(vectors, labels=["a", "b", "A", "c"], sentence=[0, 0, 1, 1], cased=False)
     profile = layer_profile(items)
-    # pairs of different words: a-b 0, a-c .6, b-A 0, b-c .8, A-c .6 (a-A is the same word)
-    assert profile.anisotropy[0] == pytest.approx((0 + 0.6 + 0 + 0.8 + 0.6) / 5)
+    # Ethayarajh's baseline: different words in different sentences: a-c .6, b-A 0, b-c .8
+    # (a-b and A-c share a sentence; a-A is the same word in an uncased model)
+    assert profile.anisotropy[0] == pytest.approx((0.6 + 0 + 0.8) / 3)
+    cased = layer_profile(make_items(vectors, ["a", "b", "A", "c"], [0, 0, 1, 1], cased=True))
+    assert cased.anisotropy[0] == pytest.approx((1 + 0.6 + 0 + 0.8) / 4)  # a-A now counts
     assert profile.mean_norm[0] == pytest.approx((1 + 1 + 1 + 5) / 4)
     s1 = np.cos(np.pi / 4)
     mean2 = np.array([2.0, 2.0])
@@ -187,11 +191,30 @@ def test_self_similarity():
         self_similarity([[1.0, 2.0]])
 
 
-def test_recurring_words_and_occurrences_ignore_case():
+def test_self_similarity_counts_only_pairs_from_different_sentences():
+    X = [[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.6, 0.8]]
+    # pairs across sentences: 0-2 0, 0-3 .6, 1-2 0, 1-3 .6 (0-1 and 2-3 share a sentence)
+    assert self_similarity(X, sentence=[0, 0, 1, 1]) == pytest.approx(1.2 / 4)
+    with pytest.raises(ValueError, match="different sentences"):
+        self_similarity(X, sentence=[3, 3, 3, 3])
+
+
+def test_recurring_words_and_occurrences_follow_the_tokenizer_case():
     labels = ["The", "bank", ".", "the", "river", "Bank", ".", "cat", "bank"]
-    items = make_items(np.zeros((1, 9, 2)), labels=labels, sentence=[0, 0, 0, 1, 1, 1, 1, 2, 2])
-    assert recurring_words(items) == ["bank", "the"]
-    assert occurrences(items, "BANK").tolist() == [1, 5, 8]
+    sentence = [0, 0, 0, 1, 1, 1, 1, 2, 2]
+    uncased = make_items(np.zeros((1, 9, 2)), labels, sentence, cased=False)
+    assert recurring_words(uncased) == ["bank", "the"]
+    assert occurrences(uncased, "BANK").tolist() == [1, 5, 8]
+    # a cased model (GPT-2) matches by token identity: "Bank" and "The" are other words
+    cased = make_items(np.zeros((1, 9, 2)), labels, sentence, cased=True)
+    assert recurring_words(cased) == ["bank"]
+    assert occurrences(cased, "bank").tolist() == [1, 8]
+    assert occurrences(cased, "Bank").tolist() == [5]
+    # a word repeated inside one sentence only has one context
+    repeated = make_items(np.zeros((1, 3, 2)), ["a", "a", "b"], [0, 0, 1])
+    assert recurring_words(repeated) == []
+    assert occurrences(uncased, "bank", skip_first=True).tolist() == [1, 5, 8]
+    assert occurrences(uncased, "the", skip_first=True).tolist() == []
     assert default_word(["the", "bank"]) == "bank" and default_word(["the"]) == "the"
     assert default_word([]) is None
 
@@ -201,16 +224,21 @@ def test_context_profile_identical_occurrences_and_the_adjustment():
     vectors = rng.standard_normal((3, 6, 8))
     vectors[:, [1, 4], :] = vectors[:, [1], :]  # "bank" identical at every layer
     items = make_items(
-        vectors, labels=["a", "bank", "b", "c", "Bank", "d"], sentence=[0] * 3 + [1] * 3
+        vectors,
+        labels=["a", "bank", "b", "c", "Bank", "d"],
+        sentence=[0] * 3 + [1] * 3,
+        cased=False,
     )
     profile = context_profile(items, "bank")
     np.testing.assert_allclose(profile.self_similarity, 1.0)
+    np.testing.assert_allclose(profile.ci_low, 1.0)
+    # Ethayarajh's baseline: different words in different sentences only
     expected_baseline = [
         np.mean(
             [
                 cosine_similarity_matrix(v)[i, j]
-                for i in range(6)
-                for j in range(i + 1, 6)
+                for i in range(3)
+                for j in range(3, 6)
                 if (i, j) != (1, 4)
             ]
         )
@@ -218,8 +246,37 @@ def test_context_profile_identical_occurrences_and_the_adjustment():
     ]
     np.testing.assert_allclose(profile.baseline, expected_baseline)
     np.testing.assert_allclose(profile.adjusted, 1.0 - np.array(expected_baseline))
+    assert profile.n_contexts == 2 and profile.few_contexts and "at least 5" in profile.warning
+    rows = profile.to_dict()["layers"]
+    assert [row["layer"] for row in rows] == [0, 1, 2]
+    assert rows[1]["adjusted"] == pytest.approx(rows[1]["self_similarity"] - rows[1]["anisotropy"])
     with pytest.raises(ValueError, match="occurs 1 time"):
         context_profile(items, "a")
+    one_sentence = make_items(vectors, ["bank", "bank", "x", "y", "z", "w"], [0, 0, 1, 1, 2, 2])
+    with pytest.raises(ValueError, match="2 different sentences"):
+        context_profile(one_sentence, "bank")
+
+
+def test_context_profile_uses_only_pairs_across_sentences_and_bootstraps_occurrences():
+    rng = np.random.default_rng(5)
+    vectors = rng.standard_normal((2, 12, 6))
+    labels = ["bank", "x", "bank", "y", "bank", "z", "w", "bank", "v", "bank", "bank", "u"]
+    sentence = [0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4]
+    items = make_items(vectors, labels, sentence)
+    profile = context_profile(items, "bank", bootstraps=500, seed=1)
+    X = vectors[1][[0, 2, 4, 7, 9, 10]]
+    S = cosine_similarity_matrix(X)
+    across = [S[i, j] for i in range(6) for j in range(i + 1, 6) if (i, j) != (0, 1)]
+    assert profile.self_similarity[1] == pytest.approx(np.mean(across))
+    assert profile.n_contexts == 5 and not profile.few_contexts and profile.warning == ""
+    assert np.all(profile.ci_low <= profile.self_similarity + 1e-12)
+    assert np.all(profile.self_similarity <= profile.ci_high + 1e-12)
+    again = context_profile(items, "bank", bootstraps=500, seed=1)
+    np.testing.assert_array_equal(profile.ci_low, again.ci_low)
+    # position 0 left out: the "bank"s that open sentences 0, 1 and 4 go
+    skipped = context_profile(items, "bank", skip_first=True, bootstraps=0)
+    assert skipped.indices.tolist() == [2, 7, 9] and skipped.n_contexts == 3
+    assert np.isnan(skipped.ci_low).all()
 
 
 # --- invariance -----------------------------------------------------------------------------------

@@ -81,3 +81,22 @@ def test_resolve_layer():
     for bad in (13, -14):
         with pytest.raises(ValueError, match="out of range"):
             resolve_layer(bad, 13, "gpt2")
+
+
+def test_control_model_is_a_seeded_random_copy_from_the_config(tiny_gpt2, gpt2_real):
+    import torch
+
+    from embexplorer.models import control_model
+
+    for loaded in (tiny_gpt2, gpt2_real):
+        state = torch.random.get_rng_state()
+        first, again, other = (control_model(loaded, seed) for seed in (1, 1, 2))
+        assert torch.equal(state, torch.random.get_rng_state())  # global RNG untouched
+        assert first.tokenizer is loaded.tokenizer and first.lock is loaded.lock
+        assert first.info.n_layers == loaded.info.n_layers and "random weights" in first.info.name
+        weights = [dict(m.model.named_parameters()) for m in (loaded, first, again, other)]
+        name = next(n for n in weights[0] if n.endswith("attn.c_attn.weight"))
+        assert torch.equal(weights[1][name], weights[2][name])  # same seed, same weights
+        assert not torch.equal(weights[1][name], weights[3][name])  # other seed, other weights
+        assert not torch.equal(weights[0][name], weights[1][name])  # not the trained weights
+        assert not first.model.training

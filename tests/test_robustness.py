@@ -91,10 +91,11 @@ CLI_EXPECTED_OK = {
     "zero-width and right-to-left",
     "HTML and script",
     "Markdown and LaTeX",
-    "identical sentences",
     "mixed scripts",
     "10,000 words",
 }
+# "identical sentences" (one sentence three times) exits 2: exact repeats count once (issue 10),
+# which leaves 2 words, too few for RSA.
 
 
 @pytest.mark.parametrize("name", list(HOSTILE))

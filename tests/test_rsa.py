@@ -10,14 +10,20 @@ from scipy import stats
 
 from embexplorer.geometry import random_orthogonal, similarity_matrix
 from embexplorer.rsa import (
+    MIN_ITEMS_FOR_CI,
     RSA_METHODS,
     bootstrap_ci,
+    is_constant,
     item_permutations,
     linear_cka,
     mantel_loop_reference,
     mantel_p_value,
     rsa_score,
+    snap_ties,
+    spread_reason,
     upper_triangle,
+    word_ids,
+    word_permutations,
 )
 
 
@@ -262,3 +268,159 @@ def test_cka_degenerate_inputs():
     assert np.isfinite(linear_cka(X[:3], Y[:3]))
     with pytest.raises(ValueError, match="X has 10 rows while Y has 9"):
         linear_cka(X, Y[:9])
+
+
+# --- issue 10: numerical tolerance, same-word pairs, calibration ----------------------------------
+
+
+def noise_only_similarities(n=5, seed=0):
+    """Cosines of one vector plus float32-batching-sized noise: equal up to ~1e-15."""
+    rng = np.random.default_rng(seed)
+    base = rng.standard_normal(64)
+    return similarity_matrix(base + 1e-7 * rng.standard_normal((n, 64)))
+
+
+def test_noise_only_similarities_are_not_a_perfect_score():
+    noisy_a, noisy_b = noise_only_similarities(seed=1), noise_only_similarities(seed=2)
+    assert np.ptp(upper_triangle(noisy_a)) > 0  # the values do differ, by noise
+    result = rsa_score(noisy_a, noisy_b)
+    assert not result.defined and math.isnan(result.spearman)
+    assert "both models" in result.reason and "noise" in result.reason
+    rng = np.random.default_rng(3)
+    real = similarity_matrix(rng.standard_normal((5, 8)))
+    assert "model A are all equal" in rsa_score(noisy_a, real).reason
+    assert "model B are all equal" in rsa_score(real, noisy_b).reason
+
+
+def test_ties_within_tolerance_are_ranked_as_ties():
+    values = np.array([0.1, 0.1 + 1e-13, 0.3, 0.2, 0.2 - 1e-14, 0.5])
+    np.testing.assert_array_equal(snap_ties(values), [0.1, 0.1, 0.3, 0.2 - 1e-14, 0.2 - 1e-14, 0.5])
+    assert is_constant([1.0, 1.0 + 4e-15, 1.0 - 3e-15]) and not is_constant([1.0, 1.0 + 1e-6])
+    rng = np.random.default_rng(4)
+    A = similarity_matrix(rng.standard_normal((8, 5)))
+    A_noisy = A + np.triu(1e-14 * rng.standard_normal(A.shape), k=1)
+    A_noisy = np.triu(A_noisy, 1) + np.triu(A_noisy, 1).T + np.eye(8)
+    tied = A.copy()
+    tied[0, 1] = tied[1, 0] = tied[0, 2]  # one exact tie, then perturbed by noise
+    tied_noisy = tied.copy()
+    tied_noisy[0, 1] = tied_noisy[1, 0] = tied[0, 2] + 1e-15
+    B = similarity_matrix(rng.standard_normal((8, 5)))
+    exact = rsa_score(tied, B, permutations=0, bootstraps=0).spearman
+    assert rsa_score(tied_noisy, B, permutations=0, bootstraps=0).spearman == exact
+
+
+def test_no_ci_below_the_minimum_number_of_items(matrices):
+    A, B = matrices
+    small = rsa_score(A[:3, :3], B[:3, :3], permutations=0)
+    assert math.isnan(small.ci_low) and str(MIN_ITEMS_FOR_CI) in small.ci_note
+    assert small.to_dict()["min_items_for_ci"] == MIN_ITEMS_FOR_CI
+    enough = rsa_score(A[:MIN_ITEMS_FOR_CI, :MIN_ITEMS_FOR_CI], B[:8, :8], permutations=0)
+    assert np.isfinite(enough.ci_low) and enough.ci_note == ""
+
+
+def test_cka_of_noise_only_vectors_is_nan_with_a_reason():
+    rng = np.random.default_rng(5)
+    one = np.ones((5, 16)) + 1e-8 * rng.standard_normal((5, 16))
+    other = rng.standard_normal((5, 16))
+    assert math.isnan(linear_cka(one, other)) and math.isnan(linear_cka(one, one))
+    assert "model A" in spread_reason(one, other) and "both models" in spread_reason(one, one)
+    assert spread_reason(other, other + 1) == ""
+
+
+def word_mask(words):
+    words = np.asarray(words)
+    return words[:, None] == words[None, :]
+
+
+def test_same_word_pairs_counted_and_excluded(matrices):
+    A, B = matrices
+    words = [f"w{i}" for i in range(30)]
+    words[3] = words[7] = words[20] = "bank"  # 3 same-word pairs
+    same = word_mask(words)
+    kept = rsa_score(A, B, permutations=200, bootstraps=100, same_word=same)
+    assert kept.n_same_word_pairs == 3 and not kept.same_word_excluded
+    assert kept.n_pairs_compared == kept.n_pairs == 435
+    assert kept.spearman == rsa_score(A, B, permutations=0, bootstraps=0).spearman
+    dropped = rsa_score(
+        A, B, permutations=200, bootstraps=100, same_word=same, exclude_same_word=True
+    )
+    assert dropped.same_word_excluded and dropped.n_pairs_compared == 432
+    rows, cols = np.triu_indices(30, k=1)
+    allowed = ~same[rows, cols]
+    a, b = A[rows, cols][allowed], B[rows, cols][allowed]
+    assert dropped.spearman == pytest.approx(stats.spearmanr(a, b)[0], abs=1e-12)
+    assert dropped.pearson == pytest.approx(stats.pearsonr(a, b)[0], abs=1e-12)
+    assert 0 < dropped.p_value <= 1 and np.isfinite(dropped.ci_low)
+    data = dropped.to_dict()
+    assert data["n_same_word_pairs"] == 3 and "words are paired up at random" in data["null"]
+
+
+def test_word_permutations_move_whole_words_and_keep_the_mask():
+    words = np.array(["a", "b", "a", "c", "b", "d", "a"])
+    same = word_mask(words)
+    for order in word_permutations(word_ids(same), 20, seed=0):
+        assert sorted(order.tolist()) == list(range(7))
+        np.testing.assert_array_equal(same[np.ix_(order, order)], same)
+        assert order[[0, 2, 6]].tolist() == [0, 2, 6]  # the only word seen 3 times stays
+
+
+def test_excluded_same_word_mantel_equals_a_plain_loop(matrices):
+    A, B = matrices
+    words = [f"w{i % 24}" for i in range(30)]  # 6 words twice, 18 once
+    same = word_mask(words)
+    upper = np.triu(np.ones((30, 30), dtype=bool), k=1) & ~same
+    for method, correlate in (("spearman", stats.spearmanr), ("pearson", stats.pearsonr)):
+        observed = correlate(A[upper], B[upper])[0]
+        count = 0
+        for order in word_permutations(word_ids(same), 100, 9):
+            count += correlate(A[upper], B[np.ix_(order, order)][upper])[0] >= observed - 1e-12
+        result = rsa_score(A, B, method, 100, 0, seed=9, same_word=same, exclude_same_word=True)
+        assert result.p_value == pytest.approx((1 + count) / 101)
+
+
+def test_repetition_alone_makes_p_small_unless_same_word_pairs_are_excluded():
+    # Two unrelated "models" that both see 6 words, each 4 times: the same-word pairs are
+    # alike in both, nothing else is shared.
+    rng = np.random.default_rng(7)
+    words = [f"w{i}" for i in range(6)] * 4
+    same = word_mask(words)
+
+    def model(seed):
+        word_vectors = np.random.default_rng(seed).standard_normal((6, 32))
+        return similarity_matrix(
+            np.vstack([word_vectors] * 4) + 0.3 * rng.standard_normal((24, 32))
+        )
+
+    A, B = model(1), model(2)
+    included = rsa_score(A, B, permutations=500, bootstraps=0, same_word=same)
+    excluded = rsa_score(
+        A, B, permutations=500, bootstraps=0, same_word=same, exclude_same_word=True
+    )
+    assert included.p_value < 0.01
+    assert excluded.p_value > 0.05
+
+
+def test_p_value_is_calibrated_under_a_true_null():
+    # Independent random spaces: p <= 0.05 in about 5 % of runs.
+    rng = np.random.default_rng(11)
+    runs, hits, hits_masked = 200, 0, 0
+    words = [f"w{i % 12}" for i in range(15)]
+    same = word_mask(words)
+    for _ in range(runs):
+        A = similarity_matrix(rng.standard_normal((15, 6)))
+        B = similarity_matrix(rng.standard_normal((15, 6)))
+        hits += rsa_score(A, B, permutations=199, bootstraps=0, seed=None).p_value <= 0.05
+        hits_masked += (
+            rsa_score(
+                A,
+                B,
+                permutations=99,
+                bootstraps=0,
+                seed=None,
+                same_word=same,
+                exclude_same_word=True,
+            ).p_value
+            <= 0.05
+        )
+    assert 0.02 <= hits / runs <= 0.09
+    assert 0.02 <= hits_masked / runs <= 0.09

@@ -1,0 +1,125 @@
+"""compare: the one path from hidden states to scores; the words under the score; the control."""
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+
+from embexplorer.compare import (
+    compare_models,
+    control_comparison,
+    control_seeds,
+    describe_rsa,
+)
+from embexplorer.extract import extract_hidden_states
+from embexplorer.rsa import RSAResult
+
+TEXTS = ["The bank raised rates.", "We sat on the river bank.", "She paid the bank."]
+
+
+def result(value, p=0.001, same=0, excluded=False, ci_high=math.nan, **fields):
+    base = dict(
+        pearson=value,
+        spearman=value,
+        method="spearman",
+        p_value=p,
+        ci_low=math.nan,
+        ci_high=ci_high,
+        ci_level=0.95,
+        n_items=40,
+        n_pairs=780,
+        permutations=1000,
+        bootstraps=0,
+        n_same_word_pairs=same,
+        same_word_excluded=excluded,
+    )
+    return RSAResult(**{**base, **fields})
+
+
+NAMES = ("gpt2", "bert")
+
+
+def test_describe_never_calls_repetition_unlikely_to_be_chance():
+    text = describe_rsa(result(0.22, same=12), NAMES, "word")
+    assert "unlikely to be chance" not in text
+    assert "12 pairs are two occurrences of the same word" in text
+    assert "paired up at random" in text and "control" in text
+
+
+def test_describe_with_a_control_as_high_points_at_the_input():
+    text = describe_rsa(result(0.2), NAMES, "word", control=result(0.19, ci_high=0.25))
+    assert "unlikely to be chance" not in text
+    assert "ρ = 0.19" in text and "comes from the input" in text
+
+
+def test_describe_says_unlikely_to_be_chance_only_above_the_control():
+    text = describe_rsa(result(0.6), NAMES, "word", control=result(0.1, ci_high=0.2))
+    assert "unlikely to be chance and above the control" in text
+    assert "what training added" in text
+    no_control = describe_rsa(result(0.6), NAMES, "word")
+    assert "unlikely to be chance" not in no_control and "random-weight control" in no_control
+
+
+def test_describe_negative_values_read_as_an_inverse_relation():
+    text = describe_rsa(result(-0.3, p=0.9), NAMES, "word")
+    assert "inverse relation" in text and "unalike" in text
+    assert "too" not in text and "compatible with no shared structure" in text
+    assert "almost nothing" in describe_rsa(result(0.02, p=0.5), NAMES, "word")
+
+
+def test_describe_states_a_missing_ci():
+    note = "No CI: a bootstrap over items needs at least 8 items; with 5 ..."
+    assert note in describe_rsa(result(0.5, ci_note=note), NAMES, "word")
+
+
+def test_identical_texts_noise_is_not_defined_and_duplicates_count_once(tiny_gpt2, tiny_bert):
+    texts = ["cat"] * 5
+    states = [extract_hidden_states(m, texts) for m in (tiny_gpt2, tiny_bert)]
+    kept = compare_models(*states, drop_duplicate_sentences=False, permutations=50)
+    assert not kept.rsa.defined and math.isnan(kept.rsa.spearman)
+    assert "model" in kept.rsa.reason and ("noise" in kept.rsa.reason)
+    assert math.isnan(kept.cka) and kept.cka_reason
+    centred = compare_models(*states, drop_duplicate_sentences=False, preprocessing="center")
+    assert not centred.rsa.defined  # centring must not turn the noise into a score
+    with pytest.raises(ValueError, match="not defined.*repeats are counted once"):
+        compare_models(*states)
+
+
+def test_repeated_sentence_gives_the_same_score_as_once(tiny_gpt2, tiny_bert):
+    scores = []
+    for copies in (1, 2, 3):
+        texts = [TEXTS[0]] * copies + TEXTS[1:]
+        states = [extract_hidden_states(m, texts) for m in (tiny_gpt2, tiny_bert)]
+        comparison = compare_models(*states, permutations=200, bootstraps=0)
+        assert comparison.n_duplicate_sentences == copies - 1
+        scores.append((comparison.rsa.spearman, comparison.rsa.p_value))
+    assert scores[0] == scores[1] == scores[2]
+
+
+def test_control_comparison_scores_random_copies_the_same_way(gpt2_real, minilm):
+    settings = dict(permutations=100, bootstraps=0, exclude_same_word=True)
+    control = control_comparison(gpt2_real, minilm, TEXTS, control_seed=3, **settings)
+    again = control_comparison(gpt2_real, minilm, TEXTS, control_seed=3, **settings)
+    assert control.seeds == control_seeds(3) and control.seeds[0] != control.seeds[1]
+    assert control.rsa.spearman == again.rsa.spearman  # seeded: reproducible
+    trained = compare_models(
+        *(extract_hidden_states(m, TEXTS) for m in (gpt2_real, minilm)), **settings
+    )
+    assert control.rsa.n_items == trained.rsa.n_items
+    assert control.rsa.same_word_excluded and control.rsa.spearman != trained.rsa.spearman
+    data = control.to_dict()
+    assert {"spearman", "pearson", "p_value", "seed", "seeds"} <= set(data)
+    assert data["seed"] == 3
+
+
+def test_comparison_flags_items_sharing_tokens(gpt2_real, minilm):
+    texts = ["See http://x.org now", "The end..."]
+    comparison = compare_models(
+        *(extract_hidden_states(m, texts) for m in (gpt2_real, minilm)), permutations=0
+    )
+    shared = {entry["item"]: entry["models"] for entry in comparison.items_sharing_tokens}
+    assert shared[":"] == ["A"] and shared["/"] == ["A"]
+    assert "See" not in shared and "end" not in shared
+    assert dataclasses.is_dataclass(comparison)
+    assert np.isfinite(comparison.rsa.spearman)
