@@ -6,9 +6,14 @@ import streamlit as st
 
 from embexplorer import figures, geometry
 from embexplorer.app import tables, widgets
-from embexplorer.app.present import HEATMAP_MAX_ITEMS, SCATTER_MAX_PAIRS
+from embexplorer.app.present import (
+    HEATMAP_MAX_ITEMS,
+    SCATTER_MAX_PAIRS,
+    describe_rsa,
+    sample_indices,
+    sample_pairs,
+)
 from embexplorer.app.sidebar import sidebar
-from embexplorer.compare import describe_rsa, sample_indices, sample_pairs
 from embexplorer.labels import (
     PREPROCESSING_LABELS,
     RSA_METHOD_LABELS,

@@ -6,11 +6,11 @@ import math
 import numpy as np
 import pytest
 
+from embexplorer.app.present import describe_rsa
 from embexplorer.compare import (
     compare_models,
     control_comparison,
     control_seeds,
-    describe_rsa,
 )
 from embexplorer.extract import extract_hidden_states
 from embexplorer.rsa import RSAResult

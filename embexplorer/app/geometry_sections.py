@@ -9,10 +9,9 @@ import numpy as np
 import streamlit as st
 
 from .. import figures, geometry
-from ..compare import sample_indices
 from ..labels import PREPROCESSING_LABELS, UNIT_LABELS, correlation_symbol
 from . import tables, widgets
-from .present import HEATMAP_MAX_ITEMS
+from .present import HEATMAP_MAX_ITEMS, sample_indices
 from .view import View
 
 

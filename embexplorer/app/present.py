@@ -1,4 +1,126 @@
-"""Display constants and helpers that decide what a page shows of a large set (no Streamlit)."""
+"""What a page says about a result, and how much of a large set it draws (no Streamlit calls).
+
+:func:`describe_rsa` turns an RSA result into the plain sentences under the score; the sampling
+helpers pick what a heatmap or a scatter shows of a corpus (the scores always use every item).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..labels import correlation_symbol
+from ..rsa import RSAResult
 
 HEATMAP_MAX_ITEMS = 150  # above this a heatmap shows an evenly spaced sample of the items
 SCATTER_MAX_PAIRS = 20_000
+
+
+def _strength(size: float) -> str:
+    if size >= 0.7:
+        return "strong"
+    if size >= 0.4:
+        return "moderate"
+    return "weak" if size >= 0.1 else "hardly any"
+
+
+def _correlation_sentence(rsa: RSAResult, names: tuple[str, str], unit: str) -> str:
+    value, symbol = rsa.value, correlation_symbol(rsa.method)
+    strength = _strength(abs(value))
+    if strength == "hardly any":
+        return (
+            f"{symbol} = {value:.2f}: which pairs of {unit}s {names[0]} finds alike says almost "
+            f"nothing about which {names[1]} finds alike."
+        )
+    if value >= 0:
+        return (
+            f"{symbol} = {value:.2f}, a {strength} agreement: pairs of {unit}s that {names[0]} "
+            f"finds alike tend to be alike in {names[1]} too."
+        )
+    return (
+        f"{symbol} = {value:.2f}, a {strength} inverse relation: pairs of {unit}s that "
+        f"{names[0]} finds alike tend to be unalike in {names[1]}."
+    )
+
+
+def _control_sentence(rsa: RSAResult, control: RSAResult, unit: str) -> tuple[str, bool]:
+    """What the random-weight score says, and whether the trained score is clearly above it
+    (above the control's CI, or its value when it has none)."""
+    if not control.defined:
+        return (
+            f"For random-weight copies of both models the score is not defined ({control.reason}).",
+            False,
+        )
+    symbol = correlation_symbol(rsa.method)
+    upper = control.ci_high if np.isfinite(control.ci_high) else control.value
+    text = (
+        f"Random-weight copies of the same two models give {symbol} = {control.value:.2f} on "
+        f"the same {unit}s"
+    )
+    if rsa.value > upper:
+        return f"{text}; the trained models' excess over that is what training added.", True
+    return (
+        f"{text}, as high within its uncertainty: this agreement comes from the input "
+        "(repeated words, shared prefixes, sentence membership), not from what the models learned.",
+        False,
+    )
+
+
+def describe_rsa(
+    rsa: RSAResult, names: tuple[str, str], unit: str, control: RSAResult | None = None
+) -> str:
+    """A few plain sentences on what the RSA number means, for a reader who is not a statistician.
+
+    States the permutation test's null hypothesis; calls agreement more than chance only when
+    repetition cannot explain it: no same-word pairs in the score, and a random-weight
+    ``control`` (:func:`control_comparison`) that scores clearly lower.
+    """
+    if not rsa.defined:
+        return f"RSA is not defined here: {rsa.reason}"
+    sentences = [_correlation_sentence(rsa, names, unit)]
+    repetition = rsa.n_same_word_pairs > 0 and not rsa.same_word_excluded
+    above_control = False
+    if control is not None:
+        text, above_control = _control_sentence(rsa, control, unit)
+        sentences.append(text)
+    if rsa.permutations and np.isfinite(rsa.p_value):
+        sentences.append(
+            f"The permutation test asks how often {unit}s paired up at random between the two "
+            f"models score this high: p = {rsa.p_value:.3g}."
+        )
+        if rsa.p_value >= 0.05:
+            sentences.append("That is compatible with no shared structure at all.")
+        elif repetition:
+            sentences.append(
+                f"But {rsa.n_same_word_pairs:,} pairs are two occurrences of the same word, which "
+                "any two models find alike, so a small p does not show that the models learned "
+                "the same thing: leave same-word pairs out, and compare with the random-weight "
+                "control."
+            )
+        elif control is None:
+            sentences.append(
+                "A small p only rules out a random pairing; the random-weight control shows how "
+                "much agreement any two models of these architectures get from the input alone."
+            )
+        elif above_control:
+            sentences.append("The agreement is unlikely to be chance and above the control.")
+    if rsa.ci_note:
+        sentences.append(rsa.ci_note)
+    return " ".join(sentences)
+
+
+def sample_indices(n_items: int, max_items: int) -> np.ndarray:
+    """At most ``max_items`` evenly spaced indices of ``range(n_items)``, in order (all if fewer).
+
+    Used to draw a readable heatmap of a large set; the statistics still use every item.
+    """
+    if n_items <= max_items:
+        return np.arange(n_items)
+    return np.unique(np.linspace(0, n_items - 1, max_items).round().astype(np.int64))
+
+
+def sample_pairs(n_pairs: int, max_pairs: int, seed: int = 0) -> np.ndarray:
+    """At most ``max_pairs`` pair indices (sorted, seeded) for a scatter that stays responsive."""
+    if n_pairs <= max_pairs:
+        return np.arange(n_pairs)
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(n_pairs, size=max_pairs, replace=False))
