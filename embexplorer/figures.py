@@ -64,9 +64,9 @@ def plain_texts(texts: Sequence[str]) -> list[str]:
     return [plain_text(text) for text in texts]
 
 
-# In presentation mode: the tallest a single figure gets (a 720-pixel projector keeps about 560
+# In presentation mode: the tallest a single figure gets (a 720-pixel projector keeps about 450
 # pixels under the title and the controls), and the size of every text in a figure.
-PROJECTOR_HEIGHT = 470
+PROJECTOR_HEIGHT = 440
 PROJECTOR_FONT_SIZE = 18  # DESIGN.md: about 18 px in figures on a projector
 
 
@@ -90,13 +90,16 @@ def for_projector(fig: go.Figure, text_colour: str, size: int = PROJECTOR_FONT_S
     fig.update_annotations(font=dict(size=size + 1, color=text_colour))
     fig.update_coloraxes(colorbar=dict(tickfont=small, title_font=small))
     for trace in fig.data:
+        # Only scales that are drawn: touching a hidden one's colour bar would draw it.
         marker = getattr(trace, "marker", None)
-        if marker is not None and getattr(marker, "colorbar", None) is not None:
+        if marker is not None and getattr(marker, "showscale", None):
             marker.colorbar.tickfont = small
             marker.colorbar.title.font = small
-        if hasattr(trace, "colorbar") and trace.colorbar is not None:
+        if hasattr(trace, "colorbar") and getattr(trace, "showscale", None) is not False:
             trace.colorbar.tickfont = small
             trace.colorbar.title.font = small
+        if getattr(trace, "texttemplate", None):  # numbers written in heatmap cells
+            trace.textfont.size = size - 4
         mode = getattr(trace, "mode", None) or ""
         if "text" in mode:
             trace.textfont.color = text_colour

@@ -16,8 +16,8 @@ view = sidebar()
 if view is None:
     st.stop()
 
-controls = st.columns([3, 2, 3, 4], gap="medium")
-method = controls[0].segmented_control(
+controls = widgets.controls_row()
+method = controls.segmented_control(
     "Method",
     list(PROJECTION_LABELS),
     key="method",
@@ -26,20 +26,20 @@ method = controls[0].segmented_control(
     help="PCA is linear and exact (axes show explained variance); UMAP and t-SNE keep "
     "neighbourhoods but distort distances. All are seeded, so a rerun gives the same picture.",
 )
-dims = controls[1].segmented_control(
+dims = controls.segmented_control(
     "Dimensions", [2, 3], key="dims", required=True, format_func=lambda d: f"{d}D"
 )
-colour = controls[2].segmented_control(
+colour = controls.segmented_control(
     "Colour by", list(figures.COLOUR_BY), key="colour", required=True
 )
-with controls[3]:
+with controls.container(width="content"):
     st.markdown("Show")
-    options = st.columns(3)
-    show_labels = options[0].checkbox("labels", key="labels")
-    show_lines = options[1].checkbox(
+    options = st.container(horizontal=True)
+    show_labels = options.checkbox("labels", key="labels")
+    show_lines = options.checkbox(
         "order", key="lines", help="Join each sentence's items in reading order."
     )
-    joint = options[2].checkbox(
+    joint = options.checkbox(
         "joint",
         key="joint",
         help="Align B onto A (orthogonal Procrustes) and draw both in "

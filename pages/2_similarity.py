@@ -30,9 +30,9 @@ view = sidebar()
 if view is None:
     st.stop()
 
-controls = st.columns([2, 2, 5], gap="medium")
-metric = widgets.metric_control(controls[0])
-method = controls[1].segmented_control(
+controls = widgets.controls_row()
+metric = widgets.metric_control(controls)
+method = controls.segmented_control(
     "RSA correlation",
     list(RSA_METHODS),
     key="rsa",

@@ -19,8 +19,8 @@ if view is None:
     st.stop()
 
 names = (view.infos[0].short_name, view.infos[1].short_name)
-controls = st.columns([4, 2, 4], gap="medium")
-method = controls[0].segmented_control(
+controls = widgets.controls_row()
+method = controls.segmented_control(
     "Compare layers by",
     list(LAYER_METHODS),
     key="layer_method",
@@ -30,12 +30,12 @@ method = controls[0].segmented_control(
     "the centred vectors' Gram matrices (Kornblith et al. 2019). Both ignore rotations.",
 )
 metric = widgets.metric_control(
-    controls[1],
+    controls,
     disabled=method == "cka",
     help="The item-by-item matrix RSA compares (CKA uses the vectors themselves).",
 )
 unit = view.paired_unit
-widgets.paired_unit_notice(view.unit, controls[2])
+widgets.paired_unit_notice(view.unit)
 
 st.subheader("Layer-by-layer match")
 try:

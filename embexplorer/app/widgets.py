@@ -60,7 +60,7 @@ def leave_pages_folder_mode() -> None:
 # Presentation mode: Streamlit sizes its text in rem, so a larger root font scales every label,
 # caption, metric and control together; captions and labels get the full text colour (the
 # default faded grey disappears on a projector); the page's padding shrinks so the main chart
-# fits a 1280x720 screen; segmented controls wrap instead of cutting their labels.
+# fits a 1280x720 screen.
 PRESENTATION_CSS = """
 <style>
 html { font-size: 20px; }
@@ -69,9 +69,9 @@ html { font-size: 20px; }
 [data-testid="stMetricLabel"], [data-testid="stMetricLabel"] * {
   color: var(--st-text-color, inherit) !important; opacity: 1 !important;
 }
-[data-testid="stMainBlockContainer"] { padding-top: 2.2rem; padding-bottom: 1rem; }
+[data-testid="stMainBlockContainer"] { padding-top: 3.6rem; padding-bottom: 1rem; }
 [data-testid="stMain"] h1 { font-size: 1.6rem; padding: 0 0 0.2rem 0; }
-[data-testid="stButtonGroup"] > div { flex-wrap: wrap; }
+[data-testid="stMain"] h2, [data-testid="stMain"] h3 { font-size: 1.25rem; padding: 0.2rem 0; }
 </style>
 """
 
@@ -123,6 +123,12 @@ def download_npz(label: str, arrays: Callable, file_name: str, key: str) -> None
         return buffer.getvalue()
 
     st.download_button(label, data, file_name=file_name, mime="application/octet-stream", key=key)
+
+
+def controls_row():
+    """A row for a page's controls: each control as wide as its labels, the row wrapping whole
+    controls onto a second line when the screen is narrow (never cutting a label)."""
+    return st.container(horizontal=True, gap="medium", vertical_alignment="bottom")
 
 
 def metric_control(container, **options) -> str:

@@ -173,3 +173,40 @@ def test_context_page(app_server, page):
     assert_no_exception(page)
     assert page.get_by_text("What to notice").count() >= 1
     page.screenshot(path=str(ARTIFACTS / "context.png"), full_page=False)
+
+
+# Presentation mode on a 1280x720 projector: nothing cut, the main chart entirely on screen.
+CLIPPED_LABELS = """() => Array.from(document.querySelectorAll(
+    "[data-testid='stMain'] button p, [data-testid='stMain'] label p,"
+    + " [data-testid='stMetricLabel'] p, [data-testid='stMetricValue'] div"
+  )).filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.textContent)"""
+
+
+@pytest.mark.parametrize("path", ["projection", "layers", "similarity"])
+def test_presentation_mode_fits_a_projector(app_server, browser, path):
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    page = context.new_page()
+    try:
+        page.goto(f"{app_server['url']}/{path}?present=1")
+        wait_for_charts(page, 1, FIRST_CHART_TIMEOUT_MS)
+        page.wait_for_timeout(500)
+        assert_no_exception(page)
+        assert page.evaluate(CLIPPED_LABELS) == []
+        root_font = page.evaluate("getComputedStyle(document.documentElement).fontSize")
+        assert float(root_font.rstrip("px")) >= 20  # every Streamlit text scaled up
+        main_left = page.evaluate(
+            "document.querySelector(\"[data-testid='stMain']\").getBoundingClientRect().left"
+        )
+        assert main_left < 50  # the sidebar is folded away: the page uses the whole width
+        chart = page.locator("[data-testid='stPlotlyChart']").first
+        ticks = page.evaluate(
+            "() => getComputedStyle(document.querySelector("
+            "\"[data-testid='stPlotlyChart'] .xtick text, [data-testid='stPlotlyChart'] .ytick text\""
+            ")).fontSize"
+        )
+        assert float(ticks.rstrip("px")) >= 16
+        if path != "similarity":  # there the RSA card comes first, the heatmaps below it
+            assert chart.bounding_box()["y"] + chart.bounding_box()["height"] <= 720
+        page.screenshot(path=str(ARTIFACTS / f"presentation_{path}.png"))
+    finally:
+        context.close()
