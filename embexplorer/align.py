@@ -109,6 +109,20 @@ class Items:
     def n_items(self) -> int:
         return len(self.labels)
 
+    def subset(self, index) -> Items:
+        """The items at ``index`` (in that order), every field kept in step."""
+        index = np.asarray(index, dtype=np.int64)
+        return Items(
+            unit=self.unit,
+            labels=[self.labels[i] for i in index],
+            sentence=self.sentence[index],
+            position=self.position[index],
+            vectors=self.vectors[:, index, :],
+            words=[self.words[i] for i in index],
+            cased=self.cased,
+            shared_token=None if self.shared_token is None else self.shared_token[index],
+        )
+
     def display_labels(self) -> list[str]:
         """Labels made unique: a repeated label gets its sentence number ("bank (S2)")."""
         counts: dict[str, int] = {}
@@ -359,3 +373,24 @@ def paired_items(
         build_items(states_a, unit, pooling, words=words),
         build_items(states_b, unit, pooling, words=words),
     )
+
+
+def spread_sample(n_items: int, max_items: int, seed: int = 0) -> np.ndarray:
+    """At most ``max_items`` of ``range(n_items)``, spread evenly through the text, seeded.
+
+    A systematic sample: every ``n / max_items``-th item from a seeded random start. Items are in
+    text order, so every sentence keeps its share of items (a sample stratified by position in
+    the text), and the same seed always picks the same items. All items when there are few.
+
+    Examples
+    --------
+    >>> spread_sample(10, 4, seed=0).tolist()
+    [1, 4, 6, 9]
+    >>> spread_sample(3, 4).tolist()
+    [0, 1, 2]
+    """
+    if n_items <= max_items:
+        return np.arange(n_items)
+    step = n_items / max_items
+    start = np.random.default_rng(seed).uniform(0, step)
+    return np.floor(start + step * np.arange(max_items)).astype(np.int64)

@@ -76,6 +76,7 @@ cells[5].metric(
     f"{widgets.number(comparison.cka_debiased)}). 1 = same geometry up to rotation and scale.",
 )
 card.markdown(describe_rsa(rsa, names, unit))
+widgets.sample_note(view, "RSA, its p-value, CI and CKA")
 
 if metric == "cosine" and view.preprocessing == "none":
     for which, vectors in enumerate((comparison.vectors_a, comparison.vectors_b)):

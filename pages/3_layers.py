@@ -78,6 +78,7 @@ with right:
         "models organise the words most alike; random-weight stand-ins match weakly everywhere."
     )
 
+widgets.sample_note(view, "The layer-by-layer matrix")
 st.subheader("How each model's space changes with depth")
 contrast = view.preprocessing if view.preprocessing != "none" else "standardize"
 raw, prepared = view.layer_profiles("none"), view.layer_profiles(contrast)

@@ -134,3 +134,26 @@ def test_geometry_display_settings_recompute_nothing(model_runs, monkeypatch):  
     assert calls == []
     at.toggle(key="exclude_first").set_value(True).run()
     assert "top_dimensions" in calls  # a setting the numbers depend on does recompute
+
+
+def test_corpus_statistics_use_a_stated_spread_sample(model_runs, monkeypatch):  # noqa: F811
+    """Above MAX_PAIRED_ITEMS items, RSA, the layer matrix and the rotation demo run on a seeded
+    sample spread through the text, and each page says how many of how many items it used."""
+    from embexplorer.app import caching
+
+    monkeypatch.setattr(caching, "MAX_PAIRED_ITEMS", 12)
+    text = "\n".join(f"The bank number {i} raised its rates again." for i in range(8))
+    for path, what in (
+        ("pages/2_similarity.py", "RSA, its p-value, CI and CKA"),
+        ("pages/3_layers.py", "The layer-by-layer matrix"),
+        ("pages/4_geometry.py", "This demo"),
+    ):
+        at = page(path)
+        at.query_params["text"] = text
+        at.run()
+        assert_clean(at)
+        notes = [c.value for c in at.caption if "seeded sample spread evenly" in c.value]
+        assert notes and notes[0].startswith(f"{what} on 12 of "), notes
+        if path == "pages/2_similarity.py":
+            metrics = {m.label: m.value for m in at.metric}
+            assert metrics["Items · pairs"].startswith("12 · 66")

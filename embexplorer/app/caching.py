@@ -26,6 +26,12 @@ from ..limits import load_limits
 from ..models import LoadedModel, default_model_names, load_model
 from .selection import Selection
 
+# Item-by-item statistics cost n^2 in time and memory (a 1,000-sentence corpus has ~22,000 words:
+# one n x n matrix alone would be 3.9 GB). Above this many items, RSA, its permutation test and
+# bootstrap, the layer-by-layer matrix and the rotation demo use a seeded sample spread evenly
+# through the text (align.spread_sample), and the pages say so.
+MAX_PAIRED_ITEMS = 1_000
+SAMPLE_SEED = 0
 APP_PERMUTATIONS = 2_000  # most permutations / bootstraps; fewer for large sets (see compare)
 APP_BOOTSTRAPS = 500
 
@@ -96,6 +102,19 @@ def items_of(selection: Selection) -> tuple[align.Items, align.Items]:
     return cached_items(selection.for_items())
 
 
+def paired_sample(selection: Selection) -> tuple[np.ndarray, int]:
+    """The indices of the items the n x n statistics use, and how many items there are."""
+    n_items = items_of(selection)[0].n_items
+    return align.spread_sample(n_items, MAX_PAIRED_ITEMS, SAMPLE_SEED), n_items
+
+
+def compared_items(selection: Selection) -> tuple[align.Items, align.Items]:
+    """Both models' items for an n x n statistic: all of them, or the spread sample."""
+    index, n_items = paired_sample(selection)
+    items = items_of(selection)
+    return items if index.size == n_items else tuple(side.subset(index) for side in items)
+
+
 def layer_vectors(selection: Selection, which: int, keep: np.ndarray | None = None) -> np.ndarray:
     """Model ``which``'s items at its layer (only the rows ``keep``), preprocessed."""
     layer = items_of(selection)[which].vectors[selection.layers[which]]
@@ -129,7 +148,7 @@ def cached_joint(selection: Selection, method: str, dims: int) -> projection.Joi
 
 @st.cache_resource(show_spinner=False, max_entries=64)
 def cached_comparison(selection: Selection, metric: str, method: str) -> compare.Comparison:
-    items_a, items_b = items_of(selection)
+    items_a, items_b = compared_items(selection)
     return compare.compare_items(
         items_a,
         items_b,
@@ -153,7 +172,7 @@ def cached_comparison(selection: Selection, metric: str, method: str) -> compare
 @st.cache_resource(show_spinner=False, max_entries=64)
 def cached_layer_matrix(selection: Selection, metric: str, method: str) -> np.ndarray:
     """Every layer of A against every layer of B, from the cached hidden states."""
-    items_a, items_b = items_of(selection)
+    items_a, items_b = compared_items(selection)
     return layer_similarity_matrix(items_a, items_b, metric, selection.preprocessing, method)
 
 
@@ -184,7 +203,10 @@ def cached_spectra(selection: Selection) -> tuple[geometry.PCAResult, geometry.P
 
 @st.cache_resource(show_spinner=False, max_entries=32)
 def cached_invariance(selection: Selection, seed: int, method: str) -> invariance.InvarianceDemo:
-    return invariance.invariance_demo(*paired_vectors(selection), seed=seed, method=method)
+    """The rotation demo on the compared items (the spread sample of a corpus)."""
+    index, _ = paired_sample(selection)
+    vectors = (side[index] for side in paired_vectors(selection))
+    return invariance.invariance_demo(*vectors, seed=seed, method=method)
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
@@ -224,16 +246,17 @@ def cached_token_norms(selection: Selection) -> tuple[rogue.NormOutliers, rogue.
 
 
 def preprocessing_cosines(
-    selection: Selection, keeps: tuple[np.ndarray, np.ndarray]
+    selection: Selection, keeps: tuple[np.ndarray, np.ndarray], shown: np.ndarray
 ) -> list[tuple[int, str, np.ndarray]]:
-    """(model, preprocessing, cosine matrix) of the kept items, raw, centred and standardised."""
+    """(model, preprocessing, cosine matrix) of the ``shown`` kept items, raw, centred and
+    standardised; the centring and scaling use every kept item."""
     items = items_of(selection)
     out = []
     for which in (0, 1):
         layer = items[which].vectors[selection.layers[which]][keeps[which]]
         for prep in geometry.APP_PREPROCESSING:
-            cosines = geometry.cosine_similarity_matrix(geometry.preprocess(layer, prep))
-            out.append((which, prep, cosines))
+            prepared = geometry.preprocess(layer, prep)[shown]
+            out.append((which, prep, geometry.cosine_similarity_matrix(prepared)))
     return out
 
 
@@ -241,11 +264,10 @@ def preprocessing_cosines(
 def cached_preprocessing_grid(
     selection: Selection, exclude_first: bool, shown: tuple[int, ...]
 ) -> list[np.ndarray]:
-    """The six heatmaps of the Geometry page (two models x three preprocessings), only the
-    ``shown`` rows and columns kept (a full n x n copy each would not fit for a corpus)."""
+    """The six heatmaps of the Geometry page (two models x three preprocessings), of the
+    ``shown`` items only (six full n x n matrices would not fit in memory for a corpus)."""
     keeps = cached_rogue_dimensions(selection, exclude_first).keeps
-    index = np.ix_(shown, shown)
-    return [cosines[index] for _, _, cosines in preprocessing_cosines(selection, keeps)]
+    return [cosines for _, _, cosines in preprocessing_cosines(selection, keeps, np.array(shown))]
 
 
 # --- background work ------------------------------------------------------------------------------

@@ -9,8 +9,10 @@ import numpy as np
 import streamlit as st
 
 from .. import figures, geometry
+from ..align import spread_sample
 from ..labels import PREPROCESSING_LABELS, UNIT_LABELS, correlation_symbol
 from . import tables, widgets
+from .caching import MAX_PAIRED_ITEMS
 from .present import HEATMAP_MAX_ITEMS, sample_indices
 from .view import View
 
@@ -62,6 +64,8 @@ def spectrum(view: View, labels: list[str]) -> None:
 
 def rotation(view: View, labels: list[str]) -> None:
     """A random rotation R and a random linear map M applied to A: what each changes."""
+    labels = [labels[i] for i in view.compared_index()]  # a corpus: its spread sample
+    widgets.sample_note(view, "This demo")
     names, prep_label = view.short_names, PREPROCESSING_LABELS[view.preprocessing]
 
     seed_cells = st.columns([2, 2, 6], vertical_alignment="bottom")
@@ -249,6 +253,7 @@ def rogue_dimensions(view: View, labels: list[str]) -> None:
 
     kept_labels = [labels[i] for i in rogue_dims.keeps[0]]
     drawn_kept = sample_indices(len(kept_labels), HEATMAP_MAX_ITEMS)
+    downloaded = spread_sample(len(kept_labels), MAX_PAIRED_ITEMS)
     grid_titles = [
         f"{'AB'[which]} ({names[which]}) · {PREPROCESSING_LABELS[prep]}"
         for which in (0, 1)
@@ -289,7 +294,10 @@ def rogue_dimensions(view: View, labels: list[str]) -> None:
         widgets.download_csv(
             "Cosines raw / centred / standardised (CSV)",
             lambda: tables.preprocessing_cosines_table(
-                view.preprocessing_cosines(exclude_first), kept_labels, view.names, view.layers
+                view.preprocessing_cosines(exclude_first, downloaded),
+                [kept_labels[i] for i in downloaded],
+                view.names,
+                view.layers,
             ),
             "cosines_by_preprocessing.csv",
             key="dl_rogue_cosines",

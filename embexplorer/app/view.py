@@ -119,8 +119,14 @@ class View:
             self.selection.paired().at_layers(), exclude_first, tuple(int(i) for i in shown)
         )
 
-    def preprocessing_cosines(self, exclude_first: bool) -> list[tuple[int, str, np.ndarray]]:
-        """The full matrices behind :meth:`preprocessing_grid` (for a download; not cached)."""
+    def preprocessing_cosines(
+        self, exclude_first: bool, shown: np.ndarray
+    ) -> list[tuple[int, str, np.ndarray]]:
+        """The matrices behind :meth:`preprocessing_grid`, for a download (not cached)."""
         selection = self.selection.paired().at_layers()
         keeps = caching.cached_rogue_dimensions(selection, exclude_first).keeps
-        return caching.preprocessing_cosines(selection, keeps)
+        return caching.preprocessing_cosines(selection, keeps, shown)
+
+    def compared_index(self) -> np.ndarray:
+        """Which shared items the n x n statistics use: all, or a spread sample of a corpus."""
+        return caching.paired_sample(self.selection.paired().for_items())[0]

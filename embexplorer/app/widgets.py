@@ -103,6 +103,17 @@ def paired_unit_notice(unit: str, container=st) -> None:
         container.info(TOKENS_NOT_PAIRED, icon="ℹ️")
 
 
+def sample_note(view, what: str) -> None:
+    """Say so when an n x n statistic uses a spread sample of a corpus's items."""
+    used, total = view.compared_index().size, view.items(view.paired_unit)[0].n_items
+    if used < total:
+        st.caption(
+            f"{what} on {used:,} of {total:,} {view.paired_unit}s: a seeded sample spread evenly "
+            "through the text (every item against every other would not fit in memory); the "
+            "same sentences always give the same sample."
+        )
+
+
 def download_csv(label: str, frame: Callable, file_name: str, key: str) -> None:
     """A CSV download whose table (``frame()``, a pandas DataFrame) is built only when clicked."""
     st.download_button(
