@@ -58,7 +58,8 @@ class BoundedCache:
         with self._lock:
             return key in self._entries
 
-    def _lookup(self, key: Hashable) -> tuple[bool, Any]:
+    def lookup(self, key: Hashable) -> tuple[bool, Any]:
+        """(True, value) when ``key`` is cached (it becomes the most recent), else (False, None)."""
         with self._lock:
             if key in self._entries:
                 self._entries.move_to_end(key)
@@ -81,14 +82,14 @@ class BoundedCache:
 
     def get_or_compute(self, key: Hashable, compute: Callable[[], Any]) -> Any:
         """The cached value for ``key``, computing it (once, even under concurrency) if needed."""
-        found, value = self._lookup(key)
+        found, value = self.lookup(key)
         if found:
             return value
         with self._lock:
             key_lock = self._key_locks.setdefault(key, threading.Lock())
         try:
             with key_lock:
-                found, value = self._lookup(key)  # another thread may have finished meanwhile
+                found, value = self.lookup(key)  # another thread may have finished meanwhile
                 if found:
                     return value
                 value = compute()

@@ -221,3 +221,52 @@ def test_downloads_are_built_only_when_clicked(model_runs, monkeypatch, path, do
         else:
             arrays = np.load(io.BytesIO(content))
             assert arrays["vectors_a"].shape[0] == len(arrays["labels_a"]), label
+
+
+def share_box_text(at: AppTest) -> str:
+    (code,) = [c for c in at.sidebar.code]
+    return code.value
+
+
+def test_link_holds_only_what_differs_from_the_defaults(model_runs):
+    at = page("pages/1_projection.py").run()
+    assert_clean(at)
+    assert dict(at.query_params) == {}  # nothing differs: a plain link
+    at.sidebar.select_slider(key="layer_a").set_value(1).run()
+    assert set(at.query_params) == {"layer_a"}
+    assert share_box_text(at).endswith("?layer_a=1")
+
+
+def test_long_text_travels_under_a_short_id(model_runs):
+    corpus = "\n".join(f"Sentence {i} is about a bank and a river." for i in range(80))
+    at = page("pages/1_projection.py")
+    at.query_params["text"] = corpus
+    at.run()
+    assert_clean(at)
+    assert "text" not in at.query_params
+    key = at.query_params["t"]
+    key = key[0] if isinstance(key, list) else key
+    assert len(key) == 12 and len(share_box_text(at)) < 200
+
+    opened = page("pages/2_similarity.py")  # a student opens the link in a new session
+    opened.query_params["t"] = key
+    opened.run()
+    assert_clean(opened)
+    assert opened.session_state["text"] == corpus
+
+    expired = page("pages/2_similarity.py")
+    expired.query_params["t"] = "AAAAAAAAAAAA"
+    expired.run()
+    assert_clean(expired)
+    assert any("no longer on this server" in w.value for w in expired.warning)
+    assert expired.session_state["text"].startswith("The bank raised")
+
+
+def test_local_model_folders_never_enter_a_link(model_runs, tiny_models_env):
+    at = page("pages/1_projection.py")
+    at.query_params["model_b"] = str(tiny_models_env[0])  # a folder, not the default
+    at.run()
+    assert_clean(at)
+    assert "model_b" not in at.query_params
+    assert str(tiny_models_env[0]) not in share_box_text(at)
+    assert any("Model B is a folder on this machine" in c.value for c in at.sidebar.caption)

@@ -21,7 +21,18 @@ from .caching import (
     states_ready,
 )
 from .selection import Selection
-from .state import ignored_settings, link_params, restore_state, share_link, write_url
+from .state import (
+    SHARED_TEXT_DAYS,
+    SHARED_TEXT_KEY,
+    ignored_settings,
+    link_notes,
+    link_params,
+    local_models_left_out,
+    restore_state,
+    set_resolved_default,
+    share_link,
+    write_url,
+)
 from .view import View
 from .widgets import escape_markdown
 
@@ -62,6 +73,7 @@ def _layer_slider(slot: str, key: str, info: ModelInfo) -> int:
     resolved = value + info.n_hidden_states if value < 0 else value
     # A link from another model, or a model change, may leave the layer out of range.
     st.session_state[key] = min(max(resolved, 0), info.n_layers)
+    set_resolved_default(key, info.n_layers)  # the last layer is the default: not in the link
     return st.sidebar.select_slider(
         f"Layer, model {slot} ({info.short_name})",
         options=options,
@@ -210,8 +222,11 @@ def sidebar() -> View | None:
     ignored = ignored_settings()
     limits = load_limits()
     start_background_work()
+    share_box = st.sidebar.container()  # filled last, when every setting is known
     _text_controls(limits)
     _model_controls(limits)
+    for note in link_notes():
+        st.warning(note)
     if ignored:
         st.warning(
             "Some settings in the link are not valid here and were left at their defaults: "
@@ -223,11 +238,11 @@ def sidebar() -> View | None:
     names = (str(st.session_state["model_a"]).strip(), str(st.session_state["model_b"]).strip())
     loaded = [_load(name, slot, limits) for name, slot in zip(names, "AB", strict=True)]
     if None in loaded:
-        _finish_sidebar()
+        _finish_sidebar(share_box)
         return None
     infos = (loaded[0].info, loaded[1].info)
     layers = _setting_controls(infos)
-    _finish_sidebar()
+    _finish_sidebar(share_box)
     if not texts:
         st.info("Type at least one sentence in the sidebar (one per line).")
         return None
@@ -265,14 +280,21 @@ def sidebar() -> View | None:
     )
 
 
-def _finish_sidebar() -> None:
+def _finish_sidebar(share_box) -> None:
+    """Write the settings into the address, and the link to share into the sidebar's top."""
     write_url()
-    with st.sidebar.expander("Share this view"):
-        if "text" in link_params():
-            st.caption("Copy this link: it opens the same sentences, models and settings.")
-        else:
-            st.caption(
-                "Copy this link: it keeps the models and settings. The text is too long for a "
-                "link; share the .txt file with it."
+    with share_box.expander("Share this view", icon=":material/link:"):
+        params = link_params()
+        note = "Copy this link: it opens this page with the same sentences, models and settings."
+        if SHARED_TEXT_KEY in params:
+            note += (
+                " The text is too long for a link: this server keeps it under the link's short "
+                f"id for {SHARED_TEXT_DAYS} days."
             )
+        for slot in local_models_left_out():
+            note += (
+                f" Model {slot} is a folder on this machine: the link cannot carry it, so it "
+                "names the default model."
+            )
+        st.caption(note)
         st.code(share_link(), language=None, wrap_lines=True)

@@ -6,13 +6,18 @@ written back after every run; between pages the values live in ``st.session_stat
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import time
 import urllib.parse
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
 from .. import align, geometry
+from ..cache import BoundedCache
 from ..contextuality import DEFAULT_WORD
 from ..figures import COLOUR_BY
 from ..labels import PREPROCESSING_LABELS, PROJECTION_LABELS
@@ -28,9 +33,57 @@ DEFAULT_TEXTS = (
     "The river flooded the bank after the storm.",
     "A cat sat on the warm mat.",
 )
-# Texts longer than this stay out of the link (browsers and proxies cap URL length); the link
-# then carries the settings only, and the share box says so.
+# Texts longer than this stay out of the link (browsers and proxies cap URL length): the server
+# keeps them under a short id (``t=...``) for a week, and the link carries the id.
 MAX_TEXT_IN_URL = 2_000
+SHARED_TEXT_KEY = "t"
+SHARED_TEXT_DAYS = 7
+SHARED_TEXT_ENTRIES = 500  # the store's bound (oldest dropped first): texts only, no visitor data
+MODEL_KEYS = ("model_a", "model_b")
+LINK_NOTES_KEY = "_link_notes"
+# A default that depends on the model ("the last layer" is -1 in a link): what it is right now.
+RESOLVED_DEFAULTS_KEY = "_resolved_defaults"
+
+
+class SharedTexts:
+    """Long texts kept by the server under a short id, bounded and expiring, for links.
+
+    The id is a hash of the text, so the same text always gets the same id and nothing about
+    who typed it is stored. Kept in memory: a restarted server has forgotten them, and a visitor
+    whose link names a forgotten id is told so.
+    """
+
+    def __init__(self, max_entries: int = SHARED_TEXT_ENTRIES, days: float = SHARED_TEXT_DAYS):
+        self._texts = BoundedCache(max_entries=max_entries)
+        self._lifetime_s = days * 86_400
+
+    @staticmethod
+    def id_of(text: str) -> str:
+        digest = hashlib.sha256(text.encode("utf-8")).digest()
+        return base64.urlsafe_b64encode(digest[:9]).decode("ascii")  # 12 characters
+
+    def put(self, text: str) -> str:
+        key = self.id_of(text)
+        self._texts.get_or_compute(key, lambda: (text, time.time()))
+        return key
+
+    def get(self, key: str) -> str | None:
+        found, entry = self._texts.lookup(key)
+        if not found or time.time() - entry[1] > self._lifetime_s:
+            return None
+        return entry[0]
+
+
+@st.cache_resource(show_spinner=False)
+def shared_texts() -> SharedTexts:
+    return SharedTexts()
+
+
+def is_local_folder(name: str) -> bool:
+    """A model given as a folder on this machine (a link must not show it: it names the
+    machine's files, and nobody else can open it)."""
+    name = str(name).strip()
+    return name.startswith(("/", "./", "../", "~", "\\")) or Path(name).expanduser().is_dir()
 
 
 @dataclass(frozen=True)
@@ -118,6 +171,7 @@ def restore_state() -> None:
             elif field is not None:
                 ignored.append(key)
         state[IGNORED_KEY] = ignored
+        _restore_shared_text(state)
     for key, field in fields.items():
         # Re-assigning a widget's value keeps it when another page is opened (Streamlit drops
         # state of widgets that were not drawn in the previous run).
@@ -129,16 +183,60 @@ def ignored_settings() -> list[str]:
     return st.session_state.pop(IGNORED_KEY, [])
 
 
+def _restore_shared_text(state) -> None:
+    """A link's ``t=<id>``: the long text the server kept for it, or a note that it is gone."""
+    key = st.query_params.get(SHARED_TEXT_KEY)
+    if not key or "text" in st.query_params:
+        return
+    text = shared_texts().get(key)
+    if text is None:
+        state.setdefault(LINK_NOTES_KEY, []).append(
+            "The sentences of this link are no longer on this server (it keeps long texts for "
+            f"{SHARED_TEXT_DAYS} days, and forgets them when it restarts), so the default "
+            "sentences are shown. Ask for the text file, or a new link."
+        )
+    else:
+        state["text"] = text
+
+
+def set_resolved_default(key: str, value) -> None:
+    """Record what a model-dependent default (the last layer, -1) is for the current model."""
+    st.session_state.setdefault(RESOLVED_DEFAULTS_KEY, {})[key] = value
+
+
+def link_notes() -> list[str]:
+    """What the link could not restore (said once)."""
+    return st.session_state.pop(LINK_NOTES_KEY, [])
+
+
 def link_params() -> dict[str, str]:
-    """Every setting as query parameters (the text only when it is short enough for a link)."""
-    params = {
-        key: UrlField.encode(st.session_state[key])
-        for key in url_fields()
-        if key in st.session_state
-    }
+    """The settings that differ from the defaults, as query parameters.
+
+    A local model folder never goes into a link; a text too long for a link is kept by the
+    server under a short id (``t=...``).
+    """
+    state = st.session_state
+    resolved = state.get(RESOLVED_DEFAULTS_KEY, {})
+    params = {}
+    for key, field in url_fields().items():
+        if key not in state or state[key] in (field.default, resolved.get(key)):
+            continue
+        if key in MODEL_KEYS and is_local_folder(state[key]):
+            continue
+        params[key] = UrlField.encode(state[key])
     if len(params.get("text", "")) > MAX_TEXT_IN_URL:
-        del params["text"]
+        params[SHARED_TEXT_KEY] = shared_texts().put(params.pop("text"))
     return params
+
+
+def local_models_left_out() -> list[str]:
+    """The model slots ("A", "B") whose local folder the link leaves out."""
+    state = st.session_state
+    return [
+        key[-1].upper()
+        for key in MODEL_KEYS
+        if state.get(key) != url_fields()[key].default and is_local_folder(state.get(key, ""))
+    ]
 
 
 def write_url() -> None:
