@@ -1167,17 +1167,23 @@ def pair_depth_figure(
     names: Sequence[str],
     pair_label: str,
     presentation: bool = False,
+    baselines: Sequence[np.ndarray] | None = None,
 ) -> go.Figure:
     """The cosine of one pair of items at every layer, model A and model B on one chart.
 
     ``curve_a``/``curve_b`` come from :func:`embexplorer.neighbours.pair_cosine_by_layer`;
     x = layer (0 = embeddings), y = cosine on a fixed [-1, 1] axis, colours and markers as in
-    every per-layer chart (A blue circles, B vermilion diamonds).
+    every per-layer chart (A blue circles, B vermilion diamonds). ``baselines`` (one curve per
+    model, e.g. the mean cosine between any two items at each layer) are drawn dashed.
     """
     curves = [
         Curve(name, np.asarray(values, dtype=np.float64), model=model)
         for model, (name, values) in enumerate(zip(names, (curve_a, curve_b), strict=True))
     ]
+    for model, (name, values) in enumerate(zip(names, baselines or (), strict=False)):
+        curves.append(
+            Curve(f"{name}: any two items (mean)", np.asarray(values, float), model, dashed=True)
+        )
     fig = layer_curves_figure(
         [(f"cosine of {pair_label}", curves)], columns=1, presentation=presentation
     )
