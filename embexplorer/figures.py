@@ -1269,8 +1269,8 @@ def _animation_controls(labels: list[str], start: int, redraw: bool) -> dict:
         sliders=[
             dict(
                 active=start,
-                x=0.16,
-                len=0.84,
+                x=0.22,  # right of the Play / Pause buttons, so its current value is clear
+                len=0.78,
                 y=-0.08,
                 yanchor="top",
                 currentvalue=dict(prefix="layer ", visible=True),
@@ -1413,5 +1413,6 @@ def layer_animation_figure(
     redraw = dims == 3 or n_items > WEBGL_THRESHOLD
     fig.update_layout(**_animation_controls(slider_labels, start, redraw))
     fig = style.apply(fig, height=620)
-    fig.update_layout(margin=dict(b=130), legend=dict(y=-0.32))
+    # Below the plots: the slider (its ticks and labels), then the legend, clear of each other.
+    fig.update_layout(margin=dict(b=200), legend=dict(y=-0.36, yanchor="top"))
     return fig

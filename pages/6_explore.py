@@ -24,7 +24,7 @@ if items.n_items < 3:
     st.info(f"Only {items.n_items} item(s): exploring needs at least 3. Add a sentence.")
     st.stop()
 
-controls = st.columns([4, 2, 3, 3], vertical_alignment="bottom", gap="medium")
+controls = st.columns([3, 2.4, 2.2, 4.6], vertical_alignment="bottom", gap="small")
 largest_k = min(MAX_NEIGHBOURS, items.n_items - 1)
 st.session_state["k"] = min(int(st.session_state["k"]), largest_k)
 k = controls[2].slider(

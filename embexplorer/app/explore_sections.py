@@ -236,9 +236,9 @@ def neighbour_lists(view: View, items: Items, k: int) -> None:
             column_config={"cosine": st.column_config.NumberColumn(format="%.3f")},
         )
     st.caption(
-        "Nearest by cosine in each model's full space at its layer (preprocessing "
-        f"{PREPROCESSING_LABELS[view.preprocessing]}), not in the picture, which distorts "
-        "distances. ✓ = in both lists."
+        "Nearest by cosine in each model's full space at its layer, not in the picture, which "
+        f"distorts distances. Preprocessing: {PREPROCESSING_LABELS[view.preprocessing]}. "
+        "✓ = in both lists."
     )
 
 
