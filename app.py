@@ -40,6 +40,12 @@ PAGES = {
         icon=":material/format_quote:",
         url_path="context",
     ),
+    "explore": st.Page(
+        "pages/6_explore.py",
+        title="Explore",
+        icon=":material/travel_explore:",
+        url_path="explore",
+    ),
 }
 
 
@@ -91,6 +97,12 @@ so the app segments the text into words once and pools each model's pieces into 
         st.page_link(
             PAGES["context"],
             label="Context: one word's occurrences in different sentences, layer by layer",
+            query_params=params,
+        )
+        st.page_link(
+            PAGES["explore"],
+            label="Explore: search, nearest neighbours in both models, linked selection, "
+            "layers you can play, a pair through depth, saved views",
             query_params=params,
         )
     with right:

@@ -1170,17 +1170,23 @@ def pair_depth_figure(
     names: Sequence[str],
     pair_label: str,
     presentation: bool = False,
+    baselines: Sequence[np.ndarray] | None = None,
 ) -> go.Figure:
     """The cosine of one pair of items at every layer, model A and model B on one chart.
 
     ``curve_a``/``curve_b`` come from :func:`embexplorer.neighbours.pair_cosine_by_layer`;
     x = layer (0 = embeddings), y = cosine on a fixed [-1, 1] axis, colours and markers as in
-    every per-layer chart (A blue circles, B vermilion diamonds).
+    every per-layer chart (A blue circles, B vermilion diamonds). ``baselines`` (one curve per
+    model, e.g. the mean cosine between any two items at each layer) are drawn dashed.
     """
     curves = [
         Curve(name, np.asarray(values, dtype=np.float64), model=model)
         for model, (name, values) in enumerate(zip(names, (curve_a, curve_b), strict=True))
     ]
+    for model, (name, values) in enumerate(zip(names, baselines or (), strict=False)):
+        curves.append(
+            Curve(f"{name}: any two items (mean)", np.asarray(values, float), model, dashed=True)
+        )
     fig = layer_curves_figure(
         [(f"cosine of {pair_label}", curves)], columns=1, presentation=presentation
     )
@@ -1266,8 +1272,8 @@ def _animation_controls(labels: list[str], start: int, redraw: bool) -> dict:
         sliders=[
             dict(
                 active=start,
-                x=0.16,
-                len=0.84,
+                x=0.22,  # right of the Play / Pause buttons, so its current value is clear
+                len=0.78,
                 y=-0.08,
                 yanchor="top",
                 currentvalue=dict(prefix="layer ", visible=True),
@@ -1410,5 +1416,6 @@ def layer_animation_figure(
     redraw = dims == 3 or n_items > WEBGL_THRESHOLD
     fig.update_layout(**_animation_controls(slider_labels, start, redraw))
     fig = style.apply(fig, height=620)
-    fig.update_layout(margin=dict(b=130), legend=dict(y=-0.32))
+    # Below the plots: the slider (its ticks and labels), then the legend, clear of each other.
+    fig.update_layout(margin=dict(b=200), legend=dict(y=-0.36, yanchor="top"))
     return fig

@@ -423,3 +423,51 @@ def pair_cosine_by_layer(vectors, i: int, j: int, preprocessing: str = "none") -
         scorer = _Scorer(X, "cosine")
         curve[layer] = scorer.reported(scorer.exact(np.array([0]), np.array([1])))[0]
     return curve
+
+
+def chance_jaccard(n_items: int, k: int) -> float:
+    """The expected Jaccard@k of two neighbour lists drawn at random: the chance level.
+
+    Each list is k items drawn without replacement from the ``n_items - 1`` other items, so the
+    number shared is hypergeometric (each neighbour of A is in B's list with probability
+    ``k / (n_items - 1)``); the result is the exact mean of ``s / (2k - s)`` over it, close to
+    ``k / (2 (n_items - 1) - k)``.
+
+    Examples
+    --------
+    >>> round(chance_jaccard(101, 5), 4)
+    0.0283
+    >>> chance_jaccard(6, 5)  # every other item is a neighbour in both lists
+    1.0
+    """
+    from scipy.stats import hypergeom
+
+    if not _is_index(n_items) or n_items < 2:
+        raise ValueError(f"n_items must be an integer >= 2; got {n_items!r}")
+    k = _check_k(k, n_items, (n_items,))
+    shared = np.arange(k + 1)
+    probability = hypergeom(n_items - 1, k, k).pmf(shared)
+    return float(np.sum(probability * shared / (2 * k - shared)))
+
+
+def same_left_context(items, i: int, j: int) -> bool:
+    """True when word items ``i`` and ``j`` are the same word after the same words in their
+    sentences (the same position and every word up to it equal, case kept).
+
+    A causal model (GPT-2) sees only the left context, so two such occurrences get the same
+    vector at every layer (cosine 1), however their sentences go on; a bidirectional model sees
+    the rest of the sentence too. Always False for items other than words, and for an item with
+    itself.
+    """
+    if items.unit != "word" or i == j:
+        return False
+    if items.position[i] != items.position[j]:
+        return False
+
+    def prefix(index: int) -> list[str]:
+        members = np.flatnonzero(
+            (items.sentence == items.sentence[index]) & (items.position <= items.position[index])
+        )
+        return [items.labels[m] for m in members[np.argsort(items.position[members])]]
+
+    return prefix(i) == prefix(j)

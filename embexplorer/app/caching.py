@@ -13,12 +13,12 @@ display setting never runs a model again, and a display setting recomputes nothi
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import streamlit as st
 
-from .. import align, compare, extract, geometry, invariance, projection, rogue
+from .. import align, compare, extract, geometry, invariance, neighbours, projection, rogue
 from .. import contextuality as word_context
 from ..cache import BoundedCache
 from ..layers import LayerProfile, layer_profile, layer_similarity_matrix
@@ -268,6 +268,81 @@ def cached_preprocessing_grid(
     ``shown`` items only (six full n x n matrices would not fit in memory for a corpus)."""
     keeps = cached_rogue_dimensions(selection, exclude_first).keeps
     return [cosines for _, _, cosines in preprocessing_cosines(selection, keeps, np.array(shown))]
+
+
+# --- Explore page ---------------------------------------------------------------------------------
+
+ISOLATED_PERMUTATIONS = 500  # a selection is small and changes often: modest resampling
+ISOLATED_BOOTSTRAPS = 200
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def cached_neighbours(selection: Selection, item: int, k: int) -> neighbours.NeighbourComparison:
+    """One item's k nearest items by cosine in both models' full spaces at their layers."""
+    return neighbours.compare_neighbours(*paired_vectors(selection), item, k, "cosine")
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def cached_neighbour_overlap(selection: Selection, k: int) -> np.ndarray:
+    """Every item's Jaccard@k between its neighbours in A and in B."""
+    return neighbours.neighbour_overlap(*paired_vectors(selection), k, "cosine")
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def cached_layer_projections(selection: Selection, which: int) -> projection.LayerProjections:
+    """Model ``which``'s items at every layer, PCA aligned layer to layer (``all_layers``)."""
+    vectors = items_of(selection)[which].vectors
+    return projection.layer_aligned_projections(vectors, selection.preprocessing)
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def cached_pair_curves(selection: Selection, i: int, j: int) -> tuple[np.ndarray, np.ndarray]:
+    """The cosine of items ``i`` and ``j`` at every layer, both models (``all_layers``)."""
+    return tuple(
+        neighbours.pair_cosine_by_layer(side.vectors, i, j, selection.preprocessing)
+        for side in items_of(selection)
+    )
+
+
+def subset_items(items: align.Items, keep: np.ndarray) -> align.Items:
+    """The same items, only the rows ``keep`` (in that order)."""
+    return replace(
+        items,
+        labels=[items.labels[i] for i in keep],
+        sentence=items.sentence[keep],
+        position=items.position[keep],
+        vectors=items.vectors[:, keep],
+        words=[items.words[i] for i in keep],
+        shared_token=None if items.shared_token is None else items.shared_token[keep],
+    )
+
+
+@dataclass(frozen=True)
+class IsolatedSelection:
+    """A selection of items on its own: both models' items, PCA pictures and comparison."""
+
+    keep: np.ndarray
+    items: tuple[align.Items, align.Items]
+    projections: tuple[projection.Projection, projection.Projection]
+    comparison: compare.Comparison
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def cached_isolated(selection: Selection, keep: tuple[int, ...]) -> IsolatedSelection:
+    """PCA and RSA recomputed on the items ``keep`` only (at least three)."""
+    rows = np.array(keep, dtype=np.int64)
+    items = tuple(subset_items(side, rows) for side in items_of(selection))
+    pca = projection.make_projector("pca", 2)
+    projections = tuple(pca.fit_transform(layer_vectors(selection, w, rows)) for w in (0, 1))
+    comparison = compare.compare_items(
+        *items,
+        layer_a=selection.layers[0],
+        layer_b=selection.layers[1],
+        preprocessing=selection.preprocessing,
+        permutations=ISOLATED_PERMUTATIONS,
+        bootstraps=ISOLATED_BOOTSTRAPS,
+    )
+    return IsolatedSelection(rows, items, projections, comparison)
 
 
 # --- background work ------------------------------------------------------------------------------

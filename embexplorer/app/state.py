@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import time
 import urllib.parse
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,6 +88,11 @@ def is_local_folder(name: str) -> bool:
     return name.startswith(("/", "./", "../", "~", "\\")) or Path(name).expanduser().is_dir()
 
 
+MAX_NEIGHBOURS = 20  # the Explore page's k slider goes this far (fewer with few items)
+MAX_SAVED_VIEWS = 10  # saved views kept in the link
+MAX_VIEWS_IN_URL = 6_000  # characters of the encoded list; a longer list is refused
+
+
 @dataclass(frozen=True)
 class UrlField:
     """One setting kept in the query string: how to read it back and its default."""
@@ -147,6 +154,12 @@ def url_fields() -> dict[str, UrlField]:
         "rot_seed": UrlField(0),
         "exclude_first": UrlField(False),
         "word": UrlField(DEFAULT_WORD),
+        # Explore page
+        "q": UrlField(""),
+        "regex": UrlField(False),
+        "k": UrlField(5, tuple(range(1, MAX_NEIGHBOURS + 1))),
+        "overlap": UrlField(False),
+        "views": UrlField(""),
     }
 
 
@@ -247,3 +260,73 @@ def share_link() -> str:
     """The full link to this view: the page's URL plus every setting."""
     base = st.context.url or ""
     return f"{base}?{urllib.parse.urlencode(link_params())}"
+
+
+# --- saved views (a named list of links, kept in the link itself) ---------------------------------
+
+
+@dataclass(frozen=True)
+class SavedView:
+    """A named view: the page's URL path and the settings that differ from the defaults (the
+    text always, when it fits in a link)."""
+
+    name: str
+    page: str
+    params: dict
+
+    def link(self, base: str = "", views: str = "") -> str:
+        """``base/page?settings`` (``views`` appended, so the link carries the whole list)."""
+        params = {**self.params, **({"views": views} if views else {})}
+        return f"{base.rstrip('/')}/{self.page}?{urllib.parse.urlencode(params)}"
+
+
+def view_params(params: dict[str, str]) -> dict[str, str]:
+    """The settings of a link worth saving: those that differ from their defaults, and the text."""
+    fields = url_fields()
+    return {
+        key: value
+        for key, value in params.items()
+        if key in fields
+        and key != "views"
+        and (key == "text" or value != UrlField.encode(fields[key].default))
+    }
+
+
+def encode_views(views: list[SavedView]) -> str:
+    """The list as one short query value: JSON, zlib-compressed (a text repeated in every view
+    costs little), base64url without padding. Empty for no views."""
+    if not views:
+        return ""
+    data = json.dumps([[v.name, v.page, v.params] for v in views], separators=(",", ":"))
+    packed = base64.urlsafe_b64encode(zlib.compress(data.encode("utf-8"), 9))
+    return packed.decode("ascii").rstrip("=")
+
+
+def decode_views(encoded: str) -> list[SavedView]:
+    """The list from :func:`encode_views`; an empty list for anything that does not decode
+    (a hand-edited or truncated link), never an error. At most :data:`MAX_SAVED_VIEWS`."""
+    if not encoded:
+        return []
+    try:
+        packed = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+        rows = json.loads(zlib.decompress(packed, bufsize=2**16).decode("utf-8"))
+        views = [
+            SavedView(str(name), str(page), {str(k): str(v) for k, v in params.items()})
+            for name, page, params in rows
+        ]
+    except (ValueError, TypeError, AttributeError, zlib.error):
+        return []
+    return views[:MAX_SAVED_VIEWS]
+
+
+def apply_view(view: SavedView) -> None:
+    """Put a saved view's settings into the session (callback: before any widget is drawn);
+    a setting it does not name goes back to its default (the link holds only what differs)."""
+    state = st.session_state
+    for key, field in url_fields().items():
+        if key == "views" and key not in view.params:
+            continue
+        value = field.parse(view.params[key]) if key in view.params else None
+        state[key] = field.default if value is None else value
+    if SHARED_TEXT_KEY in view.params:  # a long text, kept by the server under its id
+        state["text"] = shared_texts().get(view.params[SHARED_TEXT_KEY]) or state["text"]

@@ -204,3 +204,15 @@ def context_points_table(
             for which, (projection, side) in enumerate(zip(projections, items, strict=True))
         ]
     )
+
+
+def neighbour_table(found, labels: list[str], shared: np.ndarray) -> pd.DataFrame:
+    """One model's neighbour list for the Explore page: rank, item, cosine, in both lists."""
+    return pd.DataFrame(
+        {
+            "rank": np.arange(1, found.k + 1),
+            "item": [labels[i] for i in found.indices],
+            "cosine": found.values,
+            "in both": ["✓" if i in shared else "" for i in found.indices],
+        }
+    )

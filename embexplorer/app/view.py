@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .. import align, compare, geometry, invariance, projection, rogue
+from .. import align, compare, geometry, invariance, neighbours, projection, rogue
 from .. import contextuality as word_context
 from ..layers import LayerProfile
 from ..models import ModelInfo
@@ -130,3 +130,31 @@ class View:
     def compared_index(self) -> np.ndarray:
         """Which shared items the n x n statistics use: all, or a spread sample of a corpus."""
         return caching.paired_sample(self.selection.paired().for_items())[0]
+
+    # Explore page (shared items: words instead of tokens)
+
+    def search(self, query: str, regex: bool) -> np.ndarray:
+        """The shared items whose label matches ``query`` (ValueError for a bad expression)."""
+        return neighbours.search_items(self.items(self.paired_unit)[0].labels, query, regex)
+
+    def nearest_neighbours(self, item: int, k: int) -> neighbours.NeighbourComparison:
+        """One shared item's k nearest items by cosine, in A and in B at their layers."""
+        return caching.cached_neighbours(self.selection.paired().at_layers(), item, k)
+
+    def neighbour_overlap(self, k: int) -> np.ndarray:
+        """Every shared item's Jaccard@k between its neighbours in A and in B."""
+        return caching.cached_neighbour_overlap(self.selection.paired().at_layers(), k)
+
+    def layer_projections(self) -> tuple[projection.LayerProjections, ...]:
+        """Both models' shared items at every layer, PCA aligned layer to layer."""
+        selection = self.selection.paired().all_layers()
+        return tuple(caching.cached_layer_projections(selection, which) for which in (0, 1))
+
+    def pair_curves(self, i: int, j: int) -> tuple[np.ndarray, np.ndarray]:
+        """Cosine of shared items ``i`` and ``j`` at every layer, both models."""
+        return caching.cached_pair_curves(self.selection.paired().all_layers(), i, j)
+
+    def isolated(self, keep) -> caching.IsolatedSelection:
+        """PCA and RSA of the selected shared items only (at least three)."""
+        keep = tuple(sorted(int(i) for i in keep))
+        return caching.cached_isolated(self.selection.paired().at_layers(), keep)

@@ -210,3 +210,183 @@ def test_presentation_mode_fits_a_projector(app_server, browser, path):
         page.screenshot(path=str(ARTIFACTS / f"presentation_{path}.png"))
     finally:
         context.close()
+
+
+# Explore page (issue 13): search, neighbours, linked panels, layers you can play
+
+LIT_IDS = """([index, axis]) => {
+    const gd = document.querySelectorAll("[data-testid='stPlotlyChart'] .js-plotly-plot")[index];
+    const lit = [];
+    for (const trace of gd.data) {
+        if (!trace.ids || (trace.xaxis || 'x') !== axis) continue;
+        if (!trace.selectedpoints) return null;
+        for (const p of trace.selectedpoints) lit.push(Number(trace.ids[p]));
+    }
+    return lit.sort((a, b) => a - b);
+}"""
+
+
+def lit_ids(page, chart_index: int, axis: str):
+    """Item ids shown at full strength in one panel (None when the panel highlights nothing)."""
+    return page.evaluate(LIT_IDS, [chart_index, axis])
+
+
+def point_position(page, chart_index: int, trace: int, point: int) -> tuple[float, float]:
+    return tuple(
+        page.evaluate(
+            """([index, t, p]) => {
+                const gd = document.querySelectorAll("[data-testid='stPlotlyChart'] .js-plotly-plot")[index];
+                const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, box = gd.getBoundingClientRect();
+                const point = gd.calcdata[t][p];  // gd.data keeps plotly's base64 arrays
+                return [box.left + xa._offset + xa.d2p(point.x), box.top + ya._offset + ya.d2p(point.y)];
+            }""",
+            [chart_index, trace, point],
+        )
+    )
+
+
+def test_explore_page(app_server, page):
+    sent = []
+    page.on(
+        "websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(time.monotonic()))
+    )
+    page.set_viewport_size({"width": 1280, "height": 720})
+    page.goto(f"{app_server['url']}/explore")
+    wait_for_charts(page, 3, FIRST_CHART_TIMEOUT_MS)
+    assert_no_exception(page)
+
+    # search: both panels light the matches and dim the rest
+    search = page.get_by_role("textbox", name="Search items")
+    search.fill("bank")
+    search.press("Enter")
+    page.wait_for_function(f"() => ({LIT_IDS})([0, 'x2']) !== null", timeout=30_000)
+    wait_for_charts(page, 3)
+    matches = lit_ids(page, 0, "x")
+    assert len(matches) == 4 and lit_ids(page, 0, "x2") == matches
+    dimmed = page.evaluate(
+        "() => Array.from(document.querySelectorAll(\"[data-testid='stPlotlyChart']\")[0]"
+        ".querySelectorAll('path.point')).filter(p => Number(getComputedStyle(p).opacity) < 0.5)"
+        ".length"
+    )
+    assert dimmed > 0
+    page.screenshot(path=str(ARTIFACTS / "explore_top.png"), full_page=False)
+    screenshot_from(
+        page, "[data-testid='stHorizontalBlock']:has([data-testid='stTextInput'])", "explore.png"
+    )
+
+    # click a point in A: the item's neighbours are listed in both models
+    page.set_viewport_size({"width": 1600, "height": 2400})
+    wait_for_charts(page, 3)
+    first = page.evaluate(
+        "() => document.querySelectorAll(\"[data-testid='stPlotlyChart'] .js-plotly-plot\")[0]"
+        ".data.findIndex(t => t.ids)"
+    )
+    label = page.evaluate(
+        "t => document.querySelectorAll(\"[data-testid='stPlotlyChart'] .js-plotly-plot\")[0]"
+        "._fullData[t].customdata[0][0]",
+        first,
+    )
+    page.mouse.click(*point_position(page, 0, first, 0))
+    page.wait_for_function(
+        "label => Array.from(document.querySelectorAll('p'))"
+        ".some(p => p.textContent.startsWith('Jaccard@') && p.textContent.includes(label))",
+        arg=label,
+        timeout=30_000,
+    )
+    wait_for_charts(page, 3)
+    assert page.locator("[data-testid='stDataFrame']").count() == 2
+    assert_no_exception(page)
+
+    # a box in A selects items: the same items light up in B
+    gd = "document.querySelectorAll(\"[data-testid='stPlotlyChart'] .js-plotly-plot\")[0]"
+    if page.evaluate(f"() => {gd}._fullLayout.dragmode") != "select":
+        page.locator("[data-testid='stPlotlyChart']").first.hover()
+        page.locator("[data-testid='stPlotlyChart'] [data-val='select']").first.click()
+    box = page.evaluate(
+        f"""() => {{ const gd = {gd}, xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+            const r = gd.getBoundingClientRect();
+            return [r.left + xa._offset + 0.1 * xa._length, r.top + ya._offset + 0.1 * ya._length,
+                    r.left + xa._offset + 0.9 * xa._length, r.top + ya._offset + 0.9 * ya._length]; }}"""
+    )
+    before = lit_ids(page, 0, "x2")
+    page.mouse.move(box[0], box[1])
+    page.mouse.down()
+    page.mouse.move(box[2], box[3], steps=8)
+    page.mouse.up()
+    page.wait_for_function(
+        f"old => {{ const now = ({LIT_IDS})([0, 'x2']); return now && now.length > 1 &&"
+        " JSON.stringify(now) !== JSON.stringify(old); }",
+        arg=before,
+        timeout=30_000,
+    )
+    wait_for_charts(page, 3)
+    selected = lit_ids(page, 0, "x2")
+    assert lit_ids(page, 0, "x") == selected and len(selected) > 1
+    assert page.get_by_text(f"{len(selected)} selected:").count() == 1
+    assert_no_exception(page)
+
+    # layers you can play: Play and the slider run in the browser, with no websocket message
+    animation = "document.querySelectorAll(\"[data-testid='stPlotlyChart'] .js-plotly-plot\")[1]"
+    page.locator("[data-testid='stPlotlyChart']").nth(1).scroll_into_view_if_needed()
+    n_frames = page.evaluate(
+        f"""() => {{ const gd = {animation}; window.__frames = []; window.__animated = [];
+            gd.on('plotly_animatingframe', e => window.__frames.push([performance.now(), e.name]));
+            gd.on('plotly_animated', () => window.__animated.push(performance.now()));
+            document.addEventListener('mousedown', () => {{ window.__down = performance.now(); }}, true);
+            return gd._transitionData._frames.length; }}"""
+    )
+    assert n_frames >= 3
+    page.wait_for_timeout(500)
+    quiet_from = len(sent)
+    page.locator("[data-testid='stPlotlyChart']").nth(1).locator(
+        ".updatemenu-button", has_text="Play"
+    ).click()
+    page.wait_for_function(
+        f"n => window.__frames.length >= n && {animation}._fullLayout.sliders[0].active === n - 1",
+        arg=n_frames - 1,
+        timeout=30_000,
+    )
+    page.wait_for_timeout(800)
+    played = [name for _, name in page.evaluate("window.__frames")]
+    assert played == [str(f) for f in range(1, n_frames)] or played[-1] == str(n_frames - 1)
+
+    # one slider step at a time: from the mouse press to plotly's "animated" event
+    ticks = page.evaluate(
+        f"""() => Array.from({animation}.querySelectorAll('.slider-tick-rect'), t => {{
+                const r = t.getBoundingClientRect(); return [r.left + r.width / 2, r.top]; }})"""
+    )
+    rail = page.evaluate(
+        f"() => {{ const r = {animation}.querySelector('.slider-rail-rect').getBoundingClientRect();"
+        " return r.top + r.height / 2; }"
+    )
+    steps_ms = []
+    for step in [0, *range(1, n_frames), 0]:
+        count = page.evaluate("window.__animated.length")
+        page.mouse.click(ticks[step][0], rail)
+        page.wait_for_function("n => window.__animated.length > n", arg=count, timeout=10_000)
+        active = page.evaluate(f"() => {animation}._fullLayout.sliders[0].active")
+        assert active == step
+        steps_ms.append(
+            page.evaluate("window.__animated[window.__animated.length - 1] - window.__down")
+        )
+    assert len(sent) == quiet_from, "playing or stepping layers must not talk to the server"
+    worst = max(steps_ms)
+    print(
+        f"\nin-browser layer step (press to plotly_animated): median "
+        f"{sorted(steps_ms)[len(steps_ms) // 2]:.1f} ms, worst {worst:.1f} ms over "
+        f"{len(steps_ms)} steps; websocket frames sent while playing/stepping: "
+        f"{len(sent) - quiet_from}; every step (ms): {[round(t) for t in steps_ms]}"
+    )
+    assert worst < 1_000
+    assert_no_exception(page)
+    page.set_viewport_size({"width": 1280, "height": 720})
+    page.wait_for_timeout(500)
+    screenshot_from(page, "text=Nearest neighbours, side by side", "explore_neighbours.png")
+    screenshot_from(page, "text=Layers you can play", "explore_layers.png")
+
+
+def screenshot_from(page, selector: str, name: str) -> None:
+    """A 1280x720-style screenshot with ``selector`` at the top of the window."""
+    page.locator(selector).first.evaluate("element => element.scrollIntoView({block: 'start'})")
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(ARTIFACTS / name), full_page=False)
