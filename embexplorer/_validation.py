@@ -77,8 +77,14 @@ def check_paired_vectors(
 
 
 def check_layered(vectors, name: str = "vectors") -> np.ndarray:
-    """Item vectors at every layer as a finite float64 array of shape (n_layers, n_items, n_dims)."""
-    array = np.asarray(vectors, dtype=np.float64)
+    """Item vectors at every layer as a finite array of shape (n_layers, n_items, n_dims).
+
+    A float32 array stays float32 (a corpus's layers weigh hundreds of MB: no float64 copy of all
+    of them at once); the per-layer computations convert one layer at a time.
+    """
+    array = np.asarray(vectors)
+    if not np.issubdtype(array.dtype, np.floating):
+        array = array.astype(np.float64)
     if array.ndim != 3:
         raise ValueError(
             f"{name} must have shape (n_hidden_states, n_items, n_dims); got shape {array.shape}"

@@ -21,8 +21,8 @@ from .align import Items, word_key
 from .geometry import (
     METRICS,
     PREPROCESSING,
-    cosine_similarity_matrix,
-    pca,
+    first_pc_share,
+    group_sums,
     preprocess,
     similarity_matrix,
     unit_rows,
@@ -191,11 +191,8 @@ def _words(items: Items) -> list[tuple[str, str]]:
 
 def _pair_sum(units: np.ndarray, groups: np.ndarray) -> tuple[float, int]:
     """Sum of cosines and number of pairs over all pairs of different rows in the same group."""
-    _, index = np.unique(groups, axis=0, return_inverse=True)
-    sums = np.zeros((int(index.max()) + 1, units.shape[1]))
-    np.add.at(sums, index.ravel(), units)
-    sizes = np.bincount(index.ravel())
-    squares = np.bincount(index.ravel(), weights=np.einsum("ij,ij->i", units, units))
+    sums, sizes, index = group_sums(units, groups)
+    squares = np.bincount(index, weights=np.einsum("ij,ij->i", units, units))
     total = float(np.einsum("ij,ij->", sums, sums) - squares.sum()) / 2
     return total, int((sizes * (sizes - 1) // 2).sum())
 
@@ -265,14 +262,12 @@ def intra_sentence_similarity(X, sentence) -> float:
             f"X must be (n_items, n_dims) and sentence (n_items,); got {X.shape} and "
             f"{sentence.shape}"
         )
-    per_sentence = []
-    for index in np.unique(sentence):
-        members = X[sentence == index]
-        if members.shape[0] < 2:
-            continue
-        similarities = cosine_similarity_matrix(np.vstack([members.mean(axis=0), members]))[0, 1:]
-        per_sentence.append(similarities.mean())
-    return float(np.mean(per_sentence)) if per_sentence else float("nan")
+    # O(n d): each item's cosine with its sentence's mean, from one sparse group sum.
+    sums, sizes, index = group_sums(X, sentence)
+    means = unit_rows(sums / sizes[:, None])
+    cosines = np.clip(np.einsum("ij,ij->i", unit_rows(X), means[index]), -1.0, 1.0)
+    per_sentence = np.bincount(index, weights=cosines)[sizes >= 2] / sizes[sizes >= 2]
+    return float(per_sentence.mean()) if per_sentence.size else float("nan")
 
 
 @dataclass(frozen=True)
@@ -330,7 +325,7 @@ def layer_profile(items: Items, preprocessing: str = "none") -> LayerProfile:
         values["anisotropy"].append(contextual_anisotropy(X, items.sentence, keys))
         values["mean_norm"].append(float(np.linalg.norm(X, axis=1).mean()))
         values["intra_sentence"].append(intra_sentence_similarity(X, items.sentence))
-        values["first_pc_share"].append(float(pca(X, n_components=1).explained_variance_ratio[0]))
+        values["first_pc_share"].append(first_pc_share(X))
     return LayerProfile(
         preprocessing=preprocessing, **{name: np.array(v) for name, v in values.items()}
     )

@@ -105,7 +105,13 @@ st.caption(
         if view.preprocessing == "none"
         else ""
     )
-    + f". Items: {UNIT_LABELS[view.unit]}. Anisotropy is the mean cosine between items of "
+    + f". Items: {UNIT_LABELS[view.unit]}"
+    + (
+        " ({:,} of {:,}: whole sentences spread through the text)".format(*view.profiled_items())
+        if view.profiled_items()[0] < view.profiled_items()[1]
+        else ""
+    )
+    + ". Anisotropy is the mean cosine between items of "
     "different words; intra-sentence similarity the mean cosine of each item to its sentence's "
     "mean (Ethayarajh 2019). What to notice: in raw GPT-2 a few 'rogue' dimensions make every "
     "vector point the same way (anisotropy and PC1 share near 1, huge norms); after centring or "

@@ -142,6 +142,7 @@ def test_corpus_statistics_use_a_stated_spread_sample(model_runs, monkeypatch): 
     from embexplorer.app import caching
 
     monkeypatch.setattr(caching, "MAX_PAIRED_ITEMS", 12)
+    monkeypatch.setattr(caching, "MAX_PROFILE_ITEMS", 30)
     text = "\n".join(f"The bank number {i} raised its rates again." for i in range(8))
     for path, what in (
         ("pages/2_similarity.py", "RSA, its p-value, CI and CKA"),
@@ -154,6 +155,8 @@ def test_corpus_statistics_use_a_stated_spread_sample(model_runs, monkeypatch): 
         assert_clean(at)
         notes = [c.value for c in at.caption if "seeded sample spread evenly" in c.value]
         assert notes and notes[0].startswith(f"{what} on 12 of "), notes
+        if path == "pages/3_layers.py":  # the per-layer curves: whole sentences, ~30 items
+            assert any("27 of 72: whole sentences" in c.value for c in at.caption)
         if path == "pages/2_similarity.py":
             metrics = {m.label: m.value for m in at.metric}
             assert metrics["Items · pairs"].startswith("12 · 66")

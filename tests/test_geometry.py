@@ -398,3 +398,14 @@ def test_procrustes_disparity_scale_is_calibrated_by_the_shuffle_null():
     assert null.shuffled.min() < null.disparity < null.shuffled.max()  # no better than shuffled
     with pytest.raises(ValueError, match="identical"):
         procrustes_shuffle_null(np.ones((5, 3)), Y[:5])
+
+
+@pytest.mark.parametrize("shape", [(300, 40), (20, 100), (2, 5)])
+def test_first_pc_share_equals_sklearn_pca(shape):
+    from embexplorer.geometry import first_pc_share
+
+    X = np.random.default_rng(3).standard_normal(shape)
+    X[:, 1] *= 25.0
+    expected = PCA().fit(X).explained_variance_ratio_[0]
+    assert first_pc_share(X) == pytest.approx(expected, rel=1e-10)
+    assert first_pc_share(np.ones((4, 3))) == 0.0

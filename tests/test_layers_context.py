@@ -326,3 +326,21 @@ def test_largest_norms_and_first_position():
     items = make_items(X[None], sentence=[0, 0, 1, 1])
     assert keep_items(items, True).tolist() == [1, 3]
     assert keep_items(items, False).tolist() == [0, 1, 2, 3]
+
+
+def test_intra_sentence_similarity_equals_the_per_sentence_loop():
+    """The O(n d) group-sum version against the definition, zero vectors and lone items included."""
+    from embexplorer.geometry import cosine_similarity_matrix
+
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((60, 9))
+    X[7] = 0.0
+    sentence = rng.integers(0, 9, 60)
+    sentence[-1] = 99  # a sentence with one item is left out
+    per_sentence = []
+    for index in np.unique(sentence):
+        members = X[sentence == index]
+        if members.shape[0] >= 2:
+            cosines = cosine_similarity_matrix(np.vstack([members.mean(axis=0), members]))[0, 1:]
+            per_sentence.append(cosines.mean())
+    assert intra_sentence_similarity(X, sentence) == pytest.approx(np.mean(per_sentence), rel=1e-12)

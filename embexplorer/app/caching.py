@@ -32,6 +32,9 @@ from .selection import Selection
 # through the text (align.spread_sample), and the pages say so.
 MAX_PAIRED_ITEMS = 1_000
 SAMPLE_SEED = 0
+# The per-layer curves (anisotropy, norms, intra-sentence similarity, PC1 share) are means: on a
+# corpus they use whole sentences spread through the text, about this many items.
+MAX_PROFILE_ITEMS = 3_000
 APP_PERMUTATIONS = 2_000  # most permutations / bootstraps; fewer for large sets (see compare)
 APP_BOOTSTRAPS = 500
 
@@ -178,8 +181,21 @@ def cached_layer_matrix(selection: Selection, metric: str, method: str) -> np.nd
 
 @st.cache_resource(show_spinner=False, max_entries=64)
 def cached_layer_profiles(selection: Selection) -> tuple[LayerProfile, LayerProfile]:
-    items = items_of(selection)
-    return tuple(layer_profile(side, selection.preprocessing) for side in items)
+    return tuple(
+        layer_profile(whole_sentences(side, MAX_PROFILE_ITEMS), selection.preprocessing)
+        for side in items_of(selection)
+    )
+
+
+def whole_sentences(items: align.Items, max_items: int) -> align.Items:
+    """The items of whole sentences spread evenly through the text, about ``max_items`` of them
+    (all items when there are fewer): per-layer means keep their sentences intact."""
+    if items.n_items <= max_items:
+        return items
+    sentences = np.unique(items.sentence)
+    wanted = max(2, round(sentences.size * max_items / items.n_items))
+    kept = sentences[align.spread_sample(sentences.size, wanted, SAMPLE_SEED)]
+    return items.subset(np.flatnonzero(np.isin(items.sentence, kept)))
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)

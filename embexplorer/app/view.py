@@ -82,6 +82,11 @@ class View:
         """RSA or CKA between every layer of A and every layer of B (shared items)."""
         return caching.cached_layer_matrix(self.selection.paired().all_layers(), metric, method)
 
+    def profiled_items(self) -> tuple[int, int]:
+        """How many of model A's items the per-layer curves use, and how many there are."""
+        items = self.items()[0]
+        return caching.whole_sentences(items, caching.MAX_PROFILE_ITEMS).n_items, items.n_items
+
     def layer_profiles(self, preprocessing: str) -> tuple[LayerProfile, LayerProfile]:
         """Per-layer anisotropy, norm, intra-sentence similarity and PC1 share, both models."""
         selection = replace(self.selection.for_items(), preprocessing=preprocessing)
