@@ -91,7 +91,9 @@ def cached_token_counts(name: str, texts: tuple[str, ...]) -> list[int]:
 # --- items and the vectors compared --------------------------------------------------------------
 
 
-@st.cache_resource(show_spinner=False, max_entries=64)
+@st.cache_resource(
+    show_spinner="Pooling each model's sub-word pieces into shared words…", max_entries=64
+)
 def cached_items(selection: Selection) -> tuple[align.Items, align.Items]:
     """Both models' items: their own tokens, or the same shared words / sentences."""
     states = [cached_states(name, selection.texts) for name in selection.names]
@@ -132,14 +134,16 @@ def paired_vectors(selection: Selection) -> tuple[np.ndarray, np.ndarray]:
 # --- Projection page ------------------------------------------------------------------------------
 
 
-@st.cache_resource(show_spinner=False, max_entries=128)
+@st.cache_resource(show_spinner="Projecting the items to 2D/3D…", max_entries=128)
 def cached_projection(
     selection: Selection, which: int, method: str, dims: int
 ) -> projection.Projection:
     return projection.make_projector(method, dims).fit_transform(layer_vectors(selection, which))
 
 
-@st.cache_resource(show_spinner=False, max_entries=64)
+@st.cache_resource(
+    show_spinner="Aligning B onto A (Procrustes) and projecting both…", max_entries=64
+)
 def cached_joint(selection: Selection, method: str, dims: int) -> projection.JointProjection:
     return projection.joint_projection(
         *paired_vectors(selection), projection.make_projector(method, dims)
@@ -149,7 +153,10 @@ def cached_joint(selection: Selection, method: str, dims: int) -> projection.Joi
 # --- Similarity page ------------------------------------------------------------------------------
 
 
-@st.cache_resource(show_spinner=False, max_entries=64)
+@st.cache_resource(
+    show_spinner="Comparing the two similarity structures: RSA, its permutation test, bootstrap CI and CKA…",
+    max_entries=64,
+)
 def cached_comparison(selection: Selection, metric: str, method: str) -> compare.Comparison:
     items_a, items_b = compared_items(selection)
     return compare.compare_items(
@@ -172,14 +179,14 @@ def cached_comparison(selection: Selection, metric: str, method: str) -> compare
 # --- Layers and Context pages (results over every layer) -----------------------------------------
 
 
-@st.cache_resource(show_spinner=False, max_entries=64)
+@st.cache_resource(show_spinner="Comparing every layer of A with every layer of B…", max_entries=64)
 def cached_layer_matrix(selection: Selection, metric: str, method: str) -> np.ndarray:
     """Every layer of A against every layer of B, from the cached hidden states."""
     items_a, items_b = compared_items(selection)
     return layer_similarity_matrix(items_a, items_b, metric, selection.preprocessing, method)
 
 
-@st.cache_resource(show_spinner=False, max_entries=64)
+@st.cache_resource(show_spinner="Measuring each model's space at every layer…", max_entries=64)
 def cached_layer_profiles(selection: Selection) -> tuple[LayerProfile, LayerProfile]:
     return tuple(
         layer_profile(whole_sentences(side, MAX_PROFILE_ITEMS), selection.preprocessing)
@@ -198,7 +205,10 @@ def whole_sentences(items: align.Items, max_items: int) -> align.Items:
     return items.subset(np.flatnonzero(np.isin(items.sentence, kept)))
 
 
-@st.cache_resource(show_spinner=False, max_entries=64)
+@st.cache_resource(
+    show_spinner="Measuring the word's occurrences at every layer (with a bootstrap)…",
+    max_entries=64,
+)
 def cached_context_profiles(
     selection: Selection, word: str
 ) -> tuple[word_context.ContextProfile, word_context.ContextProfile]:
@@ -211,13 +221,13 @@ def cached_context_profiles(
 # --- Geometry page --------------------------------------------------------------------------------
 
 
-@st.cache_resource(show_spinner=False, max_entries=32)
+@st.cache_resource(show_spinner="Computing both models' PCA spectra…", max_entries=32)
 def cached_spectra(selection: Selection) -> tuple[geometry.PCAResult, geometry.PCAResult]:
     """Both models' full PCA spectra at their layers."""
     return tuple(geometry.pca(vectors) for vectors in paired_vectors(selection))
 
 
-@st.cache_resource(show_spinner=False, max_entries=32)
+@st.cache_resource(show_spinner="Rotating and stretching model A's vectors…", max_entries=32)
 def cached_invariance(selection: Selection, seed: int, method: str) -> invariance.InvarianceDemo:
     """The rotation demo on the compared items (the spread sample of a corpus)."""
     index, _ = paired_sample(selection)
@@ -225,7 +235,7 @@ def cached_invariance(selection: Selection, seed: int, method: str) -> invarianc
     return invariance.invariance_demo(*vectors, seed=seed, method=method)
 
 
-@st.cache_resource(show_spinner=False, max_entries=32)
+@st.cache_resource(show_spinner="Rotating B onto A (Procrustes)…", max_entries=32)
 def cached_procrustes(selection: Selection) -> geometry.ProcrustesResult:
     """B rotated (and scaled) onto A, both centred."""
     return geometry.procrustes_align(*paired_vectors(selection), scale=True)
@@ -239,7 +249,7 @@ class RogueDimensions:
     contributions: tuple[rogue.DimensionContributions, rogue.DimensionContributions]
 
 
-@st.cache_resource(show_spinner=False, max_entries=32)
+@st.cache_resource(show_spinner="Finding the dimensions that decide most cosines…", max_entries=32)
 def cached_rogue_dimensions(selection: Selection, exclude_first: bool) -> RogueDimensions:
     keeps = tuple(rogue.keep_items(side, exclude_first) for side in items_of(selection))
     return RogueDimensions(
@@ -276,7 +286,7 @@ def preprocessing_cosines(
     return out
 
 
-@st.cache_resource(show_spinner=False, max_entries=16)
+@st.cache_resource(show_spinner="Computing cosines raw, centred and standardised…", max_entries=16)
 def cached_preprocessing_grid(
     selection: Selection, exclude_first: bool, shown: tuple[int, ...]
 ) -> list[np.ndarray]:
@@ -292,19 +302,23 @@ ISOLATED_PERMUTATIONS = 500  # a selection is small and changes often: modest re
 ISOLATED_BOOTSTRAPS = 200
 
 
-@st.cache_resource(show_spinner=False, max_entries=64)
+@st.cache_resource(show_spinner="Finding nearest neighbours in both models…", max_entries=64)
 def cached_neighbours(selection: Selection, item: int, k: int) -> neighbours.NeighbourComparison:
     """One item's k nearest items by cosine in both models' full spaces at their layers."""
     return neighbours.compare_neighbours(*paired_vectors(selection), item, k, "cosine")
 
 
-@st.cache_resource(show_spinner=False, max_entries=64)
+@st.cache_resource(
+    show_spinner="Comparing every item's nearest neighbours in A and B…", max_entries=64
+)
 def cached_neighbour_overlap(selection: Selection, k: int) -> np.ndarray:
     """Every item's Jaccard@k between its neighbours in A and in B."""
     return neighbours.neighbour_overlap(*paired_vectors(selection), k, "cosine")
 
 
-@st.cache_resource(show_spinner=False, max_entries=32)
+@st.cache_resource(
+    show_spinner="Projecting every layer and aligning them layer to layer…", max_entries=32
+)
 def cached_layer_projections(selection: Selection, which: int) -> projection.LayerProjections:
     """Model ``which``'s items at every layer, PCA aligned layer to layer (``all_layers``)."""
     vectors = items_of(selection)[which].vectors
@@ -343,7 +357,9 @@ class IsolatedSelection:
     comparison: compare.Comparison
 
 
-@st.cache_resource(show_spinner=False, max_entries=16)
+@st.cache_resource(
+    show_spinner="Recomputing the projection and RSA on the selection…", max_entries=16
+)
 def cached_isolated(selection: Selection, keep: tuple[int, ...]) -> IsolatedSelection:
     """PCA and RSA recomputed on the items ``keep`` only (at least three)."""
     rows = np.array(keep, dtype=np.int64)

@@ -9,9 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
+import streamlit as st
 
 from .. import align, compare, geometry, invariance, neighbours, projection, rogue
 from .. import contextuality as word_context
+from ..labels import PROJECTION_LABELS
 from ..layers import LayerProfile
 from ..models import ModelInfo
 from . import caching
@@ -62,7 +64,17 @@ class View:
         """One model's items at its layer, projected on their own."""
         if method == "umap":
             caching.wait_for_umap_warm_up()
-        return caching.cached_projection(self.selection.at_layers(unit), which, method, dims)
+        if method == "pca":
+            return caching.cached_projection(self.selection.at_layers(unit), which, method, dims)
+        # UMAP and t-SNE place every point among its neighbours: seconds to minutes for a corpus.
+        # (A spinner appears only after half a second, so a cached view shows none.)
+        n_points = self.items(unit)[which].n_items
+        with st.spinner(
+            f"{PROJECTION_LABELS[method]} of model {'AB'[which]}'s {n_points:,} points: it places "
+            "each point among its nearest neighbours, which takes a while for many points…",
+            show_time=True,
+        ):
+            return caching.cached_projection(self.selection.at_layers(unit), which, method, dims)
 
     def joint_projection(self, method: str, dims: int) -> projection.JointProjection:
         """B Procrustes-aligned onto A, both projected together (words or sentences only)."""
