@@ -63,7 +63,14 @@ def _load(name: str, slot: str, limits: Limits) -> LoadedModel | None:
         with st.spinner(f"Loading model {slot}: {name}{first_run}…"):
             return cached_model(name)
     except (ModelLoadError, ValueError) as error:
-        st.error(f"**Model {slot} could not be loaded.** {escape_markdown(error)}", icon="⚠️")
+        st.error(
+            f"**Model {slot} ({escape_markdown(name)}) could not be loaded.** Choose another "
+            "model in the sidebar's **Models** box (a hub id such as gpt2, or a folder on this "
+            "machine).",
+            icon="⚠️",
+        )
+        with st.expander(f"Why model {slot} could not be loaded"):
+            st.markdown(escape_markdown(error))
         return None
 
 
