@@ -124,3 +124,50 @@ def sample_pairs(n_pairs: int, max_pairs: int, seed: int = 0) -> np.ndarray:
         return np.arange(n_pairs)
     rng = np.random.default_rng(seed)
     return np.sort(rng.choice(n_pairs, size=max_pairs, replace=False))
+
+
+def pairs_caption(comparison, unit: str) -> str:
+    """Items and pairs of a comparison (thousands separated), the same-word pairs among them and
+    the repeated sentences counted once, in one or a few plain sentences.
+
+    ``comparison`` is a :class:`embexplorer.compare.Comparison`.
+    """
+    rsa = comparison.rsa
+    parts = [f"{rsa.n_items:,} {unit}s · {rsa.n_pairs:,} pairs."]
+    if rsa.n_same_word_pairs:
+        same = (
+            f"{rsa.n_same_word_pairs:,} of {rsa.n_pairs:,} pairs are two occurrences of the same "
+            "word"
+        )
+        if rsa.same_word_excluded:
+            same += f"; they are left out, so {rsa.n_pairs_compared:,} pairs are compared"
+        parts.append(same + ".")
+    repeats = comparison.duplicate_sentences
+    if repeats:
+        listed = ", ".join(f"S{index + 1}" for index in repeats[:10])
+        more = f" and {len(repeats) - 10:,} more" if len(repeats) > 10 else ""
+        parts.append(
+            f"{len(repeats):,} sentence(s) ({listed}{more}) repeat an earlier one exactly and are "
+            "counted once: their copies would pair every word with itself."
+        )
+    return " ".join(parts)
+
+
+def shared_token_note(shared: list[dict], labels: list[str], names: tuple[str, str]) -> str:
+    """The note listing the words that share one model token (or one [UNK]) with another word.
+
+    ``shared`` is :attr:`embexplorer.compare.Comparison.items_sharing_tokens`.
+    """
+    from .widgets import escape_markdown
+
+    shown = [
+        f"**{escape_markdown(labels[entry['index']])}** "
+        f"({', '.join(names['AB'.index(tag)] for tag in entry['models'])})"
+        for entry in shared[:15]
+    ]
+    more = f", and {len(shared) - 15:,} more" if len(shared) > 15 else ""
+    return (
+        f"{len(shared):,} word(s) share a model token with another word (one token such as "
+        "'://' or '...' spanning two words, or one [UNK] covering several), so part or all of "
+        f"their vector is the other word's: {', '.join(shown)}{more}."
+    )

@@ -88,12 +88,16 @@ def url_fields() -> dict[str, UrlField]:
         # Similarity page
         "metric": UrlField("cosine", geometry.METRICS),
         "rsa": UrlField("spearman", RSA_METHODS),
+        "control": UrlField("auto", ("auto", "on", "off")),
+        "exclude_same": UrlField(False),
         # Layers / Geometry / Context pages
         "layer_method": UrlField("spearman", LAYER_METHODS),
         "log_scree": UrlField(True),
         "rot_seed": UrlField(0),
         "exclude_first": UrlField(False),
         "word": UrlField(DEFAULT_WORD),
+        "skip_first": UrlField(False),
+        "layer_control": UrlField(False),
     }
 
 
