@@ -100,6 +100,10 @@ class View:
         """RSA or CKA between every layer of A and every layer of B (shared items)."""
         return caching.cached_layer_matrix(self.selection.paired().all_layers(), metric, method)
 
+    def compared_items(self) -> tuple[align.Items, align.Items]:
+        """The shared items the scores use (a sentence repeated exactly counts once)."""
+        return caching.compared_items(self.selection.paired().for_items())
+
     def control_layer_matrix(self, metric: str, method: str) -> np.ndarray:
         """:meth:`layer_matrix` for random-weight copies of both models."""
         return caching.cached_control_layer_matrix(
