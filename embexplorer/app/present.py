@@ -10,6 +10,7 @@ import numpy as np
 
 from ..labels import correlation_symbol
 from ..rsa import RSAResult
+from .widgets import escape_markdown
 
 HEATMAP_MAX_ITEMS = 150  # above this a heatmap shows an evenly spaced sample of the items
 SCATTER_MAX_PAIRS = 20_000
@@ -158,8 +159,6 @@ def shared_token_note(shared: list[dict], labels: list[str], names: tuple[str, s
 
     ``shared`` is :attr:`embexplorer.compare.Comparison.items_sharing_tokens`.
     """
-    from .widgets import escape_markdown
-
     shown = [
         f"**{escape_markdown(labels[entry['index']])}** "
         f"({', '.join(names['AB'.index(tag)] for tag in entry['models'])})"
@@ -170,4 +169,26 @@ def shared_token_note(shared: list[dict], labels: list[str], names: tuple[str, s
         f"{len(shared):,} word(s) share a model token with another word (one token such as "
         "'://' or '...' spanning two words, or one [UNK] covering several), so part or all of "
         f"their vector is the other word's: {', '.join(shown)}{more}."
+    )
+
+
+def projection_notice(infos) -> str:
+    """The Projection page's "what to notice", true for any sentences: what a causal model's
+    vectors can depend on is said only for a model that is causal (``ModelInfo.kind``)."""
+    causal = [info.short_name for info in infos if info.kind == "causal"]
+    if causal:
+        names = " and ".join(escape_markdown(name) for name in dict.fromkeys(causal))
+        context = (
+            f"{names} is causal: a word's vector depends only on the words before it, so with "
+            "**order** on its path runs through context it has already seen, and two sentences "
+            "that start with the same word give that word the same vector whatever follows."
+        )
+    else:
+        context = (
+            "Both models are bidirectional: every word's vector depends on the whole sentence, "
+            "the words after it included."
+        )
+    return (
+        f"What to notice: {context} In trained GPT-2 the raw layers are dominated by a few huge "
+        "dimensions: try mean-centring."
     )
