@@ -25,7 +25,7 @@ choices = st.columns([2, 3], vertical_alignment="bottom")
 skip_first = choices[1].toggle(
     "Leave out position 0",
     key="skip_first",
-    help="Leave out each sentence's first word, as an occurrence and in the baseline: in GPT-2 "
+    help="Leave out each sentence's first word, as an occurrence and in the baseline: in trained GPT-2 "
     "the first position has an outsized vector, and the first word has no leading space, so it "
     "is a different token from the same word elsewhere.",
 )

@@ -7,6 +7,7 @@ import streamlit as st
 from conftest import ROOT, charts
 from streamlit.testing.v1 import AppTest
 
+import embexplorer.compare
 import embexplorer.extract
 
 TIMEOUT = 120  # the first UMAP call compiles numba code
@@ -34,6 +35,7 @@ def model_runs(monkeypatch, tiny_models_env):
         return real(loaded, texts, *args, **kwargs)
 
     monkeypatch.setattr(embexplorer.extract, "extract_hidden_states", counting)
+    monkeypatch.setattr(embexplorer.compare, "extract_hidden_states", counting)
     return calls
 
 
