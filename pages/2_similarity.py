@@ -13,6 +13,7 @@ from embexplorer.app.present import (
     pairs_caption,
     sample_indices,
     sample_pairs,
+    score_text,
     shared_token_note,
 )
 from embexplorer.app.sidebar import sidebar
@@ -82,10 +83,14 @@ if show_control:
         card.caption(f"No random-weight baseline: {widgets.escape_markdown(error)}")
 if control is not None:
     card.markdown(
-        f"**{symbol} — trained: {widgets.number(rsa.value, '.2f')} · random weights: "
-        f"{widgets.number(control.rsa.value, '.2f')}**"
+        f"**{symbol} — trained: {score_text(rsa.value)} · random weights: "
+        f"{score_text(control.rsa.value)}**",
+        help="Random weights: the same score for copies of both models whose weights are random "
+        f"(same architectures and tokenizers; weight seeds {control.seeds[0]} and "
+        f"{control.seeds[1]}), run on the same sentences. Their linear CKA: "
+        f"{widgets.number(control.cka)}.",
     )
-cells = card.columns([1, 1, 1.1, 1.4, 1.1] + ([1.2] if control is not None else []))
+cells = card.columns([1, 1, 1.1, 1.8, 1.1])
 cells[0].metric("Spearman ρ", f"{rsa.spearman:.3f}" if rsa.defined else undefined)
 cells[1].metric("Pearson r", f"{rsa.pearson:.3f}" if rsa.defined else undefined)
 cells[2].metric(
@@ -113,14 +118,6 @@ cells[4].metric(
     )
     + "Centred kernel alignment of the item vectors; 1 = same geometry up to rotation and scale.",
 )
-if control is not None:
-    cells[5].metric(
-        f"Random weights ({symbol})",
-        widgets.number(control.rsa.value),
-        help="The same score for copies of both models with random weights (same architectures "
-        f"and tokenizers; weight seeds {control.seeds[0]} and {control.seeds[1]}), run on the "
-        f"same sentences. Their linear CKA: {widgets.number(control.cka)}.",
-    )
 card.caption(pairs_caption(comparison, unit))
 if comparison.cka_reason:
     card.caption(f"CKA is not defined: {widgets.escape_markdown(comparison.cka_reason)}.")

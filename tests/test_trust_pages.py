@@ -27,10 +27,10 @@ def test_similarity_card_shows_the_control_and_keeps_no_control_model(model_runs
     at = page("pages/2_similarity.py").run()
     assert_clean(at)
     assert at.toggle(key="control_toggle").value  # on by default for a few sentences
-    values = metrics(at)
-    control = float(values["Random weights (ρ)"])
-    assert "trained: " in markdown(at) and f"random weights: {control:.2f}" in markdown(at)
-    assert "Random-weight copies of the same two models give ρ" in markdown(at)
+    headline = at.markdown[0].value
+    assert headline.startswith("**ρ — trained: ") and " · random weights: " in headline
+    control = headline.split("random weights: ")[1].strip("*")
+    assert f"Random-weight copies of the same two models give ρ = {control}" in markdown(at)
     assert len(model_runs) == 2 and len(model_runs.controls) == 2  # each copy ran once
     # the control copies are never cached: only the two trained models stay loaded
     models = caching.shared_caches().models
@@ -39,7 +39,7 @@ def test_similarity_card_shows_the_control_and_keeps_no_control_model(model_runs
     # a display change reuses the cached control; another metric scores it again without a run
     at.segmented_control(key="metric").set_value("euclidean").run()
     assert_clean(at)
-    assert len(model_runs.controls) == 2 and "Random weights (ρ)" in metrics(at)
+    assert len(model_runs.controls) == 2 and "random weights: " in at.markdown[0].value
 
 
 def test_control_toggle_off_runs_no_copy_and_is_kept_in_the_link(model_runs):  # noqa: F811
@@ -48,10 +48,10 @@ def test_control_toggle_off_runs_no_copy_and_is_kept_in_the_link(model_runs):  #
     at.run()
     assert_clean(at)
     assert not at.toggle(key="control_toggle").value
-    assert "Random weights (ρ)" not in metrics(at) and not model_runs.controls
+    assert "random weights: " not in markdown(at) and not model_runs.controls
     at.toggle(key="control_toggle").set_value(True).run()
     assert_clean(at)
-    assert at.session_state["control"] == "on" and "Random weights (ρ)" in metrics(at)
+    assert at.session_state["control"] == "on" and "random weights: " in markdown(at)
     assert len(model_runs.controls) == 2
 
 

@@ -64,7 +64,8 @@ def layer0_sentence(info: ModelInfo, word: str, occurrence_tokens: list[tuple[st
     if len(distinct) == 1:
         return (
             f"At layer 0 (embeddings) every occurrence of *{escape_markdown(word)}* in {name} is "
-            f"the same token(s) ({_quoted(_token_text(distinct[0]))}), so their vectors differ "
+            f"the same {'token' if len(distinct[0]) == 1 else 'tokens'} "
+            f"({_quoted(_token_text(distinct[0]))}), so their vectors differ "
             "only by their position embeddings."
         )
     reasons = []

@@ -45,7 +45,7 @@ def _correlation_sentence(rsa: RSAResult, names: tuple[str, str], unit: str) -> 
 
 def _control_sentence(rsa: RSAResult, control: RSAResult, unit: str) -> tuple[str, bool]:
     """What the random-weight score says, and whether the trained score is clearly above it
-    (above the control's CI, or its value when it has none)."""
+    (above the control's CI, or its value when it has none); clearly below is said too."""
     if not control.defined:
         return (
             f"For random-weight copies of both models the score is not defined ({control.reason}).",
@@ -57,8 +57,15 @@ def _control_sentence(rsa: RSAResult, control: RSAResult, unit: str) -> tuple[st
         f"Random-weight copies of the same two models give {symbol} = {control.value:.2f} on "
         f"the same {unit}s"
     )
+    lower = control.ci_low if np.isfinite(control.ci_low) else control.value
     if rsa.value > upper:
         return f"{text}; the trained models' excess over that is what training added.", True
+    if rsa.value < lower:
+        return (
+            f"{text}, more than the trained models: these agree less than untrained copies "
+            "would on the input alone (repeated words, shared prefixes, sentence membership).",
+            False,
+        )
     return (
         f"{text}, as high within its uncertainty: this agreement comes from the input "
         "(repeated words, shared prefixes, sentence membership), not from what the models learned.",
@@ -192,3 +199,18 @@ def projection_notice(infos) -> str:
         f"What to notice: {context} In trained GPT-2 the raw layers are dominated by a few huge "
         "dimensions: try mean-centring."
     )
+
+
+def score_text(value: float, spec: str = ".2f") -> str:
+    """A score for display: "not defined" for NaN, and never "-0.00" for a value that rounds
+    to zero.
+
+    Examples
+    --------
+    >>> score_text(-0.001), score_text(0.238), score_text(float("nan"))
+    ('0.00', '0.24', 'not defined')
+    """
+    if not np.isfinite(value):
+        return "not defined"
+    text = format(value, spec)
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
