@@ -246,8 +246,8 @@ def rogue_dimensions(view: View, labels: list[str]) -> None:
     )
     st.caption(
         "Each dimension i adds u_i v_i / (‖u‖ ‖v‖) to the cosine of a pair; summed over all pairs, "
-        "a few dimensions with a large share decide most similarities (Timkey & van Schijndel "
-        f"2021). Preprocessing {prep_label}: standardising gives every dimension the same variance."
+        "when a few dimensions have a large share they decide most similarities (Timkey & van "
+        f"Schijndel 2021). Preprocessing {prep_label}: standardising gives every dimension the same variance."
     )
 
     tokens = view.items("token")
