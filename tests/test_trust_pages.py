@@ -11,6 +11,15 @@ from embexplorer.app import caching
 CASED_TEXT = "Bank rates rose today.\nThe bank rose.\nA river bank.\nBank holidays are long."
 
 
+def opened(path: str, **params) -> object:
+    """The page run once with ``params`` in its link, checked for exceptions."""
+    at = page(path)
+    at.query_params.update(params)
+    at.run()
+    assert_clean(at)
+    return at
+
+
 def captions(at) -> str:
     return " ".join(c.value for c in at.caption)
 
@@ -43,10 +52,7 @@ def test_similarity_card_shows_the_control_and_keeps_no_control_model(model_runs
 
 
 def test_control_toggle_off_runs_no_copy_and_is_kept_in_the_link(model_runs):  # noqa: F811
-    at = page("pages/2_similarity.py")
-    at.query_params["control"] = "off"
-    at.run()
-    assert_clean(at)
+    at = opened("pages/2_similarity.py", control="off")
     assert not at.toggle(key="control_toggle").value
     assert "random weights: " not in markdown(at) and not model_runs.controls
     at.toggle(key="control_toggle").set_value(True).run()
@@ -66,10 +72,7 @@ def test_control_is_off_by_default_for_a_large_input(model_runs, monkeypatch):  
 
 
 def test_same_word_checkbox_changes_the_pairs_compared(model_runs):  # noqa: F811
-    at = page("pages/2_similarity.py")
-    at.query_params["control"] = "off"
-    at.run()
-    assert_clean(at)
+    at = opened("pages/2_similarity.py", control="off")
     text = captions(at)
     assert "41 words · 820 pairs." in text
     assert "47 of 820 pairs are two occurrences of the same word." in text
@@ -82,35 +85,24 @@ def test_same_word_checkbox_changes_the_pairs_compared(model_runs):  # noqa: F81
 
 
 def test_thousands_separators_in_items_and_pairs(model_runs):  # noqa: F811
-    at = page("pages/2_similarity.py")
     lines = "\n".join(" ".join(f"w{5 * line + i}" for i in range(5)) for line in range(12))
-    at.query_params.update({"text": lines, "control": "off"})
-    at.run()
-    assert_clean(at)
+    at = opened("pages/2_similarity.py", text=lines, control="off")
     assert "60 words · 1,770 pairs." in captions(at)
 
 
 def test_repeated_sentences_are_counted_once_or_not_defined(model_runs):  # noqa: F811
-    at = page("pages/2_similarity.py")
-    at.query_params["text"] = "cat\ncat\ncat\ncat\ncat"
-    at.run()
-    assert_clean(at)
+    at = opened("pages/2_similarity.py", text="cat\ncat\ncat\ncat\ncat")
     (info,) = [i.value for i in at.info]
     assert "not defined" in info and "counted once" in info
 
-    at = page("pages/2_similarity.py")
-    at.query_params["text"] = "The cat sat on the mat.\nThe cat sat on the mat.\nA dog ran home."
-    at.run()
-    assert_clean(at)
+    repeated = "The cat sat on the mat.\nThe cat sat on the mat.\nA dog ran home."
+    at = opened("pages/2_similarity.py", text=repeated)
     assert "1 sentence(s) (S2) repeat an earlier one exactly and are counted once" in captions(at)
     assert "12 words" in captions(at)  # 6 + 6: the copy adds none
 
 
 def test_few_items_give_no_ci(model_runs):  # noqa: F811
-    at = page("pages/2_similarity.py")
-    at.query_params.update({"text": "one two three four five", "control": "off"})
-    at.run()
-    assert_clean(at)
+    at = opened("pages/2_similarity.py", text="one two three four five", control="off")
     assert metrics(at)["95% CI (ρ)"] == "none"
     assert "No CI: a bootstrap over items needs at least 8 items" in markdown(at)
 
@@ -136,10 +128,7 @@ def cased_gpt2_env(monkeypatch, gpt2_real_dir, tiny_bert_dir, model_runs):  # no
 
 
 def test_context_page_with_a_cased_gpt2_and_mixed_case(cased_gpt2_env):
-    at = page("pages/5_context.py")
-    at.query_params.update({"text": CASED_TEXT, "word": "Bank"})
-    at.run()
-    assert_clean(at)
+    at = opened("pages/5_context.py", text=CASED_TEXT, word="Bank")
     offered = {o.split(" (")[0] for o in at.selectbox(key="word").options}
     assert {"Bank", "bank"} <= offered  # two words for GPT-2, both measurable in BERT too
     assert at.session_state["word"] == "Bank"
@@ -168,9 +157,7 @@ def test_context_layer0_text_says_when_the_tokens_differ(cased_gpt2_env):
 
 
 def test_context_skip_first_toggle(cased_gpt2_env):
-    at = page("pages/5_context.py")
-    at.query_params.update({"text": CASED_TEXT, "word": "Bank"})
-    at.run()
+    at = opened("pages/5_context.py", text=CASED_TEXT, word="Bank")
     at.toggle(key="skip_first").set_value(True).run()
     assert_clean(at)
     offered = {o.split(" (")[0] for o in at.selectbox(key="word").options}
