@@ -144,16 +144,16 @@ def test_context_page_with_a_cased_gpt2_and_mixed_case(cased_gpt2_env):
 
 
 def test_context_layer0_text_says_when_the_tokens_differ(cased_gpt2_env):
-    at = page("pages/5_context.py")
-    at.query_params.update(
-        {"text": "Rates rose.\nThe rates rose.\nNew rates rose.", "word": "rose"}
-    )
-    at.run()
-    assert_clean(at)
-    assert "every occurrence of *rose* in" in markdown(at)
+    text = "bank rates rose.\nThe bank rose.\nRates rose.\nThe rates rose."
+    at = opened("pages/5_context.py", text=text, word="bank")
+    said = markdown(at)
+    # GPT-2: 'bank' opening S1 has no leading space, '␣bank' in S2 has one
+    assert "are not all the same tokens: 'bank', '␣bank'" in said
+    assert "leading space is a different token" in said
+    assert "differ only by their position embeddings" in said  # BERT: one token 'bank'
     # 'Rates' vs 'rates' are two words in GPT-2; in BERT one: offered only as each can measure
     offered = {o.split(" (")[0] for o in at.selectbox(key="word").options}
-    assert "rates" in offered and "Rates" not in offered
+    assert {"rose", "rates"} <= offered and "Rates" not in offered  # S3 only, in GPT-2
 
 
 def test_context_skip_first_toggle(cased_gpt2_env):
