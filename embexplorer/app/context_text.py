@@ -45,8 +45,10 @@ def casing_note(infos: tuple[ModelInfo, ModelInfo], word: str, labels: list[str]
         )
     if len(forms) > 1 and cased and uncased:
         parts.append(
-            "In your sentences " + ", ".join(_quoted(form) for form in forms) + " all occur, so "
-            "the two models measure different sets of occurrences."
+            "In your sentences "
+            + ", ".join(_quoted(form) for form in forms)
+            + (" both occur" if len(forms) == 2 else " all occur")
+            + ", so the two models measure different sets of occurrences."
         )
     return (
         " ".join(parts) + " Occurrences are matched by token identity, as Ethayarajh (2019) does."
@@ -149,8 +151,8 @@ def context_sentence(info: ModelInfo, items: Items, profile: ContextProfile) -> 
             f"S{int(items.sentence[a]) + 1} and S{int(items.sentence[b]) + 1}" for a, b in same[:4]
         )
         text += (
-            f" The occurrences in {listed} follow the same words, so {name} gives them the same "
-            "vector at every layer."
+            f" The occurrences in {listed} get the same vector at every layer: the same tokens "
+            "up to and including the word, which a causal model cannot tell apart."
         )
     return text
 
