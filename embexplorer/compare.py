@@ -190,16 +190,27 @@ def compare_models(
         drop_duplicate_sentences=drop_duplicate_sentences,
     )
     repeats = tuple(duplicate_sentences(states_a.texts)) if drop_duplicate_sentences else ()
-    if repeats and items_a.n_items < MIN_ITEMS:
-        distinct = len(states_a.texts) - len(repeats)
-        raise ValueError(
-            f"RSA is not defined: the {len(states_a.texts)} texts hold {distinct} distinct "
-            f"sentence(s) (exact repeats are counted once), which give {items_a.n_items} "
-            f"{items_a.unit} item(s); RSA needs at least {MIN_ITEMS}"
-        )
+    check_distinct_items(states_a.texts, repeats, items_a)
     comparison = compare_items(items_a, items_b, **settings)
     comparison.duplicate_sentences = repeats
     return comparison
+
+
+def check_distinct_items(texts, repeats, items: Items) -> None:
+    """Raise when the texts left once exact repeats (``repeats``) are counted once give too few
+    items for RSA, saying that the repeats are why.
+
+    Raises
+    ------
+    ValueError
+    """
+    if repeats and items.n_items < MIN_ITEMS:
+        distinct = len(texts) - len(repeats)
+        raise ValueError(
+            f"RSA is not defined: the {len(texts)} texts hold {distinct} distinct "
+            f"sentence(s) (exact repeats are counted once), which give {items.n_items} "
+            f"{items.unit} item(s); RSA needs at least {MIN_ITEMS}"
+        )
 
 
 # --- the chance baseline: random-weight copies of both models -------------------------------------
@@ -283,12 +294,40 @@ def control_comparison(
         As for :func:`compare_models` (layers, metric, preprocessing, method, permutations,
         bootstraps, seed of the statistics, exclude_same_word).
     """
-    states = []
-    for loaded, weight_seed in zip((loaded_a, loaded_b), control_seeds(control_seed), strict=True):
-        control = control_model(loaded, weight_seed)
-        states.append(extract_hidden_states(control, list(texts)))
+    states = [
+        control_states(loaded, which, texts, control_seed)
+        for which, loaded in enumerate((loaded_a, loaded_b))
+    ]
+    return control_from_states(states[0], states[1], control_seed, unit, pooling, **settings)
+
+
+def control_states(
+    loaded: LoadedModel, which: int, texts: list[str] | tuple[str, ...], control_seed: int = 0
+) -> HiddenStates:
+    """Hidden states of the random-weight copy of model ``which`` (0 = A, 1 = B) on ``texts``.
+
+    The copy (weights seed ``control_seeds(control_seed)[which]``) is built, run and released
+    before this returns: only its hidden states are kept, so a caller may cache them without
+    keeping a second model in memory.
+    """
+    control = control_model(loaded, control_seeds(control_seed)[which])
+    try:
+        return extract_hidden_states(control, list(texts))
+    finally:
         del control
-    comparison = compare_models(states[0], states[1], unit=unit, pooling=pooling, **settings)
+
+
+def control_from_states(
+    states_a: HiddenStates,
+    states_b: HiddenStates,
+    control_seed: int = 0,
+    unit: str = "word",
+    pooling: str = "mean",
+    **settings,
+) -> ControlResult:
+    """The control's scores from the random-weight copies' hidden states
+    (:func:`control_states`), compared as :func:`compare_models` compares the trained ones."""
+    comparison = compare_models(states_a, states_b, unit=unit, pooling=pooling, **settings)
     return ControlResult(
         seed=control_seed,
         seeds=control_seeds(control_seed),

@@ -31,12 +31,12 @@ def _is_word(text: str) -> bool:
     return any(character.isalnum() for character in text)
 
 
-def recurring_words(items: Items, min_contexts: int = 2) -> list[str]:
+def recurring_words(items: Items, min_contexts: int = 2, skip_first: bool = False) -> list[str]:
     """Words that occur in at least ``min_contexts`` different sentences, most contexts first.
 
     Words are matched as the model's tokenizer does (:func:`embexplorer.align.word_key`: case
     kept when ``items.cased``, lower-cased otherwise). Punctuation is left out. Ties keep the order
-    of first appearance.
+    of first appearance. With ``skip_first`` the first word of each sentence does not count.
 
     Examples
     --------
@@ -49,14 +49,42 @@ def recurring_words(items: Items, min_contexts: int = 2) -> list[str]:
     (['the', 'bank'], [])
     """
     contexts: dict[str, set[int]] = {}
-    for label, sentence in zip(items.labels, items.sentence, strict=True):
-        if _is_word(label):
+    for label, sentence, position in zip(items.labels, items.sentence, items.position, strict=True):
+        if _is_word(label) and not (skip_first and position == 0):
             contexts.setdefault(word_key(label, items.cased), set()).add(int(sentence))
     # dicts keep insertion order, and sorted() is stable
     return sorted(
         (word for word, seen in contexts.items() if len(seen) >= min_contexts),
         key=lambda word: -len(contexts[word]),
     )
+
+
+def offered_words(
+    items_a: Items, items_b: Items, skip_first: bool = False, min_contexts: int = 2
+) -> list[str]:
+    """The words both models can measure: in at least ``min_contexts`` different sentences in
+    each model, as each matches occurrences (case kept in a cased model), in model A's form.
+
+    A cased and an uncased model may disagree: "Bank" in one sentence and "bank" in another are
+    one word for BERT uncased and two for GPT-2, so such a word is offered only where both can
+    measure it (never an error).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> labels = ["The", "bank", "the", "Bank", "a", "bank"]
+    >>> def items(cased):
+    ...     return Items("word", labels, np.array([0, 0, 1, 1, 2, 2]), np.array([0, 1] * 3),
+    ...                  np.zeros((1, 6, 2)), labels, cased=cased)
+    >>> offered_words(items(True), items(False)), offered_words(items(False), items(True))
+    (['bank'], ['bank'])
+    """
+    in_b = set(recurring_words(items_b, min_contexts, skip_first))
+    return [
+        word
+        for word in recurring_words(items_a, min_contexts, skip_first)
+        if word_key(word, items_b.cased) in in_b
+    ]
 
 
 def default_word(words: list[str], preferred: str = DEFAULT_WORD) -> str | None:

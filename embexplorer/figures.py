@@ -701,6 +701,24 @@ class Curve:
     values: np.ndarray
     model: int = 0
     dashed: bool = False
+    interval: tuple[np.ndarray, np.ndarray] | None = None  # (low, high): drawn as error bars
+
+
+def _error_bars(curve: Curve, colour: str) -> dict | None:
+    """Plotly error bars from a curve's (low, high) interval; None without one."""
+    if curve.interval is None:
+        return None
+    values = np.asarray(curve.values, dtype=np.float64)
+    low, high = (np.asarray(bound, dtype=np.float64) for bound in curve.interval)
+    return dict(
+        type="data",
+        symmetric=False,
+        array=np.nan_to_num(np.clip(high - values, 0, None)),
+        arrayminus=np.nan_to_num(np.clip(values - low, 0, None)),
+        color=colour,
+        thickness=1.5,
+        width=4,
+    )
 
 
 def layer_curves_figure(
@@ -743,6 +761,7 @@ def layer_curves_figure(
                     legendgroup=name,
                     showlegend=name not in shown,
                     hovertemplate=f"{name}<br>layer %{{x}}: %{{y:.3f}}<extra></extra>",
+                    error_y=_error_bars(curve, colour),
                 ),
                 row=row,
                 col=col,

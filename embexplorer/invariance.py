@@ -33,6 +33,36 @@ def random_linear_map(d: int, seed: int | None = 0, condition: float = DEFAULT_C
     return (first * stretches[None, :]) @ second
 
 
+SQUASHED_DIRECTIONS = 2  # the demo's M shrinks this many of the data's largest directions
+
+
+def principal_squash_map(X, k: int = SQUASHED_DIRECTIONS, condition: float = DEFAULT_CONDITION):
+    """A non-orthogonal (d, d) map that shrinks the ``k`` directions along which the rows of X
+    are largest (top right singular vectors of X, not centred) ``condition`` times and keeps every
+    other direction, so its condition number is ``condition``.
+
+    A random stretch barely changes the cosines of anisotropic vectors (they all stay near one
+    common direction); shrinking that common direction and the next changes them visibly, as
+    mean-centring does.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).standard_normal((10, 4)) + [5.0, 0, 0, 0]
+    >>> M = principal_squash_map(X, k=1, condition=100.0)
+    >>> round(float(np.linalg.cond(M)), 6)
+    100.0
+    """
+    if condition < 1:
+        raise ValueError(f"condition must be at least 1; got {condition}")
+    X = check_vectors(X)
+    d = X.shape[1]
+    k = max(1, min(int(k), d - 1))  # squashing every direction would only rescale (no change)
+    _, _, vt = np.linalg.svd(X, full_matrices=False)
+    V = vt[:k].T
+    return np.eye(d) - (1 - 1 / condition) * (V @ V.T)
+
+
 @dataclass(frozen=True)
 class MapEffect:
     """One linear map applied to model A's vectors, and what changed."""
@@ -98,22 +128,22 @@ def invariance_demo(X_a, X_b, seed: int = 0, method: str = "spearman") -> Invari
     -------
     InvarianceDemo
         ``rotation.max_cosine_change`` is at floating-point level (about 1e-15) and
-        ``rotation.rsa_with_b`` equals ``rsa_with_b``; the linear map changes both.
+        ``rotation.rsa_with_b`` equals ``rsa_with_b``; the linear map
+        ``M = S R`` (:func:`principal_squash_map`, then the same R) changes both.
     """
     check_choice(method, RSA_METHODS, "RSA method")
     X_a, X_b = check_paired_vectors(X_a, X_b, min_items=3, names=("X_a", "X_b"))
     similarity_a = cosine_similarity_matrix(X_a)
     similarity_b = cosine_similarity_matrix(X_b)
     d = X_a.shape[1]
+    rotation = random_orthogonal(d, seed=seed)
     return InvarianceDemo(
         vectors=X_a,
         similarity=similarity_a,
         rsa_with_b=_rsa_value(similarity_a, similarity_b, method),
         method=method,
-        rotation=apply_map(
-            "orthogonal R", X_a, random_orthogonal(d, seed=seed), similarity_b, method
-        ),
+        rotation=apply_map("orthogonal R", X_a, rotation, similarity_b, method),
         linear=apply_map(
-            "linear map M", X_a, random_linear_map(d, seed=seed), similarity_b, method
+            "linear map M", X_a, principal_squash_map(X_a) @ rotation, similarity_b, method
         ),
     )

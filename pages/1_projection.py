@@ -3,7 +3,8 @@
 import streamlit as st
 
 from embexplorer import figures
-from embexplorer.app import tables, widgets
+from embexplorer.app import geometry_sections, tables, widgets
+from embexplorer.app.present import projection_notice
 from embexplorer.app.sidebar import sidebar
 from embexplorer.labels import PROJECTION_LABELS
 
@@ -74,9 +75,9 @@ if joint:
     )
     widgets.chart(fig, key="projection_joint")
     st.caption(
-        f"B was rotated (and scaled) onto A by orthogonal Procrustes after centring; the "
-        f"remaining disparity is {result.disparity:.3f} (0 = same shape, 1 = unrelated). "
-        "Long links are items the two models place differently."
+        "B was rotated (and scaled) onto A by orthogonal Procrustes after centring. "
+        + geometry_sections.procrustes_scale(view.procrustes_null())
+        + " Long links are items the two models place differently."
     )
     coordinates = (result.coords_a, result.coords_b)
 else:
@@ -95,11 +96,7 @@ else:
     widgets.chart(fig, key="projection_pair")
     coordinates = tuple(projection.coords for projection in projections)
     if view.unit != "sentence":
-        st.caption(
-            "What to notice: with **order** on, GPT-2's path runs left to right through context "
-            "it has seen; the first word of every GPT-2 sentence is identical whatever follows. "
-            "Raw GPT-2 layers are dominated by a few huge dimensions: try mean-centring."
-        )
+        st.caption(projection_notice(view.infos))
 
 downloads = st.columns(2)
 with downloads[0]:

@@ -10,8 +10,11 @@ from embexplorer.app.present import (
     HEATMAP_MAX_ITEMS,
     SCATTER_MAX_PAIRS,
     describe_rsa,
+    pairs_caption,
     sample_indices,
     sample_pairs,
+    score_text,
+    shared_token_note,
 )
 from embexplorer.app.sidebar import sidebar
 from embexplorer.labels import (
@@ -41,41 +44,90 @@ method = controls.segmented_control(
     help="Spearman compares ranks (robust to the very different scales of the two models); "
     "Pearson compares values.",
 )
+options = controls.container(width="content")
+show_control = widgets.control_toggle(options, len(view.texts))
+exclude_same = options.checkbox(
+    "Leave out pairs of the same word",
+    key="exclude_same",
+    help="Two occurrences of one word ('bank' in two sentences) are alike in any two models, "
+    "trained or not. Leaving their pairs out asks whether the models agree on different words; "
+    "the p-value then shuffles whole words.",
+)
 unit = view.paired_unit
 widgets.paired_unit_notice(view.unit)
 
 try:
-    comparison = view.comparison(metric, method)
+    comparison = view.comparison(metric, method, exclude_same)
 except ValueError as error:
-    st.info(f"Nothing to compare yet: {error}.")
+    message = widgets.escape_markdown(error)
+    st.info(
+        message
+        if message.startswith("RSA is not defined")
+        else f"Nothing to compare yet: {message}."
+    )
     st.stop()
 
 rsa = comparison.rsa
 names = (view.infos[0].short_name, view.infos[1].short_name)
-card = st.container(border=True)
-cells = card.columns([1, 1, 1.1, 1.6, 1.1, 1])
+symbol = correlation_symbol(method)
 undefined = "not defined"
+card = st.container(border=True)
+control = None
+if show_control:
+    try:
+        with (
+            card,
+            st.spinner("Running random-weight copies of both models for the chance baseline…"),
+        ):
+            control = view.control(metric, method, exclude_same)
+    except ValueError as error:
+        card.caption(f"No random-weight baseline: {widgets.escape_markdown(error)}")
+if control is not None:
+    card.markdown(
+        f"**{symbol} — trained: {score_text(rsa.value)} · random weights: "
+        f"{score_text(control.rsa.value)}**",
+        help="Random weights: the same score for copies of both models whose weights are random "
+        f"(same architectures and tokenizers; weight seeds {control.seeds[0]} and "
+        f"{control.seeds[1]}), run on the same sentences. Their linear CKA: "
+        f"{widgets.number(control.cka)}.",
+    )
+cells = card.columns([1, 1, 1.1, 1.8, 1.1])
 cells[0].metric("Spearman ρ", f"{rsa.spearman:.3f}" if rsa.defined else undefined)
 cells[1].metric("Pearson r", f"{rsa.pearson:.3f}" if rsa.defined else undefined)
 cells[2].metric(
     "p (permutation)",
     f"{rsa.p_value:.4f}" if rsa.defined else undefined,
     help=f"One-sided Mantel test: {rsa.permutations:,} random relabellings of the "
-    "items of model B; p = (1 + #{r_perm ≥ r}) / (1 + permutations).",
+    "items of model B; p = (1 + #{r_perm ≥ r}) / (1 + permutations). " + rsa.null,
 )
 cells[3].metric(
-    f"{rsa.ci_level:.0%} CI ({correlation_symbol(rsa.method)})",
-    f"[{rsa.ci_low:.2f}, {rsa.ci_high:.2f}]" if rsa.defined else undefined,
-    help=f"Percentile bootstrap over items ({rsa.bootstraps} resamples).",
+    f"{rsa.ci_level:.0%} CI ({symbol})",
+    undefined
+    if not rsa.defined
+    else "none"
+    if rsa.ci_note
+    else f"[{rsa.ci_low:.2f}, {rsa.ci_high:.2f}]",
+    help=rsa.ci_note or f"Percentile bootstrap over items ({rsa.bootstraps} resamples).",
 )
-cells[4].metric("Items · pairs", f"{rsa.n_items} · {rsa.n_pairs}")
-cells[5].metric(
+cells[4].metric(
     "Linear CKA",
     widgets.number(comparison.cka),
-    help=f"Centred kernel alignment of the item vectors (debiased: "
-    f"{widgets.number(comparison.cka_debiased)}). 1 = same geometry up to rotation and scale.",
+    help=(
+        f"Not defined: {comparison.cka_reason}. "
+        if comparison.cka_reason
+        else f"Debiased: {widgets.number(comparison.cka_debiased)}. "
+    )
+    + "Centred kernel alignment of the item vectors; 1 = same geometry up to rotation and scale.",
 )
-card.markdown(describe_rsa(rsa, names, unit))
+card.caption(pairs_caption(comparison, unit))
+if comparison.cka_reason:
+    card.caption(f"CKA is not defined: {widgets.escape_markdown(comparison.cka_reason)}.")
+card.markdown(describe_rsa(rsa, names, unit, control=None if control is None else control.rsa))
+if rsa.defined and rsa.permutations:
+    card.caption(rsa.null)
+shared = comparison.items_sharing_tokens
+if shared:
+    st.info(shared_token_note(shared, comparison.labels, names), icon="ℹ️")
 widgets.sample_note(view, "RSA, its p-value, CI and CKA")
 
 if metric == "cosine" and view.preprocessing == "none":

@@ -4,6 +4,7 @@ import numpy as np
 import streamlit as st
 
 from embexplorer import figures
+from embexplorer.align import duplicate_sentences
 from embexplorer.app import tables, widgets
 from embexplorer.app.sidebar import sidebar
 from embexplorer.labels import PREPROCESSING_LABELS, UNIT_LABELS
@@ -27,7 +28,9 @@ method = controls.segmented_control(
     required=True,
     format_func=figures.LAYER_METHOD_LABELS.get,
     help="RSA correlates the two item-by-item matrices (upper triangles); linear CKA compares "
-    "the centred vectors' Gram matrices (Kornblith et al. 2019). Both ignore rotations.",
+    "the centred vectors' Gram matrices (Kornblith et al. 2019). RSA on cosine (or Euclidean) "
+    "matrices and CKA are unchanged by rotating a model's vectors; standardising per dimension, "
+    "if chosen in the sidebar, is not rotation-invariant, so it can change them.",
 )
 metric = widgets.metric_control(
     controls,
@@ -44,6 +47,21 @@ except ValueError as error:
     st.info(f"Nothing to compare yet: {widgets.escape_markdown(error)}.")
     st.stop()
 
+show_control = st.toggle(
+    "Show the random-weight baseline",
+    key="layer_control",
+    help="The same matrix for copies of both models with random weights (same architectures and "
+    "tokenizers), run once each on the same sentences: what any two such models share from the "
+    "input alone (repeated words, shared prefixes, sentence membership).",
+)
+control = None
+if show_control:
+    try:
+        with st.spinner("Running random-weight copies of both models for the chance baseline…"):
+            control = view.control_layer_matrix(metric, method)
+    except ValueError as error:
+        st.caption(f"No random-weight baseline: {widgets.escape_markdown(error)}")
+
 fig = figures.layer_matrix_figure(
     matrix, names, method=method, selected=view.layers, presentation=view.presentation
 )
@@ -58,6 +76,12 @@ with right:
         f"{matrix[view.layers]:.3f}" if np.isfinite(matrix[view.layers]) else "not defined",
         help=f"{label} between layer {view.layers[0]} of A and layer {view.layers[1]} of B.",
     )
+    if control is not None:
+        st.metric(
+            f"Random weights: A {view.layers[0]} · B {view.layers[1]}",
+            widgets.number(control[view.layers]),
+            help="The same cell for random-weight copies of both models.",
+        )
     st.markdown(
         "**Click a cell** to use its two layers on every page (the sidebar sliders follow). "
         "Rows are the layers of A, columns the layers of B; 'emb' is the embedding layer."
@@ -71,11 +95,27 @@ with right:
             icon=":material/target:",
         )
     st.caption(
-        f"{label} over {view.items(unit)[0].n_items} {unit}s; preprocessing "
+        f"{label} over {view.compared_items()[0].n_items:,} {unit}s"
+        + (" (exact repeats of a sentence counted once)" if duplicate_sentences(view.texts) else "")
+        + "; preprocessing "
         f"{PREPROCESSING_LABELS[view.preprocessing]}"
         + ("" if method == "cka" else f", {metric} matrices")
-        + ". What to notice (trained models): the brightest band shows which depths of the two "
-        "models organise the words most alike; random-weight stand-ins match weakly everywhere."
+        + ". What to notice: in trained models the brightest band shows which depths of the two "
+        "models organise the words most alike; compare with the random-weight baseline, which "
+        "shows how much of a cell the input alone explains."
+    )
+if control is not None:
+    st.markdown("**The same matrix for random-weight copies of both models**")
+    widgets.chart(
+        figures.layer_matrix_figure(
+            control, names, method=method, selected=view.layers, presentation=view.presentation
+        ),
+        key="layer_matrix_control",
+    )
+    st.caption(
+        "Same architectures, tokenizers, sentences and settings, random weights (seeded). Where a "
+        "cell above is no higher than here, the two models agree only as much as any two "
+        "untrained models of these architectures would."
     )
 
 widgets.sample_note(view, "The layer-by-layer matrix")
@@ -111,11 +151,12 @@ st.caption(
         if view.profiled_items()[0] < view.profiled_items()[1]
         else ""
     )
-    + ". Anisotropy is the mean cosine between items of "
-    "different words; intra-sentence similarity the mean cosine of each item to its sentence's "
-    "mean (Ethayarajh 2019). What to notice: in raw GPT-2 a few 'rogue' dimensions make every "
-    "vector point the same way (anisotropy and PC1 share near 1, huge norms); after centring or "
-    "standardising that common direction is gone, and the structure underneath shows."
+    + ". Anisotropy is the mean cosine between different "
+    "words in different sentences; intra-sentence similarity the mean cosine of each item to its "
+    "sentence's mean (Ethayarajh 2019). What to notice: in trained GPT-2 a few 'rogue' "
+    "dimensions make every vector point the same way (anisotropy and PC1 share near 1, huge "
+    "norms); after centring or standardising that common direction is gone, and the structure "
+    "underneath shows."
 )
 
 downloads = st.columns(2)

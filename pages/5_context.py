@@ -1,11 +1,14 @@
 """Context: how far apart one word's occurrences in different sentences are, layer by layer."""
 
+import numpy as np
 import streamlit as st
 
 from embexplorer import contextuality, figures
-from embexplorer.app import tables, widgets
+from embexplorer.app import context_text, tables, widgets
 from embexplorer.app.sidebar import sidebar
 from embexplorer.labels import PREPROCESSING_LABELS
+
+escape = widgets.escape_markdown
 
 widgets.page_header(
     "Context",
@@ -18,39 +21,76 @@ if view is None:
 
 names = (view.infos[0].short_name, view.infos[1].short_name)
 words_a, words_b = view.items("word")
-offered = contextuality.recurring_words(words_a)
+choices = st.columns([2, 3], vertical_alignment="bottom")
+skip_first = choices[1].toggle(
+    "Leave out position 0",
+    key="skip_first",
+    help="Leave out each sentence's first word, as an occurrence and in the baseline: in trained GPT-2 "
+    "the first position has an outsized vector, and the first word has no leading space, so it "
+    "is a different token from the same word elsewhere.",
+)
+offered = contextuality.offered_words(words_a, words_b, skip_first)
 if not offered:
     st.info(
-        "No word occurs twice in the text. Add sentences that share a word, for example "
-        "'bank' in 'the river bank' and 'the bank raised its rates'."
+        "No word occurs twice, in two different sentences,"
+        + (" (leaving out each sentence's first word)" if skip_first else "")
+        + " in both models. Add sentences that share a word, for example 'bank' in 'the river "
+        "bank' and 'the bank raised its rates'."
     )
     st.stop()
 if st.session_state.get("word") not in offered:
     # A link or an edited text may name a word that is not (or no longer) in the text.
     st.session_state["word"] = contextuality.default_word(offered)
-word = st.columns([2, 3])[0].selectbox(
+
+
+def _word_option(word: str) -> str:
+    indices = contextuality.occurrences(words_a, word, skip_first)
+    return f"{word} ({np.unique(words_a.sentence[indices]).size} sentences)"
+
+
+word = choices[0].selectbox(
     "Word",
     offered,
     key="word",
-    format_func=lambda w: f"{w} ({contextuality.occurrences(words_a, w).size}×)",
-    help="Words that occur at least twice in the sentences (matched ignoring case).",
+    format_func=_word_option,
+    help="Words that occur in at least two different sentences in both models (a cased model "
+    f"matches case; Ethayarajh 2019 uses words with at least {contextuality.MIN_CONTEXTS}).",
 )
 
-profiles = view.context_profiles(word)
+profiles = view.context_profiles(word, skip_first)
 indices = profiles[0].indices
-sentences = sorted({int(words_a.sentence[i]) for i in indices})
 prep_label = PREPROCESSING_LABELS[view.preprocessing]
-st.markdown(
-    f"**{widgets.escape_markdown(word)}** occurs {indices.size} times in {len(sentences)} "
-    f"sentence(s). Preprocessing: {prep_label}."
+counts = "; ".join(
+    f"{escape(names[which])}: {p.n_occurrences} occurrences in {p.n_contexts} sentences"
+    for which, p in enumerate(profiles)
 )
+st.markdown(
+    f"**{escape(word)}** — {counts}. Preprocessing: {prep_label}"
+    + (". Each sentence's first word left out." if skip_first else ".")
+)
+casing = context_text.casing_note(view.infos, word, words_a.labels)
+if casing:
+    st.caption(casing)
+for warning in dict.fromkeys(p.warning for p in profiles if p.warning):
+    st.warning(escape(warning), icon="⚠️")
 
+level = f"{profiles[0].ci_level:.0%}"
 curves = [
     (
-        "self-similarity (mean cosine between occurrences)",
+        "self-similarity (mean cosine between occurrences in different sentences)",
         [
-            figures.Curve(f"A: {names[0]}", profiles[0].self_similarity, model=0),
-            figures.Curve(f"B: {names[1]}", profiles[1].self_similarity, model=1),
+            figures.Curve(
+                f"A: {names[0]}",
+                profiles[0].self_similarity,
+                model=0,
+                interval=(profiles[0].ci_low, profiles[0].ci_high),
+            ),
+            figures.Curve(
+                f"B: {names[1]}",
+                profiles[1].self_similarity,
+                model=1,
+                interval=(profiles[1].ci_low, profiles[1].ci_high),
+            ),
             figures.Curve(f"A: {names[0]} baseline", profiles[0].baseline, 0, True),
             figures.Curve(f"B: {names[1]} baseline", profiles[1].baseline, 1, True),
         ],
@@ -65,28 +105,17 @@ curves = [
 ]
 widgets.chart(figures.layer_curves_figure(curves, presentation=view.presentation), key="self_sim")
 st.caption(
-    "Self-similarity is 1 when every occurrence has the same vector (no context at all). The "
-    "baseline (dashed) is the anisotropy at that layer: the mean cosine between *different* "
-    "words. Subtracting it (Ethayarajh 2019) asks how much closer the occurrences are to each "
-    "other than any two words are."
+    "As Ethayarajh (2019) defines them: **self-similarity** is the mean cosine between the "
+    "word's occurrences in *different* sentences (pairs within one sentence are left out); it is "
+    "1 when every occurrence has the same vector (no context at all). Bars: "
+    f"{level} bootstrap interval over the occurrences. The **baseline** (dashed) is the "
+    "anisotropy at that layer: the mean cosine between *different* words in *different* "
+    "sentences. **Adjusted** = self-similarity − baseline: how much closer the occurrences are "
+    "to each other than any two words are."
 )
 
-st.markdown(
-    f"""
-**What to notice**
-
-- At the embedding layer (0) the occurrences differ only by their position embeddings; in
-  trained models self-similarity is highest there and falls with depth (Ethayarajh 2019).
-- **{widgets.escape_markdown(names[1])}** ({view.infos[1].sees}): in the middle layers the
-  occurrences of a word with several senses (*bank* of a river, *bank* with money) separate by
-  sense; the same-sense occurrences stay close in the picture below.
-- **{widgets.escape_markdown(names[0])}** ({view.infos[0].sees}): an occurrence can only reflect the
-  words *before* it. In "The bank raised its interest rates" GPT-2's *bank* has seen only "The",
-  so it cannot know which bank is meant; its vector differs from another sentence's *bank*
-  only through the left contextuality.
-- With random-weight models (the offline stand-ins) none of this emerges: it is learned.
-"""
-)
+bullets = context_text.notice_bullets(view.infos, (words_a, words_b), profiles, view.word_tokens())
+st.markdown("**What to notice**\n\n" + "\n".join(f"- {bullet}" for bullet in bullets))
 
 st.subheader(
     f"The occurrences among the other words (PCA, layers A {view.layers[0]} · B {view.layers[1]})"
@@ -108,7 +137,7 @@ widgets.chart(
 )
 st.caption(
     "Each model's words at its sidebar layer, projected by PCA; the occurrences of the word "
-    "are coloured by sentence. Move the layer sliders to watch them drift apart."
+    "are coloured by sentence. Move the layer sliders to see how far apart each layer puts them."
 )
 
 downloads = st.columns(2)

@@ -61,6 +61,11 @@ def test_describe_says_unlikely_to_be_chance_only_above_the_control():
     assert "unlikely to be chance" not in no_control and "random-weight control" in no_control
 
 
+def test_describe_says_when_the_control_scores_higher():
+    text = describe_rsa(result(0.0, p=0.5), NAMES, "word", control=result(0.24, ci_low=0.15))
+    assert "more than the trained models" in text and "as high" not in text
+
+
 def test_describe_negative_values_read_as_an_inverse_relation():
     text = describe_rsa(result(-0.3, p=0.9), NAMES, "word")
     assert "inverse relation" in text and "unalike" in text

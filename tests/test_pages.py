@@ -7,9 +7,18 @@ import streamlit as st
 from conftest import ROOT, charts
 from streamlit.testing.v1 import AppTest
 
+import embexplorer.compare
 import embexplorer.extract
 
 TIMEOUT = 120  # the first UMAP call compiles numba code
+
+
+class Runs(list):
+    """The trained models' runs; ``controls`` holds the random-weight copies' runs."""
+
+    def __init__(self):
+        super().__init__()
+        self.controls = []
 
 
 @pytest.fixture
@@ -17,14 +26,16 @@ def model_runs(monkeypatch, tiny_models_env):
     """Counts forward passes the app asks for, with fresh caches for each test."""
     st.cache_resource.clear()
     st.cache_data.clear()
-    calls = []
+    calls = Runs()
     real = embexplorer.extract.extract_hidden_states
 
     def counting(loaded, texts, *args, **kwargs):
-        calls.append((loaded.info.name, tuple(texts)))
+        runs = calls.controls if "(random weights" in loaded.info.name else calls
+        runs.append((loaded.info.name, tuple(texts)))
         return real(loaded, texts, *args, **kwargs)
 
     monkeypatch.setattr(embexplorer.extract, "extract_hidden_states", counting)
+    monkeypatch.setattr(embexplorer.compare, "extract_hidden_states", counting)
     return calls
 
 

@@ -107,19 +107,6 @@ def items_of(selection: Selection) -> tuple[align.Items, align.Items]:
     return cached_items(selection.for_items())
 
 
-def paired_sample(selection: Selection) -> tuple[np.ndarray, int]:
-    """The indices of the items the n x n statistics use, and how many items there are."""
-    n_items = items_of(selection)[0].n_items
-    return align.spread_sample(n_items, MAX_PAIRED_ITEMS, SAMPLE_SEED), n_items
-
-
-def compared_items(selection: Selection) -> tuple[align.Items, align.Items]:
-    """Both models' items for an n x n statistic: all of them, or the spread sample."""
-    index, n_items = paired_sample(selection)
-    items = items_of(selection)
-    return items if index.size == n_items else tuple(side.subset(index) for side in items)
-
-
 def layer_vectors(selection: Selection, which: int, keep: np.ndarray | None = None) -> np.ndarray:
     """Model ``which``'s items at its layer (only the rows ``keep``), preprocessed."""
     layer = items_of(selection)[which].vectors[selection.layers[which]]
@@ -153,27 +140,154 @@ def cached_joint(selection: Selection, method: str, dims: int) -> projection.Joi
 # --- Similarity page ------------------------------------------------------------------------------
 
 
-@st.cache_resource(
-    show_spinner="Comparing the two similarity structures: RSA, its permutation test, bootstrap CI and CKA…",
-    max_entries=64,
-)
-def cached_comparison(selection: Selection, metric: str, method: str) -> compare.Comparison:
-    items_a, items_b = compared_items(selection)
-    return compare.compare_items(
-        items_a,
-        items_b,
+def _score_settings(
+    selection: Selection, n_items: int, metric: str, method: str, exclude_same_word: bool
+) -> dict:
+    """The settings of :func:`compare.compare_items` for a selection, the same for the trained
+    models and their random-weight control."""
+    return dict(
         layer_a=selection.layers[0],
         layer_b=selection.layers[1],
         metric=metric,
         preprocessing=selection.preprocessing,
         method=method,
         permutations=compare.interactive_resamples(
-            items_a.n_items, APP_PERMUTATIONS, compare.INTERACTIVE_PERMUTATION_VALUES
+            n_items, APP_PERMUTATIONS, compare.INTERACTIVE_PERMUTATION_VALUES
         ),
         bootstraps=compare.interactive_resamples(
-            items_a.n_items, APP_BOOTSTRAPS, compare.INTERACTIVE_BOOTSTRAP_VALUES
+            n_items, APP_BOOTSTRAPS, compare.INTERACTIVE_BOOTSTRAP_VALUES
         ),
+        exclude_same_word=exclude_same_word,
     )
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def cached_distinct_items(selection: Selection) -> tuple[align.Items, align.Items]:
+    """Both models' shared items with every exact repeat of a sentence counted once."""
+    states = [cached_states(name, selection.texts) for name in selection.names]
+    return align.paired_items(
+        *states, unit=selection.unit, pooling=selection.pooling, drop_duplicate_sentences=True
+    )
+
+
+def distinct_items(selection: Selection) -> tuple[align.Items, align.Items]:
+    """The shared items a score is computed over: a sentence repeated exactly counts once (its
+    copies would pair every word with itself, which any two models find alike)."""
+    if not align.duplicate_sentences(selection.texts):
+        return items_of(selection)
+    items = cached_distinct_items(selection.for_items())
+    compare.check_distinct_items(
+        selection.texts, align.duplicate_sentences(selection.texts), items[0]
+    )
+    return items
+
+
+def paired_sample(selection: Selection) -> tuple[np.ndarray, int]:
+    """Which of the distinct shared items the n x n statistics use, and how many there are."""
+    n_items = distinct_items(selection)[0].n_items
+    return align.spread_sample(n_items, MAX_PAIRED_ITEMS, SAMPLE_SEED), n_items
+
+
+def sampled(items: tuple[align.Items, align.Items], index: np.ndarray):
+    """Both sides at ``index`` (the same items unchanged when the index takes them all)."""
+    if index.size == items[0].n_items:
+        return items
+    return tuple(side.subset(index) for side in items)
+
+
+def compared_items(selection: Selection) -> tuple[align.Items, align.Items]:
+    """The items of every n x n statistic: the distinct shared items, or their spread sample."""
+    return sampled(distinct_items(selection), paired_sample(selection)[0])
+
+
+@st.cache_resource(
+    show_spinner="Comparing the two similarity structures: RSA, its permutation test, bootstrap "
+    "CI and CKA…",
+    max_entries=64,
+)
+def cached_comparison(
+    selection: Selection, metric: str, method: str, exclude_same_word: bool = False
+) -> compare.Comparison:
+    items_a, items_b = compared_items(selection)
+    comparison = compare.compare_items(
+        items_a,
+        items_b,
+        **_score_settings(selection, items_a.n_items, metric, method, exclude_same_word),
+    )
+    comparison.duplicate_sentences = tuple(align.duplicate_sentences(selection.texts))
+    return comparison
+
+
+# --- the chance baseline: random-weight copies of both models -------------------------------------
+
+CONTROL_SEED = 0
+
+
+def cached_control_states(name: str, texts: tuple[str, ...], which: int) -> extract.HiddenStates:
+    """The hidden states of model ``which``'s random-weight copy (kept in the bounded states
+    cache); the copy itself is built, run and dropped inside, never cached."""
+    return shared_caches().states.get_or_compute(
+        ("control", name, texts, which, CONTROL_SEED),
+        lambda: compare.control_states(cached_model(name), which, texts, CONTROL_SEED),
+    )
+
+
+def control_ready(selection: Selection) -> bool:
+    """True when both control copies' hidden states are cached (no model run needed)."""
+    caches = shared_caches().states
+    return all(
+        ("control", name, selection.texts, which, CONTROL_SEED) in caches
+        for which, name in enumerate(selection.names)
+    )
+
+
+def _control_states(selection: Selection) -> list[extract.HiddenStates]:
+    return [
+        cached_control_states(name, selection.texts, which)
+        for which, name in enumerate(selection.names)
+    ]
+
+
+def _control_items(selection: Selection) -> tuple[align.Items, align.Items]:
+    """The control copies' items: the same distinct items, and the same sample, as the models'."""
+    items = align.paired_items(
+        *_control_states(selection),
+        unit=selection.unit,
+        pooling=selection.pooling,
+        drop_duplicate_sentences=True,
+    )
+    return sampled(items, paired_sample(selection)[0])
+
+
+@st.cache_resource(
+    show_spinner="Scoring the random-weight copies of both models the same way…", max_entries=32
+)
+def cached_control(
+    selection: Selection, metric: str, method: str, exclude_same_word: bool = False
+) -> compare.ControlResult:
+    """The Similarity page's scores for random-weight copies of both models, scored the same."""
+    items_a, items_b = _control_items(selection)
+    comparison = compare.compare_items(
+        items_a,
+        items_b,
+        **_score_settings(selection, items_a.n_items, metric, method, exclude_same_word),
+    )
+    return compare.ControlResult(
+        seed=CONTROL_SEED,
+        seeds=compare.control_seeds(CONTROL_SEED),
+        rsa=comparison.rsa,
+        cka=comparison.cka,
+        cka_debiased=comparison.cka_debiased,
+    )
+
+
+@st.cache_resource(
+    show_spinner="Comparing every layer of the random-weight copies…", max_entries=32
+)
+def cached_control_layer_matrix(selection: Selection, metric: str, method: str) -> np.ndarray:
+    """The Layers page's layer-by-layer matrix for the random-weight copies."""
+    items_a, items_b = _control_items(selection)
+    return layer_similarity_matrix(items_a, items_b, metric, selection.preprocessing, method)
 
 
 # --- Layers and Context pages (results over every layer) -----------------------------------------
@@ -210,11 +324,23 @@ def whole_sentences(items: align.Items, max_items: int) -> align.Items:
     max_entries=64,
 )
 def cached_context_profiles(
-    selection: Selection, word: str
+    selection: Selection, word: str, skip_first: bool = False
 ) -> tuple[word_context.ContextProfile, word_context.ContextProfile]:
     return tuple(
-        word_context.context_profile(side, word, selection.preprocessing)
+        word_context.context_profile(side, word, selection.preprocessing, skip_first=skip_first)
         for side in items_of(selection)
+    )
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def cached_word_tokens(selection: Selection) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
+    """Per model, each shared word item's own tokens (readable strings, "␣bank" for GPT-2's
+    "Ġbank"), in item order: two occurrences with the same tokens have the same input."""
+    states = [cached_states(name, selection.texts) for name in selection.names]
+    words = align.shared_words(*states)
+    return tuple(
+        [tuple(side.tokens[t] for t in members) for members in align.token_words(side, words)]
+        for side in states
     )
 
 
@@ -239,6 +365,19 @@ def cached_invariance(selection: Selection, seed: int, method: str) -> invarianc
 def cached_procrustes(selection: Selection) -> geometry.ProcrustesResult:
     """B rotated (and scaled) onto A, both centred."""
     return geometry.procrustes_align(*paired_vectors(selection), scale=True)
+
+
+PROCRUSTES_SHUFFLES = 100
+PROCRUSTES_BUDGET = 2e9  # shuffles x rank^3 (one rank x rank eigendecomposition per shuffle)
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def cached_procrustes_null(selection: Selection) -> geometry.ProcrustesNull:
+    """Procrustes disparity of the true pairing and of item-shuffled pairings (the scale)."""
+    vectors = paired_vectors(selection)
+    rank = min(vectors[0].shape[0], vectors[0].shape[1], vectors[1].shape[1])
+    shuffles = int(min(PROCRUSTES_SHUFFLES, max(10, PROCRUSTES_BUDGET // max(rank, 1) ** 3)))
+    return geometry.procrustes_shuffle_null(*vectors, n_shuffles=shuffles, scale=True)
 
 
 @dataclass(frozen=True)

@@ -95,7 +95,8 @@ def rotation(view: View, labels: list[str]) -> None:
     cells[4].metric(
         "Largest cosine change (M)",
         f"{demo.linear.max_cosine_change:.3f}",
-        help="M stretches some directions 100 times more than others, so angles change.",
+        help="M shrinks the two directions along which A's vectors are largest 100-fold (then "
+        "applies R), so angles change.",
     )
     cells[5].metric(f"RSA with B ({symbol}), after M", f"{demo.linear.rsa_with_b:.6f}")
     widgets.chart(
@@ -128,10 +129,13 @@ def rotation(view: View, labels: list[str]) -> None:
     st.caption(
         f"Model A ({names[0]}, layer {view.layers[0]}, preprocessing {prep_label}) in its first two "
         "dimensions, "
-        "before and after a random orthogonal matrix R (seeded) and a random non-orthogonal M. "
-        "R^T R = I keeps every length and angle, so the cosine heatmap and the RSA score cannot "
-        "change: a model's coordinates mean nothing on their own, only their relations do. That is "
-        "why two models can be compared at all. M changes angles, and the heatmap with them."
+        "before and after a random orthogonal matrix R (seeded) and a non-orthogonal M (the two "
+        "directions along which A's vectors are largest shrunk 100-fold, then R). R^T R = I keeps "
+        "every length and angle, so the cosine heatmap and the RSA score cannot change. That is "
+        "why RSA and CKA can compare two models whose dimensions do not correspond: they use "
+        "only the relations between items. It does not make coordinates meaningless: in trained "
+        "models single dimensions can stand out (see 'Rogue dimensions'), which a rotation would "
+        "hide without changing any cosine. M changes angles, and the heatmap with them."
     )
     downloads = st.columns(2)
     with downloads[0]:
@@ -153,15 +157,26 @@ def rotation(view: View, labels: list[str]) -> None:
 def procrustes(view: View, labels: list[str]) -> None:
     """B rotated onto A, and the items the two models place most differently."""
     alignment = view.procrustes()
+    null = view.procrustes_null()
     shown = np.argsort(-alignment.residuals, kind="stable")[:15]
     widths = (view.infos[0].hidden_size, view.infos[1].hidden_size)
     cells = st.columns([1, 3])
     cells[0].metric(
         "Disparity",
         f"{alignment.disparity:.3f}",
-        help="Sum of squared residuals over the sum of squares of centred A: 0 = the same shape "
-        "up to rotation and scale, 1 = nothing in common.",
+        help="Sum of squared residuals over the sum of squares of centred A, after the best "
+        "rotation and scaling of B: 0 = the same shape. It has no fixed 'unrelated' value: with "
+        "few items for many dimensions even unrelated points align closely, so read it against "
+        "the item-shuffled pairings.",
     )
+    cells[0].metric(
+        "Item-shuffled pairings",
+        f"{null.shuffled_mean:.2f} ± {null.shuffled.std():.2f}",
+        help=f"The disparity when B's items are shuffled before aligning ({null.shuffled.size} "
+        "seeded shuffles): the same two clouds of points, wrongly paired. A disparity well "
+        "below this means the pairing of items matters.",
+    )
+    cells[0].caption(procrustes_scale(null))
     cells[0].caption(
         f"Both centred; B ({widths[1]} wide) "
         + (
@@ -196,6 +211,17 @@ def procrustes(view: View, labels: list[str]) -> None:
     )
 
 
+def procrustes_scale(null) -> str:
+    """The disparity read against its item-shuffled pairings, in one or two sentences."""
+    beaten = int(np.sum(null.shuffled <= null.disparity))
+    return (
+        f"Disparity {null.disparity:.3f}; item-shuffled pairings give {null.shuffled_mean:.2f} ± "
+        f"{null.shuffled.std():.2f} ({beaten} of {null.shuffled.size} as low or lower). 0 is the "
+        "same shape; what unrelated pairings reach depends on the items and dimensions, so "
+        "compare with the shuffles rather than with 1."
+    )
+
+
 def rogue_dimensions(view: View, labels: list[str]) -> None:
     """The dimensions that decide most cosines, the largest tokens, and what preprocessing does."""
     names, titles = view.short_names, view.panel_titles
@@ -224,8 +250,8 @@ def rogue_dimensions(view: View, labels: list[str]) -> None:
     )
     st.caption(
         "Each dimension i adds u_i v_i / (‖u‖ ‖v‖) to the cosine of a pair; summed over all pairs, "
-        "a few dimensions with a large share decide most similarities (Timkey & van Schijndel "
-        f"2021). Preprocessing {prep_label}: standardising gives every dimension the same variance."
+        "when a few dimensions have a large share they decide most similarities (Timkey & van "
+        f"Schijndel 2021). Preprocessing {prep_label}: standardising gives every dimension the same variance."
     )
 
     tokens = view.items("token")

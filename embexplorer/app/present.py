@@ -10,6 +10,7 @@ import numpy as np
 
 from ..labels import correlation_symbol
 from ..rsa import RSAResult
+from .widgets import escape_markdown
 
 HEATMAP_MAX_ITEMS = 150  # above this a heatmap shows an evenly spaced sample of the items
 SCATTER_MAX_PAIRS = 20_000
@@ -44,7 +45,7 @@ def _correlation_sentence(rsa: RSAResult, names: tuple[str, str], unit: str) -> 
 
 def _control_sentence(rsa: RSAResult, control: RSAResult, unit: str) -> tuple[str, bool]:
     """What the random-weight score says, and whether the trained score is clearly above it
-    (above the control's CI, or its value when it has none)."""
+    (above the control's CI, or its value when it has none); clearly below is said too."""
     if not control.defined:
         return (
             f"For random-weight copies of both models the score is not defined ({control.reason}).",
@@ -56,8 +57,15 @@ def _control_sentence(rsa: RSAResult, control: RSAResult, unit: str) -> tuple[st
         f"Random-weight copies of the same two models give {symbol} = {control.value:.2f} on "
         f"the same {unit}s"
     )
+    lower = control.ci_low if np.isfinite(control.ci_low) else control.value
     if rsa.value > upper:
         return f"{text}; the trained models' excess over that is what training added.", True
+    if rsa.value < lower:
+        return (
+            f"{text}, more than the trained models: these agree less than untrained copies "
+            "would on the input alone (repeated words, shared prefixes, sentence membership).",
+            False,
+        )
     return (
         f"{text}, as high within its uncertainty: this agreement comes from the input "
         "(repeated words, shared prefixes, sentence membership), not from what the models learned.",
@@ -124,3 +132,85 @@ def sample_pairs(n_pairs: int, max_pairs: int, seed: int = 0) -> np.ndarray:
         return np.arange(n_pairs)
     rng = np.random.default_rng(seed)
     return np.sort(rng.choice(n_pairs, size=max_pairs, replace=False))
+
+
+def pairs_caption(comparison, unit: str) -> str:
+    """Items and pairs of a comparison (thousands separated), the same-word pairs among them and
+    the repeated sentences counted once, in one or a few plain sentences.
+
+    ``comparison`` is a :class:`embexplorer.compare.Comparison`.
+    """
+    rsa = comparison.rsa
+    parts = [f"{rsa.n_items:,} {unit}s · {rsa.n_pairs:,} pairs."]
+    if rsa.n_same_word_pairs:
+        same = (
+            f"{rsa.n_same_word_pairs:,} of {rsa.n_pairs:,} pairs are two occurrences of the same "
+            "word"
+        )
+        if rsa.same_word_excluded:
+            same += f"; they are left out, so {rsa.n_pairs_compared:,} pairs are compared"
+        parts.append(same + ".")
+    repeats = comparison.duplicate_sentences
+    if repeats:
+        listed = ", ".join(f"S{index + 1}" for index in repeats[:10])
+        more = f" and {len(repeats) - 10:,} more" if len(repeats) > 10 else ""
+        parts.append(
+            f"{len(repeats):,} sentence(s) ({listed}{more}) repeat an earlier one exactly and are "
+            "counted once: their copies would pair every word with itself."
+        )
+    return " ".join(parts)
+
+
+def shared_token_note(shared: list[dict], labels: list[str], names: tuple[str, str]) -> str:
+    """The note listing the words that share one model token (or one [UNK]) with another word.
+
+    ``shared`` is :attr:`embexplorer.compare.Comparison.items_sharing_tokens`.
+    """
+    shown = [
+        f"**{escape_markdown(labels[entry['index']])}** "
+        f"({', '.join(names['AB'.index(tag)] for tag in entry['models'])})"
+        for entry in shared[:15]
+    ]
+    more = f", and {len(shared) - 15:,} more" if len(shared) > 15 else ""
+    return (
+        f"{len(shared):,} word(s) share a model token with another word (one token such as "
+        "'://' or '...' spanning two words, or one [UNK] covering several), so part or all of "
+        f"their vector is the other word's: {', '.join(shown)}{more}."
+    )
+
+
+def projection_notice(infos) -> str:
+    """The Projection page's "what to notice", true for any sentences: what a causal model's
+    vectors can depend on is said only for a model that is causal (``ModelInfo.kind``)."""
+    causal = [info.short_name for info in infos if info.kind == "causal"]
+    if causal:
+        names = " and ".join(escape_markdown(name) for name in dict.fromkeys(causal))
+        context = (
+            f"{names} is causal: a word's vector depends only on the words before it, so with "
+            "**order** on its path runs through context it has already seen, and two sentences "
+            "that start with the same word give that word the same vector whatever follows."
+        )
+    else:
+        context = (
+            "Both models are bidirectional: every word's vector depends on the whole sentence, "
+            "the words after it included."
+        )
+    return (
+        f"What to notice: {context} In trained GPT-2 the raw layers are dominated by a few huge "
+        "dimensions: try mean-centring."
+    )
+
+
+def score_text(value: float, spec: str = ".2f") -> str:
+    """A score for display: "not defined" for NaN, and never "-0.00" for a value that rounds
+    to zero.
+
+    Examples
+    --------
+    >>> score_text(-0.001), score_text(0.238), score_text(float("nan"))
+    ('0.00', '0.24', 'not defined')
+    """
+    if not np.isfinite(value):
+        return "not defined"
+    text = format(value, spec)
+    return text[1:] if text.startswith("-") and float(text) == 0 else text

@@ -152,7 +152,7 @@ def _setting_controls(infos: tuple[ModelInfo, ModelInfo]) -> tuple[int, int]:
         list(PREPROCESSING_LABELS),
         key="prep",
         format_func=PREPROCESSING_LABELS.get,
-        help="Mean-centring removes the common direction that makes raw GPT-2 cosines all near 1; "
+        help="Mean-centring removes the common direction that makes raw cosines of a trained GPT-2 all near 1; "
         "standardising also evens out a few 'rogue' dimensions with huge values.",
     )
     bar.selectbox(

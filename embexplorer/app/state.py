@@ -148,6 +148,8 @@ def url_fields() -> dict[str, UrlField]:
         # Similarity page
         "metric": UrlField("cosine", geometry.METRICS),
         "rsa": UrlField("spearman", RSA_METHODS),
+        "control": UrlField("auto", ("auto", "on", "off")),
+        "exclude_same": UrlField(False),
         # Layers / Geometry / Context pages
         "layer_method": UrlField("spearman", LAYER_METHODS),
         "log_scree": UrlField(True),
@@ -160,6 +162,8 @@ def url_fields() -> dict[str, UrlField]:
         "k": UrlField(5, tuple(range(1, MAX_NEIGHBOURS + 1))),
         "overlap": UrlField(False),
         "views": UrlField(""),
+        "skip_first": UrlField(False),
+        "layer_control": UrlField(False),
     }
 
 

@@ -84,9 +84,27 @@ class View:
 
     # Similarity page
 
-    def comparison(self, metric: str, method: str) -> compare.Comparison:
-        """Both models' matrices, RSA and CKA over the shared items at the sidebar's layers."""
-        return caching.cached_comparison(self.selection.paired().at_layers(), metric, method)
+    def comparison(
+        self, metric: str, method: str, exclude_same_word: bool = False
+    ) -> compare.Comparison:
+        """Both models' matrices, RSA and CKA over the shared items at the sidebar's layers
+        (a sentence repeated exactly counts once)."""
+        return caching.cached_comparison(
+            self.selection.paired().at_layers(), metric, method, exclude_same_word
+        )
+
+    def control(
+        self, metric: str, method: str, exclude_same_word: bool = False
+    ) -> compare.ControlResult:
+        """The same scores for random-weight copies of both models (runs each copy once, one
+        at a time; only their hidden states are cached)."""
+        return caching.cached_control(
+            self.selection.paired().at_layers(), metric, method, exclude_same_word
+        )
+
+    def control_ready(self) -> bool:
+        """True when the random-weight copies' hidden states are cached (no model run)."""
+        return caching.control_ready(self.selection)
 
     # Layers page
 
@@ -99,6 +117,16 @@ class View:
         items = self.items()[0]
         return caching.whole_sentences(items, caching.MAX_PROFILE_ITEMS).n_items, items.n_items
 
+    def compared_items(self) -> tuple[align.Items, align.Items]:
+        """The shared items the scores use (a sentence repeated exactly counts once)."""
+        return caching.compared_items(self.selection.paired().for_items())
+
+    def control_layer_matrix(self, metric: str, method: str) -> np.ndarray:
+        """:meth:`layer_matrix` for random-weight copies of both models."""
+        return caching.cached_control_layer_matrix(
+            self.selection.paired().all_layers(), metric, method
+        )
+
     def layer_profiles(self, preprocessing: str) -> tuple[LayerProfile, LayerProfile]:
         """Per-layer anisotropy, norm, intra-sentence similarity and PC1 share, both models."""
         selection = replace(self.selection.for_items(), preprocessing=preprocessing)
@@ -107,10 +135,15 @@ class View:
     # Context page
 
     def context_profiles(
-        self, word: str
+        self, word: str, skip_first: bool = False
     ) -> tuple[word_context.ContextProfile, word_context.ContextProfile]:
-        """Self-similarity of ``word``'s occurrences at every layer, both models."""
-        return caching.cached_context_profiles(self.selection.all_layers("word"), word)
+        """Self-similarity of ``word``'s occurrences at every layer, both models (Ethayarajh's
+        definitions; ``skip_first`` leaves out each sentence's first word)."""
+        return caching.cached_context_profiles(self.selection.all_layers("word"), word, skip_first)
+
+    def word_tokens(self) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
+        """Per model, the tokens of each shared word item (readable strings)."""
+        return caching.cached_word_tokens(self.selection.for_items("word"))
 
     # Geometry page
 
@@ -123,6 +156,10 @@ class View:
 
     def procrustes(self) -> geometry.ProcrustesResult:
         return caching.cached_procrustes(self.selection.paired().at_layers())
+
+    def procrustes_null(self) -> geometry.ProcrustesNull:
+        """The disparity beside its value for item-shuffled pairings of the same vectors."""
+        return caching.cached_procrustes_null(self.selection.paired().at_layers())
 
     def rogue_dimensions(self, exclude_first: bool) -> caching.RogueDimensions:
         return caching.cached_rogue_dimensions(self.selection.paired().at_layers(), exclude_first)

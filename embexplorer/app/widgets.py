@@ -206,3 +206,37 @@ def layer_picker_chart(fig, key: str) -> None:
         on_select=lambda: _use_picked_layers(key),
         selection_mode="points",
     )
+
+
+# Similarity page: the random-weight baseline
+
+CONTROL_AUTO_MAX_SENTENCES = 200  # above this the baseline (one more run of each model) is off
+
+
+def _store_control_choice() -> None:
+    """Callback: a click on the baseline toggle is the user's choice, kept in the link."""
+    st.session_state["control"] = "on" if st.session_state["control_toggle"] else "off"
+
+
+def control_toggle(container, n_sentences: int) -> bool:
+    """The "Show the random-weight baseline" toggle: on by default for up to
+    :data:`CONTROL_AUTO_MAX_SENTENCES` sentences, off above (it runs both models once more);
+    a click sticks (link setting ``control``: auto, on or off)."""
+    choice = st.session_state.get("control", "auto")
+    large = n_sentences > CONTROL_AUTO_MAX_SENTENCES
+    st.session_state["control_toggle"] = choice == "on" or (choice == "auto" and not large)
+    shown = container.toggle(
+        "Show the random-weight baseline",
+        key="control_toggle",
+        on_change=_store_control_choice,
+        help="Scores the same sentences with copies of both models whose weights are random "
+        "(same architectures and tokenizers): the agreement any two such models get from the "
+        "input alone. It runs each copy once (one at a time); on by default for up to "
+        f"{CONTROL_AUTO_MAX_SENTENCES} sentences, off above.",
+    )
+    if large and choice == "auto":
+        container.caption(
+            f"Off by default for more than {CONTROL_AUTO_MAX_SENTENCES} sentences (you have "
+            f"{n_sentences:,}): it runs both models once more."
+        )
+    return shown

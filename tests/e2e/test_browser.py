@@ -108,6 +108,8 @@ def test_similarity_page(app_server, page):
         >= 1
     )
     assert page.get_by_text("Spearman ρ").count() >= 1
+    # the chance baseline beside the score (random-weight copies, on by default)
+    page.get_by_text("random weights:").first.wait_for(timeout=FIRST_CHART_TIMEOUT_MS)
     page.screenshot(path=str(ARTIFACTS / "similarity.png"), full_page=False)
 
 

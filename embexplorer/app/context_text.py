@@ -1,0 +1,182 @@
+"""What the Context page says about one word: each sentence computed from the chosen word and
+sentences, so it is true for any input (no Streamlit calls).
+
+A claim about the current input ("the occurrences have the same tokens") is made only when it was
+checked; a finding about trained models (Ethayarajh 2019) is phrased as one.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..align import Items
+from ..contextuality import ContextProfile
+from ..models import ModelInfo
+from .widgets import escape_markdown
+
+# Two occurrences whose vectors differ by less than this (relative to their norm) at every layer
+# are the same vector up to batching noise.
+SAME_VECTOR_RTOL = 1e-5
+
+
+def _quoted(text: str) -> str:
+    return f"'{escape_markdown(text)}'"
+
+
+def casing_note(infos: tuple[ModelInfo, ModelInfo], word: str, labels: list[str]) -> str:
+    """How each model matches the word's occurrences: with case (GPT-2) or without (BERT
+    uncased); the forms of the word that occur in the sentences, when there are several."""
+    forms = sorted({label for label in labels if label.lower() == word.lower()})
+    cased = [info for info in infos if not info.lowercase]
+    uncased = [info for info in infos if info.lowercase]
+    pair = forms[:2] if len(forms) > 1 else [word[:1].upper() + word[1:], word.lower()]
+    if pair[0] == pair[1]:
+        return ""  # no letter case in this word (digits, CJK...)
+    parts = []
+    for info in cased:
+        parts.append(
+            f"{escape_markdown(info.short_name)} is cased: {_quoted(pair[0])} and "
+            f"{_quoted(pair[1])} are different words for it."
+        )
+    for info in uncased:
+        parts.append(
+            f"{escape_markdown(info.short_name)} lower-cases its input, so they are one word "
+            "for it."
+        )
+    if len(forms) > 1 and cased and uncased:
+        parts.append(
+            "In your sentences "
+            + ", ".join(_quoted(form) for form in forms)
+            + (" both occur" if len(forms) == 2 else " all occur")
+            + ", so the two models measure different sets of occurrences."
+        )
+    return (
+        " ".join(parts) + " Occurrences are matched by token identity, as Ethayarajh (2019) does."
+    )
+
+
+def _token_text(tokens: tuple[str, ...]) -> str:
+    return "+".join(tokens)
+
+
+def layer0_sentence(info: ModelInfo, word: str, occurrence_tokens: list[tuple[str, ...]]) -> str:
+    """What the occurrences of ``word`` differ by at the embedding layer, from their tokens."""
+    name = escape_markdown(info.short_name)
+    distinct = list(dict.fromkeys(occurrence_tokens))
+    if len(distinct) == 1:
+        return (
+            f"At layer 0 (embeddings) every occurrence of *{escape_markdown(word)}* in {name} is "
+            f"the same {'token' if len(distinct[0]) == 1 else 'tokens'} "
+            f"({_quoted(_token_text(distinct[0]))}), so their vectors differ "
+            "only by their position embeddings."
+        )
+    reasons = []
+    bare = {_token_text(t).replace("␣", "").replace("##", "") for t in distinct}
+    if len(bare) < len(distinct):
+        reasons.append("the word with and without a leading space is a different token")
+    if len({form.lower() for form in bare}) < len(bare):
+        reasons.append("the model is cased")
+    because = f" ({'; '.join(reasons)})" if reasons else ""
+    return (
+        f"At layer 0 (embeddings) the occurrences of *{escape_markdown(word)}* in {name} are "
+        f"not all the same tokens: {', '.join(_quoted(_token_text(t)) for t in distinct)}"
+        f"{because}. So they differ by more than their position embeddings."
+    )
+
+
+def trend_sentence(info: ModelInfo, profile: ContextProfile) -> str:
+    """How self-similarity changes from the embeddings to the last layer in these sentences."""
+    values, adjusted = profile.self_similarity, profile.adjusted
+    last = values.size - 1
+    if not (np.isfinite(values[0]) and np.isfinite(values[last])):
+        return ""
+    direction = (
+        "falls"
+        if values[last] < values[0] - 0.02
+        else "rises"
+        if values[last] > values[0] + 0.02
+        else "barely changes"
+    )
+    return (
+        f"In your sentences {escape_markdown(info.short_name)}'s self-similarity {direction} "
+        f"from {values[0]:.2f} at layer 0 to {values[last]:.2f} at layer {last} (adjusted: "
+        f"{adjusted[0]:.2f} to {adjusted[last]:.2f})."
+    )
+
+
+def _same_vector_pairs(items: Items, indices: np.ndarray) -> list[tuple[int, int]]:
+    """Pairs of occurrences (item indices) whose vectors are equal at every layer."""
+    pairs = []
+    vectors = items.vectors[:, indices, :].astype(np.float64)
+    for a in range(indices.size):
+        for b in range(a + 1, indices.size):
+            difference = np.linalg.norm(vectors[:, a] - vectors[:, b], axis=-1)
+            size = np.linalg.norm(vectors[:, a], axis=-1) + 1e-12
+            if np.all(difference <= SAME_VECTOR_RTOL * size):
+                pairs.append((int(indices[a]), int(indices[b])))
+    return pairs
+
+
+def context_sentence(info: ModelInfo, items: Items, profile: ContextProfile) -> str:
+    """What context an occurrence can use in this model, with an example from these sentences."""
+    name = escape_markdown(info.short_name)
+    word = escape_markdown(profile.word)
+    if info.kind != "causal":
+        return (
+            f"**{name}** (bidirectional): every occurrence also uses the words after it. In a "
+            "trained BERT the occurrences of a word with several senses (a river bank, a money "
+            "bank) move apart by sense in the middle and upper layers; see below whether yours do."
+        )
+    indices = profile.indices
+    earliest = int(indices[np.argmin(items.position[indices])])
+    sentence, position = int(items.sentence[earliest]), int(items.position[earliest])
+    if position == 0:
+        example = (
+            f"the *{word}* of S{sentence + 1} is its sentence's first word: it has seen nothing "
+            "before it, so it cannot reflect which sense is meant"
+        )
+    else:
+        before = [
+            items.labels[i]
+            for i in np.flatnonzero((items.sentence == sentence) & (items.position < position))
+        ]
+        example = (
+            f"the *{word}* of S{sentence + 1} has seen only "
+            f"{_quoted(' '.join(before[-6:]))}{' (and more before)' if len(before) > 6 else ''}"
+        )
+    text = f"**{name}** (causal): an occurrence reflects only the words before it; here {example}."
+    same = _same_vector_pairs(items, indices)
+    if same:
+        listed = ", ".join(
+            f"S{int(items.sentence[a]) + 1} and S{int(items.sentence[b]) + 1}" for a, b in same[:4]
+        )
+        text += (
+            f" The occurrences in {listed} get the same vector at every layer: the same tokens "
+            "up to and including the word, which a causal model cannot tell apart."
+        )
+    return text
+
+
+def notice_bullets(
+    infos: tuple[ModelInfo, ModelInfo],
+    items: tuple[Items, Items],
+    profiles: tuple[ContextProfile, ContextProfile],
+    tokens: tuple[list[tuple[str, ...]], list[tuple[str, ...]]],
+) -> list[str]:
+    """The "What to notice" bullets for one word, each checked on the current sentences (or
+    phrased as a finding about trained models)."""
+    bullets = []
+    for which in (0, 1):
+        occurrence_tokens = [tokens[which][i] for i in profiles[which].indices]
+        bullets.append(layer0_sentence(infos[which], profiles[which].word, occurrence_tokens))
+    trends = [trend_sentence(infos[which], profiles[which]) for which in (0, 1)]
+    bullets.append(
+        " ".join(t for t in trends if t)
+        + " In trained GPT-2 and BERT self-similarity is highest at the embeddings and falls "
+        "with depth, most in the upper layers (Ethayarajh 2019); random-weight models (like the "
+        "offline test stand-ins) show no such learned trend."
+    )
+    bullets.extend(
+        context_sentence(infos[which], items[which], profiles[which]) for which in (0, 1)
+    )
+    return bullets
