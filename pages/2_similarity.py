@@ -60,11 +60,16 @@ try:
     comparison = view.comparison(metric, method, exclude_same)
 except ValueError as error:
     message = widgets.escape_markdown(error)
-    st.info(
-        message
-        if message.startswith("RSA is not defined")
-        else f"Nothing to compare yet: {message}."
-    )
+    if not message.startswith("RSA is not defined"):
+        st.info(f"Nothing to compare yet: {message}.")
+        st.stop()
+    # Degenerate input (e.g. one sentence repeated): the same card, every number "not defined",
+    # and why.
+    card = st.container(border=True)
+    for cell, label in zip(card.columns(4), ("Spearman ρ", "Pearson r", "p", "Linear CKA")):
+        cell.metric(label, "not defined")
+    card.markdown("Every score is **not defined** for these sentences:")
+    card.info(message)
     st.stop()
 
 rsa = comparison.rsa
