@@ -25,7 +25,7 @@ number = int(st.session_state["step"])
 step = lesson.STEPS[number - 1]
 total = len(lesson.STEPS)
 
-row = st.columns([1, 6, 1], vertical_alignment="center")
+row = st.columns([3, 10, 3], vertical_alignment="center")
 row[0].button(
     "Previous",
     on_click=_move,
@@ -50,16 +50,17 @@ text, chart = st.columns([2, 3], gap="large")
 with text:
     st.markdown(step.text)
     st.latex(step.latex)
+    aside = st.container()  # what the loaded models' numbers show (said only when true)
     path, title = lesson.full_page(step)
     link = st.container()  # filled after the chart: the link carries what the step chose
     st.caption(
-        "This step's sentences: "
+        "Sentences: "
         + " · ".join(f"“{widgets.escape_markdown(t)}”" for t in step.texts)
-        + ". The lesson uses its own sentences (the sidebar's text box is for the other pages); "
-        "the models, layers, pooling and preprocessing are the sidebar's."
+        + " (the lesson's own: the sidebar's text box is for the other pages; its models, "
+        "layers, pooling and preprocessing apply here)."
     )
 with chart:
-    extra = step.draw(lesson.step_view(view, step.texts))
+    extra = step.draw(lesson.step_view(view, step.texts), aside)
 link.page_link(
     path,
     label=f"Open this in the full page ({title})",

@@ -9,7 +9,7 @@ from test_pages import TIMEOUT, assert_clean, model_runs  # noqa: F401 - model_r
 
 from embexplorer.app import lesson
 
-CAUSAL_CLAIM = "is 1 at every layer"
+CAUSAL_CLAIM = "1 at every layer (the same vector)"
 
 
 def lesson_page(step: int | None = None) -> AppTest:

@@ -21,6 +21,7 @@ from .explore_sections import SAVABLE_PAGES
 from .state import LESSON_STEPS
 from .view import View
 
+CHART_HEIGHT = 430  # px: the step's chart fits beside its text on a 1280x720 projector
 EXACT = 1e-6  # a cosine this close to 1 is "exactly 1" (floating-point rounding only)
 
 
@@ -32,7 +33,9 @@ class Step:
     text: str  # 2-4 sentences, true for any two models
     texts: tuple[str, ...]
     latex: str
-    draw: Callable[[View], dict | None]  # returns extra settings for the full page's link
+    # draws the chart; model-specific sentences go to ``aside`` (the text column); returns extra
+    # settings for the full page's link
+    draw: Callable[[View, object], dict | None]
     page: str  # a key of SAVABLE_PAGES: the full page that shows more
 
 
@@ -43,6 +46,17 @@ def step_view(view: View, texts: tuple[str, ...]) -> View:
     return replace(view, selection=selection, warnings=())
 
 
+def _chart(fig, key: str, fit: bool = True) -> None:
+    if fit:
+        fig.update_layout(height=min(fig.layout.height or CHART_HEIGHT, CHART_HEIGHT))
+    widgets.chart(fig, key=key)
+
+
+def _short_titles(view: View) -> list[str]:
+    """Panel titles short enough for two panels in the lesson's narrower chart column."""
+    return [f"{'AB'[w]} ({view.infos[w].kind}) · layer {view.layers[w]}" for w in (0, 1)]
+
+
 def _model_name(view: View, which: int) -> str:
     return f"{'AB'[which]}: {view.short_names[which]} ({view.infos[which].kind})"
 
@@ -51,38 +65,35 @@ def causal_sentences(view: View, curves) -> list[str]:
     """What the curves of the two "bank"s show, said only where it is true for these models."""
     said = []
     for which, (info, curve) in enumerate(zip(view.infos, curves, strict=True)):
-        name = f"Model {'AB'[which]} ({info.short_name}, {info.kind})"
+        name = f"**{'AB'[which]}** ({info.short_name}, {info.kind})"
         below = np.flatnonzero(curve < 1 - EXACT)
         if info.kind == "causal" and below.size == 0:
             said.append(
-                f"{name}: the cosine is 1 at every layer (the same vector, to rounding): both 'bank's follow the same "
-                "words, and a causal model sees nothing after them."
+                f"{name}: 1 at every layer (the same vector): it sees only the words up to "
+                "'bank', the same in both sentences."
             )
         elif info.kind != "causal" and below.size:
-            said.append(
-                f"{name}: the cosine falls below 1 from layer {below[0]} on: a bidirectional "
-                "model already sees how each sentence goes on."
-            )
+            said.append(f"{name}: below 1 from layer {below[0]} on: it sees each whole sentence.")
     return said
 
 
-def causal_step(view: View) -> None:
+def causal_step(view: View, aside) -> None:
     items = view.items("word")[0]
     first, second = contextuality.occurrences(items, "bank")[:2]
     curves = view.pair_curves(int(first), int(second))
     names = [_model_name(view, which) for which in (0, 1)]
     labels = items.display_labels()
-    widgets.chart(
+    for sentence in causal_sentences(view, curves):
+        aside.markdown(f"- {sentence}")
+    _chart(
         figures.pair_depth_figure(
             *curves, names, f"{labels[first]} · {labels[second]}", view.presentation
         ),
         key="lesson_causal",
     )
-    for sentence in causal_sentences(view, curves):
-        st.markdown(f"- {sentence}")
 
 
-def distance_step(view: View) -> dict[str, str]:
+def distance_step(view: View, aside) -> dict[str, str]:
     metric = st.segmented_control(
         "Measure",
         ["cosine", "euclidean"],
@@ -92,12 +103,12 @@ def distance_step(view: View) -> dict[str, str]:
         format_func=METRIC_LABELS.get,
     )
     comparison = view.comparison(metric, st.session_state.get("rsa", "spearman"))
-    widgets.chart(
+    _chart(
         figures.heatmap_pair_figure(
             comparison.matrix_a,
             comparison.matrix_b,
             comparison.labels,
-            view.panel_titles,
+            _short_titles(view),
             metric=metric,
             presentation=view.presentation,
         ),
@@ -106,22 +117,23 @@ def distance_step(view: View) -> dict[str, str]:
     return {"metric": metric}
 
 
-def pca_step(view: View) -> None:
+def pca_step(view: View, aside) -> None:
     spectra = view.spectra()
     n90 = [geometry.n_components_for_variance(s.explained_variance_ratio, 0.9) for s in spectra]
-    widgets.chart(
+    _chart(
         figures.spectrum_figure(
             [s.eigenvalues for s in spectra],
             [s.explained_variance_ratio for s in spectra],
-            view.panel_titles,
+            [_model_name(view, which) for which in (0, 1)],
             n90,
             presentation=view.presentation,
         ),
         key="lesson_spectrum",
+        fit=False,  # its legend needs the figure's own height
     )
 
 
-def rsa_step(view: View) -> None:
+def rsa_step(view: View, aside) -> None:
     method = st.session_state.get("rsa", "spearman")
     comparison = view.comparison("cosine", method)
     values_a, values_b, pair_labels = comparison.pair_values()
@@ -129,31 +141,32 @@ def rsa_step(view: View) -> None:
         f"RSA ({correlation_symbol(method)}) of these {comparison.rsa.n_pairs} pairs",
         widgets.number(comparison.rsa.value),
     )
-    widgets.chart(
+    _chart(
         figures.rsa_scatter_figure(
             values_a,
             values_b,
             pair_labels,
             comparison.fit_line(),
-            axis_titles=(f"cosine in {_model_name(view, 0)}", f"cosine in {_model_name(view, 1)}"),
+            axis_titles=("cosine in A", "cosine in B"),
             presentation=view.presentation,
         ),
         key="lesson_rsa",
     )
 
 
-def rotation_step(view: View) -> None:
+def rotation_step(view: View, aside) -> None:
     demo = view.invariance(0, st.session_state.get("rsa", "spearman"))
     change = demo.rotation.max_cosine_change
     cells = st.columns(2)
     cells[0].metric("Largest coordinate move", f"{demo.rotation.max_coordinate_change:.3g}")
     cells[1].metric(
         "Largest cosine change",
-        "0 (rounding only)" if change < EXACT else f"{change:.3g}",
-        help=f"max |cos(xR, yR) - cos(x, y)| over all pairs: {change:.1e}",
+        f"{change:.3f}",
+        help="max |cos(xR, yR) - cos(x, y)| over all pairs of items: "
+        + ("floating-point rounding only" if change < EXACT else f"{change:.3g}"),
     )
     labels = view.items("word")[0].display_labels()
-    widgets.chart(
+    _chart(
         figures.displacement_figure(
             [(f"{_model_name(view, 0)}: before and after R", demo.vectors, demo.rotation.vectors)],
             labels,
@@ -196,8 +209,8 @@ STEPS = (
         "Causal vs bidirectional attention",
         CAUSAL_TEXT,
         ("The bank of the river", "The bank of England"),
-        r"\text{causal: } h_t = f(w_1, \dots, w_t) \qquad "
-        r"\text{bidirectional: } h_t = f(w_1, \dots, w_T)",
+        r"\begin{gathered}\text{causal: } h_t = f(w_1, \dots, w_t) \\"
+        r"\text{bidirectional: } h_t = f(w_1, \dots, w_T)\end{gathered}",
         causal_step,
         "explore",
     ),
@@ -205,8 +218,8 @@ STEPS = (
         "Cosine vs Euclidean distance",
         DISTANCE_TEXT,
         BANK,
-        r"\cos(u, v) = \frac{u^\top v}{\lVert u \rVert \, \lVert v \rVert} \qquad "
-        r"d(u, v) = \lVert u - v \rVert_2",
+        r"\begin{gathered}\cos(u, v) = \frac{u^\top v}{\lVert u \rVert \, \lVert v \rVert} \\"
+        r"d(u, v) = \lVert u - v \rVert_2 = \sqrt{\textstyle\sum_i (u_i - v_i)^2}\end{gathered}",
         distance_step,
         "similarity",
     ),
@@ -214,8 +227,9 @@ STEPS = (
         "The PCA eigenproblem",
         PCA_TEXT,
         BANK + ("A cat sat on the warm mat.", "The dog slept by the door."),
-        r"\Sigma = \tfrac{1}{n} X^\top X \ (X \text{ centred}), \quad \Sigma w_k = \lambda_k w_k,"
-        r" \quad \text{explained}_k = \lambda_k / \textstyle\sum_j \lambda_j",
+        r"\begin{gathered}\Sigma = \tfrac{1}{n} X^\top X \ (X \text{ centred}), \quad "
+        r"\Sigma w_k = \lambda_k w_k \\ "
+        r"\text{explained}_k = \lambda_k / \textstyle\sum_j \lambda_j\end{gathered}",
         pca_step,
         "geometry",
     ),
@@ -231,8 +245,9 @@ STEPS = (
         "Rotation invariance",
         ROTATION_TEXT,
         BANK,
-        r"R^\top R = I \;\Rightarrow\; \cos(Ru, Rv) = \frac{u^\top R^\top R v}"
-        r"{\lVert Ru \rVert \lVert Rv \rVert} = \cos(u, v)",
+        r"\begin{gathered}R^\top R = I \;\Rightarrow\; \lVert Ru \rVert = \lVert u \rVert \\"
+        r"\cos(Ru, Rv) = \frac{u^\top R^\top R v}{\lVert Ru \rVert \lVert Rv \rVert}"
+        r" = \cos(u, v)\end{gathered}",
         rotation_step,
         "geometry",
     ),
