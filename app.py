@@ -10,6 +10,12 @@ PAGES = {
     "home": st.Page(
         lambda: home(), title="Home", icon=":material/home:", default=True, url_path="home"
     ),
+    "lesson": st.Page(
+        "pages/7_lesson.py",
+        title="Lesson",
+        icon=":material/school:",
+        url_path="lesson",
+    ),
     "projection": st.Page(
         "pages/1_projection.py",
         title="Projection",
@@ -72,8 +78,14 @@ so the app segments the text into words once and pools each model's pieces into 
         st.latex(
             r"\text{GPT-2: } h_t = f(w_1, \dots, w_t) \qquad \text{BERT: } h_t = f(w_1, \dots, w_T)"
         )
-        st.markdown("**Open a view**")
         params = link_params()
+        st.page_link(
+            PAGES["lesson"],
+            label="Start the lesson: the five ideas behind these views, one step at a time",
+            icon=":material/school:",
+            query_params={key: value for key, value in params.items() if key not in ("text", "t")},
+        )
+        st.markdown("**Open a view**")
         st.page_link(
             PAGES["projection"],
             label="Projection: PCA / UMAP / t-SNE, 2D or 3D",

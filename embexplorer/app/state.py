@@ -89,6 +89,7 @@ def is_local_folder(name: str) -> bool:
 
 
 MAX_NEIGHBOURS = 20  # the Explore page's k slider goes this far (fewer with few items)
+LESSON_STEPS = 5  # the Lesson page's steps (embexplorer.app.lesson.STEPS)
 MAX_SAVED_VIEWS = 10  # saved views kept in the link
 MAX_VIEWS_IN_URL = 6_000  # characters of the encoded list; a longer list is refused
 
@@ -164,6 +165,8 @@ def url_fields() -> dict[str, UrlField]:
         "views": UrlField(""),
         "skip_first": UrlField(False),
         "layer_control": UrlField(False),
+        # Lesson page
+        "step": UrlField(1, tuple(range(1, LESSON_STEPS + 1))),
     }
 
 

@@ -392,3 +392,41 @@ def screenshot_from(page, selector: str, name: str) -> None:
     page.locator(selector).first.evaluate("element => element.scrollIntoView({block: 'start'})")
     page.wait_for_timeout(300)
     page.screenshot(path=str(ARTIFACTS / name), full_page=False)
+
+
+# The guided lesson (issue 12, item 4), projected start to finish at 1280x720.
+LESSON_PAGES = ["Explore", "Similarity", "Geometry", "Similarity", "Geometry"]
+
+
+def test_lesson_walkthrough(app_server, browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    page = context.new_page()
+    try:
+        page.goto(f"{app_server['url']}/lesson?present=1")
+        for step in range(1, 6):
+            wait_for_charts(page, 1, FIRST_CHART_TIMEOUT_MS)
+            page.wait_for_timeout(500)
+            assert_no_exception(page)
+            assert page.get_by_text(f"Step {step} of 5").count() >= 1
+            assert f"step={step}" in page.url or step == 1
+            page.wait_for_function(  # this step's own content, not the last step's still shown
+                "t => document.body.innerText.includes(`Open this in the full page (${t}`)",
+                arg=LESSON_PAGES[step - 1],
+                timeout=60_000,
+            )
+            wait_for_charts(page, 1)
+            page.wait_for_timeout(500)
+            assert_no_exception(page)
+            assert page.evaluate(CLIPPED_LABELS) == []
+            if step == 1:
+                page.screenshot(path=str(ARTIFACTS / "lesson.png"))
+            else:
+                page.screenshot(path=str(ARTIFACTS / f"lesson_{step}.png"))
+            if step < 5:
+                page.get_by_role("button", name="Next").click()
+                page.wait_for_function(
+                    "n => document.body.innerText.includes(`Step ${n} of 5`)", arg=step + 1
+                )
+        assert page.get_by_role("button", name="Next").is_disabled()
+    finally:
+        context.close()
