@@ -66,7 +66,8 @@ except ValueError as error:
     # Degenerate input (e.g. one sentence repeated): the same card, every number "not defined",
     # and why.
     card = st.container(border=True)
-    for cell, label in zip(card.columns(4), ("Spearman ρ", "Pearson r", "p", "Linear CKA")):
+    labels = ("Spearman ρ", "Pearson r", "p", "Linear CKA")
+    for cell, label in zip(card.columns(4), labels, strict=True):
         cell.metric(label, "not defined")
     card.markdown("Every score is **not defined** for these sentences:")
     card.info(message)
