@@ -161,6 +161,19 @@ def _score_settings(
     )
 
 
+def _scored(
+    items: tuple[align.Items, align.Items],
+    selection: Selection,
+    metric: str,
+    method: str,
+    exclude_same_word: bool,
+) -> compare.Comparison:
+    """:func:`compare.compare_items` with the app's settings: models and controls alike."""
+    return compare.compare_items(
+        *items, **_score_settings(selection, items[0].n_items, metric, method, exclude_same_word)
+    )
+
+
 @st.cache_resource(show_spinner=False, max_entries=16)
 def cached_distinct_items(selection: Selection) -> tuple[align.Items, align.Items]:
     """Both models' shared items with every exact repeat of a sentence counted once."""
@@ -208,12 +221,7 @@ def compared_items(selection: Selection) -> tuple[align.Items, align.Items]:
 def cached_comparison(
     selection: Selection, metric: str, method: str, exclude_same_word: bool = False
 ) -> compare.Comparison:
-    items_a, items_b = compared_items(selection)
-    comparison = compare.compare_items(
-        items_a,
-        items_b,
-        **_score_settings(selection, items_a.n_items, metric, method, exclude_same_word),
-    )
+    comparison = _scored(compared_items(selection), selection, metric, method, exclude_same_word)
     comparison.duplicate_sentences = tuple(align.duplicate_sentences(selection.texts))
     return comparison
 
@@ -266,12 +274,7 @@ def cached_control(
     selection: Selection, metric: str, method: str, exclude_same_word: bool = False
 ) -> compare.ControlResult:
     """The Similarity page's scores for random-weight copies of both models, scored the same."""
-    items_a, items_b = _control_items(selection)
-    comparison = compare.compare_items(
-        items_a,
-        items_b,
-        **_score_settings(selection, items_a.n_items, metric, method, exclude_same_word),
-    )
+    comparison = _scored(_control_items(selection), selection, metric, method, exclude_same_word)
     return compare.ControlResult(
         seed=CONTROL_SEED,
         seeds=compare.control_seeds(CONTROL_SEED),
