@@ -32,6 +32,10 @@ Measurements (``--only`` selects some):
 ``corpus``
     1,000 bundled sentences: extraction throughput (tokens/s) batched / one sentence at a time,
     and the seconds from hidden states to a 2D PCA scatter of all tokens (``corpus_scatter``).
+``layer_step_browser``
+    In Chromium against a served app: the median time of one layer step of the Explore page's
+    layer animation (the slider runs in the browser, no server round trip) / the Projection
+    page's sidebar layer slider (a server rerun and redraw). Target <= 0.1 s on the value.
 
 Every in-process timing is the best of several runs (noise on a shared machine only adds time);
 medians are in the JSON. ``--quick`` uses fewer runs and subsets (extrapolated, and said so);
@@ -42,7 +46,7 @@ Layout (run from the repository root; nothing here is installed with the package
 
 ``core``
     Result rows, timing helpers, the run's settings, models and worker subprocesses.
-``extraction``, ``app_sessions``, ``scores``, ``corpus``
+``extraction``, ``app_sessions``, ``scores``, ``corpus``, ``browser``
     The measurements, by what they exercise.
 ``report``
     Machine info and the printed table.

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .app_sessions import measure_app_sessions, measure_warm_rerun, worker_app_session
+from .browser import measure_layer_step_browser
 from .core import SIZES, Bench, Result, Settings, UsageError, json_safe
 from .corpus import measure_corpus
 from .extraction import measure_extract_overhead
@@ -33,6 +34,7 @@ MEASUREMENTS = (
     "layer_matrix",
     "peak_rss_mb",
     "corpus",
+    "layer_step_browser",
 )
 UNITS = {"umap_first": "s", "umap_first_cold": "s", "peak_rss_mb": "MB", "corpus": "tokens/s"}
 
@@ -47,6 +49,7 @@ def run_measurements(bench: Bench, selected: Sequence[str], log: Callable[[str],
         ("corpus", lambda: measure_corpus(bench)),
         ("warm_rerun", lambda: measure_warm_rerun(bench)),
         ("umap_first+peak_rss_mb", lambda: measure_app_sessions(bench, chosen)),
+        ("layer_step_browser", lambda: measure_layer_step_browser(bench)),
     ]
     results: list[Result] = []
     for key, step in steps:

@@ -256,3 +256,131 @@ def build_gpt2_real_tokenizer_standin(
     tokenizer.save_pretrained(folder)
     model.save_pretrained(folder)
     return folder
+
+
+# --- a served app and Debian's Chromium, for the browser test and the browser benchmark ----------
+
+CHROMIUM = "/usr/bin/chromium"
+# Headless, as root, on a machine with no network: without the background-networking flags
+# Chromium keeps trying (and failing) to reach Google's hosts.
+CHROMIUM_ARGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+
+
+def free_port() -> int:
+    """A free TCP port on the loopback interface."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_app(root: Path, env: dict[str, str], log, port: int | None = None):
+    """``streamlit run app.py`` on a free loopback port; returns ``(process, url)``.
+
+    Wait for it with :func:`wait_until_healthy`; stop it with :func:`stop_app`.
+    """
+    import subprocess
+    import sys
+
+    port = port or free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=root,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    return process, f"http://127.0.0.1:{port}"
+
+
+def wait_until_healthy(url: str, process, timeout: float) -> None:
+    """Until the server answers its health check (or exits, or ``timeout`` seconds pass)."""
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"streamlit exited with status {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.read().strip() == b"ok":
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise TimeoutError(f"streamlit did not answer at {url} within {timeout:.0f} s")
+
+
+def stop_app(process) -> None:
+    """Stop a server started by :func:`start_app` (and only it), by its process."""
+    import subprocess
+
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def watch_animation(page, chart_js: str) -> int:
+    """Record a plotly animation's frames and ``plotly_animated`` events in the page (and every
+    mouse press), for :func:`layer_step_times`; returns the number of frames."""
+    return page.evaluate(
+        f"""() => {{ const gd = {chart_js}; window.__frames = []; window.__animated = [];
+            gd.on('plotly_animatingframe', e => window.__frames.push([performance.now(), e.name]));
+            gd.on('plotly_animated', () => window.__animated.push(performance.now()));
+            document.addEventListener('mousedown', () => {{ window.__down = performance.now(); }},
+                                      true);
+            return gd._transitionData._frames.length; }}"""
+    )
+
+
+def layer_step_times(page, chart_js: str, steps) -> list[float]:
+    """Click the animation slider's ticks ``steps`` one after the other; for each, the
+    milliseconds from the mouse press to plotly's ``plotly_animated`` event (all in the browser).
+
+    Call :func:`watch_animation` first. Raises AssertionError when a click lands on another layer.
+    """
+    ticks = page.evaluate(
+        f"""() => Array.from({chart_js}.querySelectorAll('.slider-tick-rect'), t => {{
+                const r = t.getBoundingClientRect(); return [r.left + r.width / 2, r.top]; }})"""
+    )
+    rail = page.evaluate(
+        f"() => {{ const r = {chart_js}.querySelector('.slider-rail-rect').getBoundingClientRect();"
+        " return r.top + r.height / 2; }"
+    )
+    times = []
+    for step in steps:
+        count = page.evaluate("window.__animated.length")
+        page.mouse.click(ticks[step][0], rail)
+        page.wait_for_function("n => window.__animated.length > n", arg=count, timeout=10_000)
+        active = page.evaluate(f"() => {chart_js}._fullLayout.sliders[0].active")
+        assert active == step, (active, step)
+        times.append(
+            page.evaluate("window.__animated[window.__animated.length - 1] - window.__down")
+        )
+    return times

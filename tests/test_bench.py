@@ -153,3 +153,16 @@ def test_stand_ins_load(tmp_path):
     assert [Path(name).parent for name in names] == [tmp_path, tmp_path]
     infos = [load_model(name).info for name in names]
     assert [(i.model_type, i.n_layers) for i in infos] == [("gpt2", 3), ("bert", 2)]
+
+
+@pytest.mark.e2e
+def test_layer_step_browser_row():
+    """The in-browser layer step (Explore's animation) against a server rerun, in Chromium."""
+    done = run_bench("--size", "tiny", "--json", "--only", "layer_step_browser")
+    assert done.returncode == 0, done.stderr
+    row = json.loads(done.stdout)["measurements"]["layer_step_browser"]
+    assert row["status"] == "ok", row["notes"]
+    assert ROW_FIELDS <= set(row)
+    assert row["target"] == 0.1 and row["target_of"] == "value"
+    assert 0 < row["value"] < 1 and row["baseline"] > 0
+    assert len(row["details"]["in_browser_s"]) >= 2

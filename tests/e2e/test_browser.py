@@ -4,6 +4,8 @@ import time
 
 import pytest
 
+from embexplorer.testing import layer_step_times, watch_animation
+
 from .conftest import ARTIFACTS
 
 pytestmark = pytest.mark.e2e
@@ -330,13 +332,7 @@ def test_explore_page(app_server, page):
     # layers you can play: Play and the slider run in the browser, with no websocket message
     animation = "document.querySelectorAll(\"[data-testid='stPlotlyChart'] .js-plotly-plot\")[1]"
     page.locator("[data-testid='stPlotlyChart']").nth(1).scroll_into_view_if_needed()
-    n_frames = page.evaluate(
-        f"""() => {{ const gd = {animation}; window.__frames = []; window.__animated = [];
-            gd.on('plotly_animatingframe', e => window.__frames.push([performance.now(), e.name]));
-            gd.on('plotly_animated', () => window.__animated.push(performance.now()));
-            document.addEventListener('mousedown', () => {{ window.__down = performance.now(); }}, true);
-            return gd._transitionData._frames.length; }}"""
-    )
+    n_frames = watch_animation(page, animation)
     assert n_frames >= 3
     page.wait_for_timeout(500)
     quiet_from = len(sent)
@@ -353,24 +349,7 @@ def test_explore_page(app_server, page):
     assert played == [str(f) for f in range(1, n_frames)] or played[-1] == str(n_frames - 1)
 
     # one slider step at a time: from the mouse press to plotly's "animated" event
-    ticks = page.evaluate(
-        f"""() => Array.from({animation}.querySelectorAll('.slider-tick-rect'), t => {{
-                const r = t.getBoundingClientRect(); return [r.left + r.width / 2, r.top]; }})"""
-    )
-    rail = page.evaluate(
-        f"() => {{ const r = {animation}.querySelector('.slider-rail-rect').getBoundingClientRect();"
-        " return r.top + r.height / 2; }"
-    )
-    steps_ms = []
-    for step in [0, *range(1, n_frames), 0]:
-        count = page.evaluate("window.__animated.length")
-        page.mouse.click(ticks[step][0], rail)
-        page.wait_for_function("n => window.__animated.length > n", arg=count, timeout=10_000)
-        active = page.evaluate(f"() => {animation}._fullLayout.sliders[0].active")
-        assert active == step
-        steps_ms.append(
-            page.evaluate("window.__animated[window.__animated.length - 1] - window.__down")
-        )
+    steps_ms = layer_step_times(page, animation, [0, *range(1, n_frames), 0])
     assert len(sent) == quiet_from, "playing or stepping layers must not talk to the server"
     worst = max(steps_ms)
     print(
