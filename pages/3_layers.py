@@ -20,6 +20,7 @@ if view is None:
     st.stop()
 
 names = (view.infos[0].short_name, view.infos[1].short_name)
+st.subheader("Layer-by-layer match")
 controls = widgets.controls_row()
 method = controls.segmented_control(
     "Compare layers by",
@@ -37,23 +38,23 @@ metric = widgets.metric_control(
     disabled=method == "cka",
     help="The item-by-item matrix RSA compares (CKA uses the vectors themselves).",
 )
-unit = view.paired_unit
-widgets.paired_unit_notice(view.unit)
-
-st.subheader("Layer-by-layer match")
-try:
-    matrix = view.layer_matrix(metric, method)
-except ValueError as error:
-    st.info(f"Nothing to compare yet: {widgets.escape_markdown(error)}.")
-    st.stop()
-
-show_control = st.toggle(
+left, right = st.columns([3, 2], gap="large")
+show_control = right.toggle(
     "Show the random-weight baseline",
     key="layer_control",
     help="The same matrix for copies of both models with random weights (same architectures and "
     "tokenizers), run once each on the same sentences: what any two such models share from the "
     "input alone (repeated words, shared prefixes, sentence membership).",
 )
+unit = view.paired_unit
+widgets.paired_unit_notice(view.unit)
+
+try:
+    matrix = view.layer_matrix(metric, method)
+except ValueError as error:
+    st.info(f"Nothing to compare yet: {widgets.escape_markdown(error)}.")
+    st.stop()
+
 control = None
 if show_control:
     try:
@@ -65,7 +66,6 @@ if show_control:
 fig = figures.layer_matrix_figure(
     matrix, names, method=method, selected=view.layers, presentation=view.presentation
 )
-left, right = st.columns([3, 2], gap="large")
 with left:
     widgets.layer_picker_chart(fig, key="layer_matrix")
 with right:
