@@ -32,6 +32,16 @@ Measurements (``--only`` selects some):
 ``corpus``
     1,000 bundled sentences: extraction throughput (tokens/s) batched / one sentence at a time,
     and the seconds from hidden states to a 2D PCA scatter of all tokens (``corpus_scatter``).
+``corpus_pages``
+    What a visitor waits for on a corpus of N bundled sentences (N = 200 and 1,000; ``--quick``:
+    1,000 only; ``--size tiny``: 30), one fresh worker process per N (AppTest), after both
+    models have run on the corpus (that run is timed apart and reported in the details):
+    ``page_first_view_<page>_<N>``, each page's first view in a new session, target <= 10 s;
+    ``page_setting_change_<page>_<N>``, its rerun after model A's layer slider moves, target
+    <= 2 s; both against the same on the app's 5 default sentences in the same process.
+    ``peak_rss_pages_<N>_mb``: the worker's peak memory after every page / the models' weights,
+    target <= 2,000 MB. The worker raises the server's token, character and cache limits so
+    every sentence is used (``corpus_pages.CORPUS_LIMITS``).
 
 Every in-process timing is the best of several runs (noise on a shared machine only adds time);
 medians are in the JSON. ``--quick`` uses fewer runs and subsets (extrapolated, and said so);
@@ -42,7 +52,7 @@ Layout (run from the repository root; nothing here is installed with the package
 
 ``core``
     Result rows, timing helpers, the run's settings, models and worker subprocesses.
-``extraction``, ``app_sessions``, ``scores``, ``corpus``
+``extraction``, ``app_sessions``, ``scores``, ``corpus``, ``corpus_pages``
     The measurements, by what they exercise.
 ``report``
     Machine info and the printed table.
