@@ -32,6 +32,17 @@ Measurements (``--only`` selects some):
 ``corpus``
     1,000 bundled sentences: extraction throughput (tokens/s) batched / one sentence at a time,
     and the seconds from hidden states to a 2D PCA scatter of all tokens (``corpus_scatter``).
+``corpus_pages``
+    What a visitor waits for on a corpus of N bundled sentences (N = 200 and 1,000; ``--quick``:
+    200 only, as 1,000 overran the worker's 900 s limit here; ``--size tiny``: 30), one fresh
+    worker process per N (AppTest), after both models have run on the corpus (that run is timed
+    apart and reported in the details):
+    ``page_first_view_<page>_<N>``, each page's first view in a new session, target <= 10 s;
+    ``page_setting_change_<page>_<N>``, its rerun after model A's layer slider moves, target
+    <= 2 s; both against the same on the app's 5 default sentences in the same process.
+    ``peak_rss_pages_<N>_mb``: the worker's peak memory after every page / the models' weights,
+    target <= 2,000 MB. The worker raises the server's token, character and cache limits so
+    every sentence is used (``corpus_pages.CORPUS_LIMITS``).
 ``layer_step_browser``
     In Chromium against a served app: the median time of one layer step of the Explore page's
     layer animation (the slider runs in the browser, no server round trip) / the Projection
@@ -46,7 +57,7 @@ Layout (run from the repository root; nothing here is installed with the package
 
 ``core``
     Result rows, timing helpers, the run's settings, models and worker subprocesses.
-``extraction``, ``app_sessions``, ``scores``, ``corpus``, ``browser``
+``extraction``, ``app_sessions``, ``scores``, ``corpus``, ``corpus_pages``, ``browser``
     The measurements, by what they exercise.
 ``report``
     Machine info and the printed table.

@@ -1,8 +1,9 @@
 """``warm_rerun``, ``umap_first`` and ``peak_rss_mb``: the Streamlit pages, through AppTest.
 
 ``warm_rerun`` runs in this process; ``umap_first`` and ``peak_rss_mb`` each run the pages in a
-fresh worker process (``worker_app_session``). This is the only benchmark module that imports
-Streamlit or the app's code, and only inside its functions.
+fresh worker process (``worker_app_session``). This module and ``corpus_pages`` (which reuses its
+helpers) are the only benchmark modules that import Streamlit or the app's code, and only inside
+their functions.
 """
 
 from __future__ import annotations
@@ -150,6 +151,16 @@ def current_rss_mb() -> float | None:
     return int(line.split()[1]) / 2**10 if line else None
 
 
+def models_weights_mb(names) -> float:
+    """The weights of the app's loaded models ``names``, in MB."""
+    cached_model = _app_cached_model()
+    weights = 0
+    for name in names:
+        model = cached_model(name).model
+        weights += sum(p.numel() * p.element_size() for p in model.parameters())
+    return weights / 2**20
+
+
 def worker_app_session(config: dict[str, Any]) -> dict[str, Any]:
     """One app process: open the Projection page, optionally click UMAP at a set time, optionally
     render the Similarity page, and report times and peak memory."""
@@ -196,13 +207,8 @@ def worker_app_session(config: dict[str, Any]) -> dict[str, Any]:
     for thread in _warm_up_threads():
         thread.join()  # the app compiles UMAP in every process: its memory belongs to the peak
     out["peak_rss_mb"], out["ru_maxrss_mb"] = peak_rss_mb()
-    cached_model = _app_cached_model()
-    weights = 0
-    for name in config["models"]:
-        model = cached_model(name).model
-        weights += sum(p.numel() * p.element_size() for p in model.parameters())
-    out["weights_mb"] = weights / 2**20
-    out["device"] = cached_model(config["models"][0]).info.device
+    out["weights_mb"] = models_weights_mb(config["models"])
+    out["device"] = _app_cached_model()(config["models"][0]).info.device
     out["torch_threads"] = torch.get_num_threads()
     return out
 

@@ -20,6 +20,7 @@ from .app_sessions import measure_app_sessions, measure_warm_rerun, worker_app_s
 from .browser import measure_layer_step_browser
 from .core import SIZES, Bench, Result, Settings, UsageError, json_safe
 from .corpus import measure_corpus
+from .corpus_pages import measure_corpus_pages, worker_corpus_pages
 from .extraction import measure_extract_overhead
 from .report import format_report, machine_info
 from .scores import measure_layer_matrix, measure_permutations
@@ -34,6 +35,7 @@ MEASUREMENTS = (
     "layer_matrix",
     "peak_rss_mb",
     "corpus",
+    "corpus_pages",
     "layer_step_browser",
 )
 UNITS = {"umap_first": "s", "umap_first_cold": "s", "peak_rss_mb": "MB", "corpus": "tokens/s"}
@@ -49,6 +51,7 @@ def run_measurements(bench: Bench, selected: Sequence[str], log: Callable[[str],
         ("corpus", lambda: measure_corpus(bench)),
         ("warm_rerun", lambda: measure_warm_rerun(bench)),
         ("umap_first+peak_rss_mb", lambda: measure_app_sessions(bench, chosen)),
+        ("corpus_pages", lambda: measure_corpus_pages(bench)),
         ("layer_step_browser", lambda: measure_layer_step_browser(bench)),
     ]
     results: list[Result] = []
@@ -130,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-WORKERS = {"app_session": worker_app_session}
+WORKERS = {"app_session": worker_app_session, "corpus_pages": worker_corpus_pages}
 
 
 def _run_worker(name: str, raw_config: str) -> int:

@@ -58,6 +58,11 @@ class BoundedCache:
         with self._lock:
             return key in self._entries
 
+    def keys(self) -> list[Hashable]:
+        """The cached keys, least recently used first."""
+        with self._lock:
+            return list(self._entries)
+
     def lookup(self, key: Hashable) -> tuple[bool, Any]:
         """(True, value) when ``key`` is cached (it becomes the most recent), else (False, None)."""
         with self._lock:

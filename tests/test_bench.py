@@ -107,6 +107,29 @@ def test_app_measurements_run(tiny_models_env):
     assert rows["peak_rss_mb"]["value"] > rows["peak_rss_mb"]["baseline"] > 0
 
 
+@pytest.mark.slow
+def test_corpus_pages_rows():
+    done = run_bench("--size", "tiny", "--quick", "--json", "--only", "corpus_pages")
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)["measurements"]
+    pages = ("projection", "similarity", "layers", "geometry", "context", "explore")
+    expected = {
+        f"{kind}_{page}_30" for kind in ("page_first_view", "page_setting_change") for page in pages
+    }
+    assert set(rows) == expected | {"peak_rss_pages_30_mb"}
+    for name, row in rows.items():
+        assert ROW_FIELDS <= set(row), name
+        assert row["status"] == "ok", row["notes"]
+        assert row["value"] > 0 and row["baseline"] > 0, name
+        assert row["target_of"] == "value" and isinstance(row["met"], bool), name
+    assert rows["page_first_view_similarity_30"]["target"] == 10.0
+    assert rows["page_setting_change_layers_30"]["target"] == 2.0
+    assert rows["peak_rss_pages_30_mb"]["target"] == 2000.0
+    details = rows["page_first_view_projection_30"]["details"]
+    assert details["sentences_used"] == 30 and details["model_runs_during_pages"] == 0
+    assert rows["peak_rss_pages_30_mb"]["value"] > rows["peak_rss_pages_30_mb"]["baseline"]
+
+
 @pytest.mark.parametrize(
     "args",
     [
