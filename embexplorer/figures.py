@@ -1438,3 +1438,68 @@ def layer_animation_figure(
     # Below the plots: the slider (its ticks and labels), then the legend, clear of each other.
     fig.update_layout(margin=dict(b=200), legend=dict(y=-0.36, yanchor="top"))
     return fig
+
+
+def heatmap_animation_figure(
+    matrices_a: np.ndarray,
+    matrices_b: np.ndarray,
+    labels: Sequence[str],
+    titles: Sequence[str],
+    presentation: bool = False,
+    start: int = 0,
+) -> go.Figure:
+    """Both models' cosine heatmaps at every layer in one figure, with a layer slider and Play
+    that run in the browser (plotly frames, no server round trip).
+
+    Parameters
+    ----------
+    matrices_a, matrices_b : array-like of shape (n_layers, n_items, n_items)
+        Each model's item-by-item cosines at every layer (the same items; depths may differ: the
+        slider pairs layers by relative depth, as :func:`layer_animation_figure` does).
+    labels : sequence of str
+    titles : two str
+    start : int
+        The slider position shown first.
+
+    Notes
+    -----
+    One shared diverging scale over [-1, 1] centred on 0, as :func:`heatmap_pair_figure`, so a
+    colour means the same cosine in both panels and at every layer. Values are sent as float32.
+    """
+    stacks = [np.asarray(m, dtype=np.float32) for m in (matrices_a, matrices_b)]
+    n = len(labels)
+    for name, stack in zip(("matrices_a", "matrices_b"), stacks, strict=True):
+        if stack.ndim != 3 or stack.shape[1:] != (n, n):
+            raise ValueError(
+                f"{name} must have shape (n_layers, {n}, {n}) for {n} labels; got {stack.shape}"
+            )
+    n_frames = max(len(stack) for stack in stacks)
+    depths = [_depth_map(n_frames, len(stack)) for stack in stacks]
+    start = int(np.clip(start, 0, n_frames - 1))
+    fig = heatmap_pair_figure(
+        stacks[0][depths[0][start]],
+        stacks[1][depths[1][start]],
+        labels,
+        titles,
+        metric="cosine",
+        presentation=presentation,
+    )
+    fig.frames = [
+        go.Frame(
+            name=str(frame),
+            data=[
+                go.Heatmap(z=stack[depth[frame]])
+                for stack, depth in zip(stacks, depths, strict=True)
+            ],
+            traces=[0, 1],
+        )
+        for frame in range(n_frames)
+    ]
+    same_depth = depths[0] == depths[1]
+    slider_labels = [
+        str(depths[0][frame]) if same_depth else f"A {depths[0][frame]} · B {depths[1][frame]}"
+        for frame in range(n_frames)
+    ]
+    fig.update_layout(**_animation_controls(slider_labels, start, redraw=True))
+    fig.update_layout(margin=dict(b=170))
+    return fig

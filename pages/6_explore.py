@@ -53,6 +53,9 @@ sections.neighbour_lists(view, items, k)
 st.subheader("Layers you can play")
 sections.layer_animation(view, items, lit)
 
+st.subheader("Heatmaps you can play")
+sections.heatmap_animation(view, items)
+
 st.subheader("Follow a pair through depth")
 sections.pair_through_depth(view, items)
 

@@ -42,7 +42,7 @@ def test_explore_page_draws_every_section(request):
     runs = request.getfixturevalue("model_runs")
     at = explore()
     assert_clean(at)
-    panels, layers, pair = charts(at)
+    panels, layers, heatmaps, pair = charts(at)
     assert panel_traces(panels, 0) and panel_traces(panels, 1)
     # Layers you can play: one frame per layer of the deeper model, Play and a slider that
     # animate in the browser
@@ -70,7 +70,7 @@ def test_search_highlights_matches_in_both_panels():
     labels = at.selectbox(key=sections.PICKED).options
     expected = {i for i, label in enumerate(labels) if label.startswith("bank")}
     assert len(expected) == 4
-    panels, layers, _ = charts(at)
+    panels, layers, _heatmaps, _pair = charts(at)
     assert lit_items(panels, 0) == lit_items(panels, 1) == expected
     assert lit_items(layers, 0) == expected  # the animation too
     assert any("4 of" in m.value and "match" in m.value for m in at.markdown)
@@ -165,7 +165,7 @@ def test_overlap_colouring_states_its_chance_level():
 def test_pair_through_depth_says_causal_identity_only_when_true():
     at = explore(text=TWO_BANKS)
     assert_clean(at)
-    pair = charts(at)[2]
+    pair = charts(at)[-1]
     curve_a = plotly_array(next(t for t in pair["data"] if t["name"].startswith("A: "))["y"])
     assert np.allclose(curve_a, 1.0)  # same words before "bank": same GPT-2 vector
     assert any("cosine exactly 1 at every layer" in c.value for c in at.caption)
@@ -233,7 +233,7 @@ def test_tokens_fall_back_to_words():
     at = explore(unit="token")
     assert_clean(at)
     assert any("cannot be compared one to one" in i.value for i in at.info)
-    assert len(charts(at)) == 3
+    assert len(charts(at)) == 4  # panels, layers, heatmaps, pair
 
 
 # --- the helpers ----------------------------------------------------------------------------------
@@ -284,3 +284,18 @@ def test_highlight_marks_the_same_items_in_every_panel():
     )
     figures.highlight(fig, [4])
     assert [list(t.selectedpoints) for t in fig.data] == [[2], [0]]
+
+
+@pytest.mark.usefixtures("model_runs")
+def test_heatmaps_play_through_every_layer():
+    """Both models' cosine heatmaps at every layer, as frames the browser plays."""
+    at = explore()
+    assert_clean(at)
+    (spec,) = [c for c in charts(at) if c["data"] and c["data"][0]["type"] == "heatmap"]
+    assert len(spec["frames"]) == 4  # tiny GPT-2's 4 hidden states (the deeper model)
+    assert spec["layout"]["updatemenus"][0]["buttons"][0]["method"] == "animate"
+    assert len(spec["layout"]["sliders"][0]["steps"]) == 4
+    first = spec["frames"][0]["data"][0]["z"]
+    last = spec["frames"][-1]["data"][0]["z"]
+    assert plotly_array(first).shape == plotly_array(last).shape
+    assert not np.allclose(plotly_array(first), plotly_array(last))  # layers differ

@@ -467,6 +467,30 @@ def cached_layer_projections(selection: Selection, which: int) -> projection.Lay
     return projection.layer_aligned_projections(vectors, selection.preprocessing)
 
 
+# The animated heatmaps hold every layer's matrix in the page: at most this many items each.
+MAX_ANIMATED_HEATMAP_ITEMS = 60
+
+
+@st.cache_resource(show_spinner="Computing both models' cosines at every layer…", max_entries=16)
+def cached_layer_heatmaps(
+    selection: Selection, shown: tuple[int, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Both models' cosine matrices of the ``shown`` items at every layer (``all_layers``), each
+    layer preprocessed over all items first: arrays of shape (n_layers, len(shown), len(shown))."""
+    index = np.asarray(shown, dtype=np.int64)
+    return tuple(
+        np.stack(
+            [
+                geometry.cosine_similarity_matrix(
+                    geometry.preprocess(layer, selection.preprocessing)[index]
+                )
+                for layer in side.vectors
+            ]
+        )
+        for side in items_of(selection)
+    )
+
+
 @st.cache_resource(show_spinner=False, max_entries=64)
 def cached_pair_curves(selection: Selection, i: int, j: int) -> tuple[np.ndarray, np.ndarray]:
     """The cosine of items ``i`` and ``j`` at every layer, both models (``all_layers``)."""

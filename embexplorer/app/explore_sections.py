@@ -19,7 +19,8 @@ from ..align import Items, shorten
 from ..labels import PREPROCESSING_LABELS
 from . import state as link_state
 from . import tables, widgets
-from .present import describe_rsa
+from .caching import MAX_ANIMATED_HEATMAP_ITEMS
+from .present import describe_rsa, sample_indices
 from .view import View
 
 PANELS = "explore_panels"  # the linked panels' chart
@@ -269,6 +270,34 @@ def layer_animation(view: View, items: Items, lit) -> None:
         "or flip, and scaled to unit size (RMS radius 1), because vectors grow with depth; "
         f"the factors divided out range {', '.join(scales)}. Neither step changes a shape, an "
         "angle or a neighbour."
+    )
+
+
+def heatmap_animation(view: View, items: Items) -> None:
+    """Both models' cosine heatmaps through depth, played in the browser (a sample of a corpus)."""
+    shown = sample_indices(items.n_items, MAX_ANIMATED_HEATMAP_ITEMS)
+    matrices = view.layer_heatmaps(shown)
+    labels = items.display_labels()
+    deeper = 0 if len(matrices[0]) >= len(matrices[1]) else 1
+    fig = figures.heatmap_animation_figure(
+        *matrices,
+        [labels[i] for i in shown],
+        [f"{'AB'[w]}: {view.short_names[w]} ({view.infos[w].kind})" for w in (0, 1)],
+        presentation=view.presentation,
+        start=view.layers[deeper],
+    )
+    widgets.chart(fig, key="explore_heatmaps")
+    st.caption(
+        "The same cosine heatmaps as the Similarity page, at every layer: **▶ Play** or the "
+        f"slider change layer in your browser. Preprocessing: "
+        f"{PREPROCESSING_LABELS[view.preprocessing]}, over all "
+        "items of each layer."
+        + (
+            f" {items.n_items:,} items are too many to animate: {len(shown)} evenly spaced ones "
+            "are shown."
+            if len(shown) < items.n_items
+            else ""
+        )
     )
 
 

@@ -204,6 +204,11 @@ class View:
         selection = self.selection.paired().all_layers()
         return tuple(caching.cached_layer_projections(selection, which) for which in (0, 1))
 
+    def layer_heatmaps(self, shown) -> tuple[np.ndarray, np.ndarray]:
+        """Both models' cosines among the ``shown`` shared items at every layer."""
+        shown = tuple(int(i) for i in shown)
+        return caching.cached_layer_heatmaps(self.selection.paired().all_layers(), shown)
+
     def pair_curves(self, i: int, j: int) -> tuple[np.ndarray, np.ndarray]:
         """Cosine of shared items ``i`` and ``j`` at every layer, both models."""
         return caching.cached_pair_curves(self.selection.paired().all_layers(), i, j)
