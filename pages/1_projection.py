@@ -5,17 +5,14 @@ import streamlit as st
 from embexplorer import figures
 from embexplorer.app import geometry_sections, tables, widgets
 from embexplorer.app.present import projection_notice
-from embexplorer.app.sidebar import sidebar
+from embexplorer.app.sidebar import open_page
 from embexplorer.labels import PROJECTION_LABELS
 
-widgets.page_header(
+view = open_page(
     "Projection",
     "Each point is one item's vector at the chosen layer, projected to 2D/3D; "
     "each model in its own space, or both together after aligning B onto A.",
 )
-view = sidebar()
-if view is None:
-    st.stop()
 
 controls = widgets.controls_row()
 method = controls.segmented_control(

@@ -16,7 +16,7 @@ from embexplorer.app.present import (
     score_text,
     shared_token_note,
 )
-from embexplorer.app.sidebar import sidebar
+from embexplorer.app.sidebar import open_page
 from embexplorer.labels import (
     PREPROCESSING_LABELS,
     RSA_METHOD_LABELS,
@@ -24,14 +24,11 @@ from embexplorer.labels import (
 )
 from embexplorer.rsa import RSA_METHODS
 
-widgets.page_header(
+view = open_page(
     "Similarity & RSA",
     "Every cell compares two items within one model. RSA then asks: do the two models "
     "find the same pairs alike?",
 )
-view = sidebar()
-if view is None:
-    st.stop()
 
 controls = widgets.controls_row()
 metric = widgets.metric_control(controls)

@@ -6,18 +6,15 @@ import streamlit as st
 from embexplorer import figures
 from embexplorer.align import duplicate_sentences
 from embexplorer.app import tables, widgets
-from embexplorer.app.sidebar import sidebar
+from embexplorer.app.sidebar import open_page
 from embexplorer.labels import PREPROCESSING_LABELS, UNIT_LABELS
 from embexplorer.layers import LAYER_MEASURES, LAYER_METHODS, best_match
 
-widgets.page_header(
+view = open_page(
     "Layers",
     "Which layer of one model organises the words most like which layer of the other, and how "
     "each model's space changes shape with depth.",
 )
-view = sidebar()
-if view is None:
-    st.stop()
 
 names = (view.infos[0].short_name, view.infos[1].short_name)
 st.subheader("Layer-by-layer match")

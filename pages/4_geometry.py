@@ -2,17 +2,14 @@
 
 import streamlit as st
 
-from embexplorer.app import geometry_sections, widgets
-from embexplorer.app.sidebar import sidebar
+from embexplorer.app import geometry_sections
+from embexplorer.app.sidebar import open_page
 
-widgets.page_header(
+view = open_page(
     "Geometry",
     "The mathematics behind the other views, live on your sentences: how many directions the "
     "vectors use, what a rotation changes and what it cannot, and which dimensions dominate.",
 )
-view = sidebar()
-if view is None:
-    st.stop()
 
 paired = view.items(view.paired_unit)
 if paired[0].n_items < 3:

@@ -5,19 +5,16 @@ import streamlit as st
 
 from embexplorer import contextuality, figures
 from embexplorer.app import context_text, tables, widgets
-from embexplorer.app.sidebar import sidebar
+from embexplorer.app.sidebar import open_page
 from embexplorer.labels import PREPROCESSING_LABELS
 
 escape = widgets.escape_markdown
 
-widgets.page_header(
+view = open_page(
     "Context",
     "A static embedding gives 'bank' one vector everywhere. How different are its occurrences "
     "in each model, at each layer?",
 )
-view = sidebar()
-if view is None:
-    st.stop()
 
 names = (view.infos[0].short_name, view.infos[1].short_name)
 words_a, words_b = view.items("word")

@@ -5,18 +5,15 @@ import streamlit as st
 
 from embexplorer.app import explore_sections as sections
 from embexplorer.app import widgets
-from embexplorer.app.sidebar import sidebar
+from embexplorer.app.sidebar import open_page
 from embexplorer.app.state import MAX_NEIGHBOURS
 
-widgets.page_header(
+sections.open_requested_view()  # "Open" on a saved view of another page: go there first
+view = open_page(
     "Explore",
     "Find items in both models at once: search, select, compare their nearest neighbours, "
     "and follow them through the layers.",
 )
-sections.open_requested_view()
-view = sidebar()
-if view is None:
-    st.stop()
 
 widgets.paired_unit_notice(view.unit)
 items = view.items(view.paired_unit)[0]

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from embexplorer.app import lesson, widgets
-from embexplorer.app.sidebar import sidebar
+from embexplorer.app.sidebar import open_page
 from embexplorer.app.state import link_params
 
 
@@ -12,14 +12,11 @@ def _move(by: int) -> None:
     st.session_state["step"] = min(max(int(st.session_state["step"]) + by, 1), len(lesson.STEPS))
 
 
-widgets.page_header(
+view = open_page(
     "Lesson",
     "How a causal and a bidirectional model embed the same words, in five steps: each a short "
     "text, its formula, and a chart computed live with the models in the sidebar.",
 )
-view = sidebar()
-if view is None:
-    st.stop()
 
 number = int(st.session_state["step"])
 step = lesson.STEPS[number - 1]

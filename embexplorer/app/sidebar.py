@@ -34,7 +34,7 @@ from .state import (
     write_url,
 )
 from .view import View
-from .widgets import escape_markdown
+from .widgets import escape_markdown, page_header
 
 PROGRESS_MIN_SENTENCES = 32  # below this a run takes well under a second: no progress bar
 
@@ -221,6 +221,16 @@ def _run_models(
             states.append(cached_states(name, texts, progress=progress))
     status.empty()
     return states
+
+
+def open_page(title: str, caption: str) -> View:
+    """Every view page's start: its header, the shared sidebar, and a stop (after the sidebar
+    has said why) when there is nothing to show yet."""
+    page_header(title, caption)
+    view = sidebar()
+    if view is None:
+        st.stop()
+    return view
 
 
 def sidebar() -> View | None:
