@@ -5,22 +5,17 @@ import pandas as pd
 import streamlit as st
 
 from embexplorer import figures, geometry
-from embexplorer.app import tables, widgets
+from embexplorer.app import similarity_sections, tables, widgets
 from embexplorer.app.present import (
     HEATMAP_MAX_ITEMS,
     SCATTER_MAX_PAIRS,
-    describe_rsa,
-    pairs_caption,
     sample_indices,
     sample_pairs,
-    score_text,
-    shared_token_note,
 )
 from embexplorer.app.sidebar import open_page
 from embexplorer.labels import (
     PREPROCESSING_LABELS,
     RSA_METHOD_LABELS,
-    correlation_symbol,
 )
 from embexplorer.rsa import RSA_METHODS
 
@@ -60,78 +55,13 @@ except ValueError as error:
     if not message.startswith("RSA is not defined"):
         st.info(f"Nothing to compare yet: {message}.")
         st.stop()
-    # Degenerate input (e.g. one sentence repeated): the same card, every number "not defined",
-    # and why.
-    card = st.container(border=True)
-    labels = ("Spearman ρ", "Pearson r", "p", "Linear CKA")
-    for cell, label in zip(card.columns(4), labels, strict=True):
-        cell.metric(label, "not defined")
-    card.markdown("Every score is **not defined** for these sentences:")
-    card.info(message)
+    similarity_sections.undefined_card(message)
     st.stop()
 
-rsa = comparison.rsa
 names = (view.infos[0].short_name, view.infos[1].short_name)
-symbol = correlation_symbol(method)
-undefined = "not defined"
-card = st.container(border=True)
-control = None
-if show_control:
-    try:
-        with (
-            card,
-            st.spinner("Running random-weight copies of both models for the chance baseline…"),
-        ):
-            control = view.control(metric, method, exclude_same)
-    except ValueError as error:
-        card.caption(f"No random-weight baseline: {widgets.escape_markdown(error)}")
-if control is not None:
-    card.markdown(
-        f"**{symbol} — trained: {score_text(rsa.value)} · random weights: "
-        f"{score_text(control.rsa.value)}**",
-        help="Random weights: the same score for copies of both models whose weights are random "
-        f"(same architectures and tokenizers; weight seeds {control.seeds[0]} and "
-        f"{control.seeds[1]}), run on the same sentences. Their linear CKA: "
-        f"{widgets.number(control.cka)}.",
-    )
-cells = card.columns([1, 1, 1.1, 1.8, 1.1])
-cells[0].metric("Spearman ρ", f"{rsa.spearman:.3f}" if rsa.defined else undefined)
-cells[1].metric("Pearson r", f"{rsa.pearson:.3f}" if rsa.defined else undefined)
-cells[2].metric(
-    "p (permutation)",
-    f"{rsa.p_value:.4f}" if rsa.defined else undefined,
-    help=f"One-sided Mantel test: {rsa.permutations:,} random relabellings of the "
-    "items of model B; p = (1 + #{r_perm ≥ r}) / (1 + permutations). " + rsa.null,
+similarity_sections.score_card(
+    view, comparison, metric, method, exclude_same, show_control, unit, names
 )
-cells[3].metric(
-    f"{rsa.ci_level:.0%} CI ({symbol})",
-    undefined
-    if not rsa.defined
-    else "none"
-    if rsa.ci_note
-    else f"[{rsa.ci_low:.2f}, {rsa.ci_high:.2f}]",
-    help=rsa.ci_note or f"Percentile bootstrap over items ({rsa.bootstraps} resamples).",
-)
-cells[4].metric(
-    "Linear CKA",
-    widgets.number(comparison.cka),
-    help=(
-        f"Not defined: {comparison.cka_reason}. "
-        if comparison.cka_reason
-        else f"Debiased: {widgets.number(comparison.cka_debiased)}. "
-    )
-    + "Centred kernel alignment of the item vectors; 1 = same geometry up to rotation and scale.",
-)
-card.caption(pairs_caption(comparison, unit))
-if comparison.cka_reason:
-    card.caption(f"CKA is not defined: {widgets.escape_markdown(comparison.cka_reason)}.")
-card.markdown(describe_rsa(rsa, names, unit, control=None if control is None else control.rsa))
-if rsa.defined and rsa.permutations:
-    card.caption(rsa.null)
-shared = comparison.items_sharing_tokens
-if shared:
-    st.info(shared_token_note(shared, comparison.labels, names), icon="ℹ️")
-widgets.sample_note(view, "RSA, its p-value, CI and CKA")
 
 if metric == "cosine" and view.preprocessing == "none":
     for which, vectors in enumerate((comparison.vectors_a, comparison.vectors_b)):

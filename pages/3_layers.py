@@ -5,9 +5,9 @@ import streamlit as st
 
 from embexplorer import figures
 from embexplorer.align import duplicate_sentences
-from embexplorer.app import tables, widgets
+from embexplorer.app import layers_sections, tables, widgets
 from embexplorer.app.sidebar import open_page
-from embexplorer.labels import PREPROCESSING_LABELS, UNIT_LABELS
+from embexplorer.labels import PREPROCESSING_LABELS
 from embexplorer.layers import LAYER_MEASURES, LAYER_METHODS, best_match
 
 view = open_page(
@@ -117,44 +117,7 @@ if control is not None:
 
 widgets.sample_note(view, "The layer-by-layer matrix")
 st.subheader("How each model's space changes with depth")
-contrast = view.preprocessing if view.preprocessing != "none" else "standardize"
-raw, prepared = view.layer_profiles("none"), view.layer_profiles(contrast)
-contrast_label = PREPROCESSING_LABELS[contrast]
-panels = [
-    (
-        title,
-        [
-            figures.Curve(f"A: {names[0]} raw", raw[0].measure(measure), model=0),
-            figures.Curve(f"A: {names[0]} {contrast_label}", prepared[0].measure(measure), 0, True),
-            figures.Curve(f"B: {names[1]} raw", raw[1].measure(measure), model=1),
-            figures.Curve(f"B: {names[1]} {contrast_label}", prepared[1].measure(measure), 1, True),
-        ],
-    )
-    for measure, title in LAYER_MEASURES.items()
-]
-widgets.chart(
-    figures.layer_curves_figure(panels, presentation=view.presentation), key="layer_curves"
-)
-st.caption(
-    f"Solid: raw vectors; dashed: after **{contrast_label}**"
-    + (
-        " (the sidebar's preprocessing is none, so standardising is shown for contrast)"
-        if view.preprocessing == "none"
-        else ""
-    )
-    + f". Items: {UNIT_LABELS[view.unit]}"
-    + (
-        " ({:,} of {:,}: whole sentences spread through the text)".format(*view.profiled_items())
-        if view.profiled_items()[0] < view.profiled_items()[1]
-        else ""
-    )
-    + ". Anisotropy is the mean cosine between different "
-    "words in different sentences; intra-sentence similarity the mean cosine of each item to its "
-    "sentence's mean (Ethayarajh 2019). What to notice: in trained GPT-2 a few 'rogue' "
-    "dimensions make every vector point the same way (anisotropy and PC1 share near 1, huge "
-    "norms); after centring or standardising that common direction is gone, and the structure "
-    "underneath shows."
-)
+raw, prepared = layers_sections.depth_curves(view, names)
 
 downloads = st.columns(2)
 with downloads[0]:

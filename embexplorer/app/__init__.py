@@ -9,7 +9,8 @@
 - :mod:`.widgets`    small drawing helpers shared by pages (charts, downloads, headers)
 - :mod:`.present`    display text and sampling for large sets (no Streamlit calls)
 - :mod:`.tables`     the tables behind the download buttons (built on click)
-- :mod:`.geometry_sections`, :mod:`.explore_sections`, :mod:`.lesson`, :mod:`.context_text`:
+- :mod:`.geometry_sections`, :mod:`.explore_sections`, :mod:`.layers_sections`,
+  :mod:`.similarity_sections`, :mod:`.lesson`, :mod:`.context_text`:
   the larger pages' sections and texts, so each page file only arranges them
 
 Pages import what they need from here and only lay out.
