@@ -92,7 +92,7 @@ with right:
             icon=":material/target:",
         )
     st.caption(
-        f"{label} over {view.compared_items()[0].n_items:,} {unit}s"
+        f"{label} over {view.compared_index().size:,} {unit}s"
         + (" (exact repeats of a sentence counted once)" if duplicate_sentences(view.texts) else "")
         + "; preprocessing "
         f"{PREPROCESSING_LABELS[view.preprocessing]}"

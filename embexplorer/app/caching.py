@@ -240,15 +240,6 @@ def cached_control_states(name: str, texts: tuple[str, ...], which: int) -> extr
     )
 
 
-def control_ready(selection: Selection) -> bool:
-    """True when both control copies' hidden states are cached (no model run needed)."""
-    caches = shared_caches().states
-    return all(
-        ("control", name, selection.texts, which, CONTROL_SEED) in caches
-        for which, name in enumerate(selection.names)
-    )
-
-
 def _control_states(selection: Selection) -> list[extract.HiddenStates]:
     return [
         cached_control_states(name, selection.texts, which)
@@ -316,10 +307,17 @@ def whole_sentences(items: align.Items, max_items: int) -> align.Items:
     (all items when there are fewer): per-layer means keep their sentences intact."""
     if items.n_items <= max_items:
         return items
+    return items.subset(whole_sentence_index(items, max_items))
+
+
+def whole_sentence_index(items: align.Items, max_items: int) -> np.ndarray:
+    """The indices :func:`whole_sentences` keeps (every item when there are few)."""
+    if items.n_items <= max_items:
+        return np.arange(items.n_items)
     sentences = np.unique(items.sentence)
     wanted = max(2, round(sentences.size * max_items / items.n_items))
     kept = sentences[align.spread_sample(sentences.size, wanted, SAMPLE_SEED)]
-    return items.subset(np.flatnonzero(np.isin(items.sentence, kept)))
+    return np.flatnonzero(np.isin(items.sentence, kept))
 
 
 @st.cache_resource(

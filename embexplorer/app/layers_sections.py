@@ -16,6 +16,7 @@ def depth_curves(
 ) -> tuple[tuple[LayerProfile, LayerProfile], tuple[LayerProfile, LayerProfile]]:
     """Per-layer anisotropy, norm, intra-sentence similarity and PC1 share of both models, raw and
     after the sidebar's preprocessing (standardising when that is none); returns the profiles."""
+    used, total = view.profiled_items()
     contrast = view.preprocessing if view.preprocessing != "none" else "standardize"
     raw, prepared = view.layer_profiles("none"), view.layer_profiles(contrast)
     contrast_label = PREPROCESSING_LABELS[contrast]
@@ -47,10 +48,8 @@ def depth_curves(
         )
         + f". Items: {UNIT_LABELS[view.unit]}"
         + (
-            " ({:,} of {:,}: whole sentences spread through the text)".format(
-                *view.profiled_items()
-            )
-            if view.profiled_items()[0] < view.profiled_items()[1]
+            f" ({used:,} of {total:,}: whole sentences spread through the text)"
+            if used < total
             else ""
         )
         + ". Anisotropy is the mean cosine between different "

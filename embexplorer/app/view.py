@@ -102,10 +102,6 @@ class View:
             self.selection.paired().at_layers(), metric, method, exclude_same_word
         )
 
-    def control_ready(self) -> bool:
-        """True when the random-weight copies' hidden states are cached (no model run)."""
-        return caching.control_ready(self.selection)
-
     # Layers page
 
     def layer_matrix(self, metric: str, method: str) -> np.ndarray:
@@ -115,11 +111,7 @@ class View:
     def profiled_items(self) -> tuple[int, int]:
         """How many of model A's items the per-layer curves use, and how many there are."""
         items = self.items()[0]
-        return caching.whole_sentences(items, caching.MAX_PROFILE_ITEMS).n_items, items.n_items
-
-    def compared_items(self) -> tuple[align.Items, align.Items]:
-        """The shared items the scores use (a sentence repeated exactly counts once)."""
-        return caching.compared_items(self.selection.paired().for_items())
+        return caching.whole_sentence_index(items, caching.MAX_PROFILE_ITEMS).size, items.n_items
 
     def control_layer_matrix(self, metric: str, method: str) -> np.ndarray:
         """:meth:`layer_matrix` for random-weight copies of both models."""
