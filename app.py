@@ -5,50 +5,52 @@ import streamlit as st
 from embexplorer.app import widgets
 from embexplorer.app.sidebar import sidebar
 from embexplorer.app.state import link_params
+from embexplorer.i18n import N_, _
 
+widgets.use_language()  # before any text: the page titles below are in the visitor's language
 PAGES = {
     "home": st.Page(
-        lambda: home(), title="Home", icon=":material/home:", default=True, url_path="home"
+        lambda: home(), title=_("Home"), icon=":material/home:", default=True, url_path="home"
     ),
     "lesson": st.Page(
         "pages/7_lesson.py",
-        title="Lesson",
+        title=_("Lesson"),
         icon=":material/school:",
         url_path="lesson",
     ),
     "projection": st.Page(
         "pages/1_projection.py",
-        title="Projection",
+        title=_("Projection"),
         icon=":material/scatter_plot:",
         url_path="projection",
     ),
     "similarity": st.Page(
         "pages/2_similarity.py",
-        title="Similarity & RSA",
+        title=_("Similarity & RSA"),
         icon=":material/grid_on:",
         url_path="similarity",
     ),
     "layers": st.Page(
         "pages/3_layers.py",
-        title="Layers",
+        title=_("Layers"),
         icon=":material/stacks:",
         url_path="layers",
     ),
     "geometry": st.Page(
         "pages/4_geometry.py",
-        title="Geometry",
+        title=_("Geometry"),
         icon=":material/3d_rotation:",
         url_path="geometry",
     ),
     "context": st.Page(
         "pages/5_context.py",
-        title="Context",
+        title=_("Context"),
         icon=":material/format_quote:",
         url_path="context",
     ),
     "explore": st.Page(
         "pages/6_explore.py",
-        title="Explore",
+        title=_("Explore"),
         icon=":material/travel_explore:",
         url_path="explore",
     ),
@@ -57,8 +59,8 @@ PAGES = {
 
 def home() -> None:
     widgets.page_header(
-        "embexplorer",
-        "How GPT-2 and BERT embed the same text: side by side, at any layer.",
+        N_("embexplorer"),
+        N_("How GPT-2 and BERT embed the same text: side by side, at any layer."),
     )
     left, right = st.columns([3, 2], gap="large")
     with left:

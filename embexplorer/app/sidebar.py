@@ -10,6 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from .. import align, extract
+from ..i18n import LANGUAGES
 from ..labels import PREPROCESSING_LABELS, UNIT_LABELS
 from ..limits import Limits, load_limits, sentences_within_budget
 from ..models import DOWNLOAD_SIZES_MB, LoadedModel, ModelInfo, ModelLoadError
@@ -88,6 +89,20 @@ def _layer_slider(slot: str, key: str, info: ModelInfo) -> int:
         format_func=lambda layer: "emb" if layer == 0 else str(layer),
         help="0 is the embedding layer (token + position embeddings); "
         f"1..{info.n_layers} are the outputs of the transformer blocks.",
+    )
+
+
+def _language_control() -> None:
+    """English / Tiếng Việt, first in the sidebar. Its label is in both languages: whoever
+    opens the app in the wrong one can still find it. A change reruns the page, whose first
+    step (``widgets.use_language``) then translates every text."""
+    st.sidebar.segmented_control(
+        "Language · Ngôn ngữ",
+        list(LANGUAGES),
+        key="lang",
+        format_func=LANGUAGES.get,
+        selection_mode="single",
+        required=True,
     )
 
 
@@ -239,6 +254,7 @@ def sidebar() -> View | None:
     ignored = ignored_settings()
     limits = load_limits()
     start_background_work()
+    _language_control()
     share_box = st.sidebar.container()  # filled last, when every setting is known
     _text_controls(limits)
     _model_controls(limits)

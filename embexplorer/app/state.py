@@ -22,6 +22,7 @@ from .. import align, geometry
 from ..cache import BoundedCache
 from ..contextuality import DEFAULT_WORD
 from ..figures import COLOUR_BY
+from ..i18n import DEFAULT_LANGUAGE, LANGUAGES
 from ..labels import PREPROCESSING_LABELS, PROJECTION_LABELS
 from ..layers import LAYER_METHODS
 from ..limits import load_limits
@@ -139,6 +140,7 @@ def url_fields() -> dict[str, UrlField]:
         "pooling": UrlField("mean", tuple(align.POOLINGS)),
         "special": UrlField(False),
         "present": UrlField(False),
+        "lang": UrlField(DEFAULT_LANGUAGE, tuple(LANGUAGES)),
         # Projection page
         "method": UrlField("pca", tuple(PROJECTION_LABELS)),
         "dims": UrlField(2, (2, 3)),

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import numpy as np
 import streamlit as st
 
-from .. import figures
+from .. import figures, i18n
 from ..geometry import METRICS
 from ..labels import METRIC_LABELS
 from .state import restore_state
@@ -80,11 +80,23 @@ def presentation() -> bool:
     return bool(st.session_state.get("present"))
 
 
+def use_language() -> None:
+    """The link's settings, and the visitor's language (the link's ``lang=``, then the sidebar's
+    choice) for every text of this run."""
+    restore_state()
+    i18n.set_language(st.session_state["lang"])
+
+
 def page_header(title: str, caption: str) -> None:
     """The link's settings, the page's configuration (wide; sidebar folded away in presentation
-    mode), the browser tab's title, and the page's heading."""
+    mode), the browser tab's title, and the page's heading.
+
+    ``title`` and ``caption`` are catalogue texts (marked ``N_()`` by the page), translated
+    here: a page file run on its own reaches this before any language is set.
+    """
     leave_pages_folder_mode()
-    restore_state()
+    use_language()
+    title, caption = i18n._(title), i18n._(caption)
     st.set_page_config(
         page_title=f"{title} · embexplorer",
         page_icon=":material/hub:",
