@@ -1,22 +1,48 @@
 """What every choice is called on screen: one source for the pages, the figures and the CLI.
 
 The keys are the names the functions take (``metric="euclidean"``); the values are what a person
-reads. Nothing here imports Streamlit or computes anything.
+reads, in English and marked for the catalogue: :func:`label` gives one in the visitor's language
+(``format_func=labels.formatter(METRIC_LABELS)`` for a widget). Nothing here imports Streamlit or
+computes anything.
 """
 
 from __future__ import annotations
 
-from ._validation import check_choice
+from collections.abc import Callable
 
-METRIC_LABELS = {"cosine": "cosine", "euclidean": "Euclidean distance"}
-RSA_METHOD_LABELS = {"spearman": "Spearman ρ", "pearson": "Pearson r"}
+from ._validation import check_choice
+from .i18n import N_, _
+
+METRIC_LABELS = {"cosine": N_("cosine"), "euclidean": N_("Euclidean distance")}
+RSA_METHOD_LABELS = {"spearman": N_("Spearman ρ"), "pearson": N_("Pearson r")}
 LAYER_METHOD_LABELS = {
-    **{method: f"RSA ({label})" for method, label in RSA_METHOD_LABELS.items()},
-    "cka": "linear CKA",
+    "spearman": N_("RSA (Spearman ρ)"),
+    "pearson": N_("RSA (Pearson r)"),
+    "cka": N_("linear CKA"),
 }
-PREPROCESSING_LABELS = {"none": "none (raw)", "center": "mean-centre", "standardize": "standardise"}
-UNIT_LABELS = {"token": "tokens", "word": "words", "sentence": "sentences"}
-PROJECTION_LABELS = {"pca": "PCA", "umap": "UMAP", "tsne": "t-SNE"}
+PREPROCESSING_LABELS = {
+    "none": N_("none (raw)"),
+    "center": N_("mean-centre"),
+    "standardize": N_("standardise"),
+}
+UNIT_LABELS = {"token": N_("tokens"), "word": N_("words"), "sentence": N_("sentences")}
+PROJECTION_LABELS = {"pca": N_("PCA"), "umap": N_("UMAP"), "tsne": N_("t-SNE")}
+
+
+def label(labels: dict[str, str], key: str) -> str:
+    """What ``key`` is called on screen, in the visitor's language (``key`` itself if unnamed).
+
+    Examples
+    --------
+    >>> label(METRIC_LABELS, "euclidean")
+    'Euclidean distance'
+    """
+    return _(labels[key]) if key in labels else key
+
+
+def formatter(labels: dict[str, str]) -> Callable[[str], str]:
+    """A widget's ``format_func`` that shows each option's name in the visitor's language."""
+    return lambda key: label(labels, key)
 
 
 def correlation_symbol(method: str) -> str:
@@ -28,4 +54,4 @@ def correlation_symbol(method: str) -> str:
     ('ρ', 'r')
     """
     check_choice(method, tuple(RSA_METHOD_LABELS), "RSA method")
-    return RSA_METHOD_LABELS[method].split()[-1]
+    return RSA_METHOD_LABELS[method].split()[-1]  # the English source text: the symbol is last
