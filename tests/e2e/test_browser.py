@@ -409,3 +409,39 @@ def test_lesson_walkthrough(app_server, browser):
         assert page.get_by_role("button", name="Next").is_disabled()
     finally:
         context.close()
+
+
+# English and Vietnamese (issue 12, item 5): a shared Vietnamese link, projected, and the switch.
+def test_vietnamese_link_projected_and_switched_back(app_server, browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    page = context.new_page()
+    try:
+        page.goto(f"{app_server['url']}/projection?lang=vi&present=1")
+        wait_for_charts(page, 1, FIRST_CHART_TIMEOUT_MS)
+        page.wait_for_timeout(500)
+        assert_no_exception(page)
+        assert page.locator("h1").first.inner_text() == "Phép chiếu"
+        assert page.evaluate(CLIPPED_LABELS) == []  # Vietnamese labels are longer: none cut
+        chart = page.locator("[data-testid='stPlotlyChart']").first
+        assert chart.bounding_box()["y"] + chart.bounding_box()["height"] <= 720
+        assert "lớp" in " ".join(panel_titles(page))  # the figure speaks Vietnamese too
+        page.screenshot(path=str(ARTIFACTS / "presentation_vi_projection.png"))
+    finally:
+        context.close()
+    context = browser.new_context(viewport={"width": 1600, "height": 1000})
+    page = context.new_page()
+    try:
+        page.goto(f"{app_server['url']}/similarity?lang=vi")
+        wait_for_charts(page, 2, FIRST_CHART_TIMEOUT_MS)
+        assert_no_exception(page)
+        assert "lang=vi" in page.url  # kept in the link a student copies
+        page.screenshot(path=str(ARTIFACTS / "similarity_vi.png"))
+        page.locator("[data-testid='stSidebar']").get_by_role("button", name="English").click()
+        page.wait_for_function(
+            "() => document.querySelector('h1').innerText === 'Similarity & RSA'"
+        )
+        wait_for_charts(page, 2)
+        assert_no_exception(page)
+        assert "lang=" not in page.url  # English is the default: not in the link
+    finally:
+        context.close()
