@@ -16,8 +16,10 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from . import i18n
 from ._validation import check_choice
-from .labels import LAYER_METHOD_LABELS
+from .i18n import N_, _
+from .labels import LAYER_METHOD_LABELS, label
 
 # Okabe & Ito (2008), without black so that dark mode stays legible.
 CATEGORICAL_COLOURS = (
@@ -181,11 +183,11 @@ def _groups(points: PointSet, colour_by: str) -> list[tuple[str, np.ndarray]]:
         for index, word in enumerate(points.words):
             order.setdefault(_word_group(word), []).append(index)
         return [(word, np.array(members)) for word, members in order.items()]
-    return [("position", np.arange(len(points.labels)))]
+    return [(_("position"), np.arange(len(points.labels)))]
 
 
 def _word_group(word: str) -> str:
-    return word.lower() or "(special)"
+    return word.lower() or _("(special)")
 
 
 def _n_groups(points: PointSet, colour_by: str) -> int:
@@ -200,7 +202,7 @@ def _n_groups(points: PointSet, colour_by: str) -> int:
 def _group_numbers(points: PointSet, colour_by: str) -> np.ndarray:
     """Per point, the number of its group in :func:`_groups` order."""
     numbers = np.zeros(len(points.labels), dtype=np.int64)
-    for number, (_, members) in enumerate(_groups(points, colour_by)):
+    for number, (_name, members) in enumerate(_groups(points, colour_by)):
         numbers[members] = number
     return numbers
 
@@ -216,8 +218,11 @@ def _hover(points: PointSet, index: np.ndarray) -> tuple[np.ndarray, str]:
     custom[:, 2] = sentence_names[np.asarray(points.sentence)[index]]
     custom[:, 3] = np.asarray(points.position)[index].astype(np.int64).tolist()
     template = (
-        "<b>%{customdata[0]}</b><br>word: %{customdata[1]}<br>%{customdata[2]}"
-        "<br>position %{customdata[3]}<extra></extra>"
+        "<b>%{customdata[0]}</b><br>"
+        + _("word: {word}").format(word="%{customdata[1]}")
+        + "<br>%{customdata[2]}<br>"
+        + _("position {position}").format(position="%{customdata[3]}")
+        + "<extra></extra>"
     )
     return custom, template
 
@@ -301,8 +306,8 @@ def _marker_traces(
     dims = points.coords.shape[1]
     everyone = np.arange(len(points.labels))
     if colour_by == "position":
-        marker = _scale_marker(points.position, "position", style, first_panel)
-        return [("position", everyone, marker, False)]
+        marker = _scale_marker(points.position, _("position"), style, first_panel)
+        return [(_("position"), everyone, marker, False)]
     if not merged:
         return [
             (name, members, _categorical_marker(number, dims, style), first_panel)
@@ -311,10 +316,10 @@ def _marker_traces(
     if colour_by == "sentence":
         numbers = np.asarray(points.sentence) + 1
         bounds = dict(cmin=1, cmax=len(points.sentence_texts))
-        marker = _scale_marker(numbers, "sentence", style, first_panel, **bounds)
-        return [("sentences", everyone, marker, False)]
+        marker = _scale_marker(numbers, _("sentence"), style, first_panel, **bounds)
+        return [(_("sentences"), everyone, marker, False)]
     marker = _cycled_colours_marker(_group_numbers(points, colour_by), dims, style)
-    return [("words", everyone, marker, False)]
+    return [(_("words"), everyone, marker, False)]
 
 
 def _sentence_paths(points: PointSet, merged: bool) -> list[tuple[str, np.ndarray, str, int]]:
@@ -478,7 +483,7 @@ def joint_projection_figure(
             mode="lines",
             line=dict(color="rgba(128,128,128,0.55)", width=1.5),
             hoverinfo="skip",
-            name="same item",
+            name=_("same item"),
         )
     )
     for coords, name, colour, symbol in zip(
@@ -530,7 +535,7 @@ def heatmap_pair_figure(
     n = len(labels)
     fig = make_subplots(rows=1, cols=2, subplot_titles=titles, horizontal_spacing=0.12)
     cosine = metric == "cosine"
-    quantity = "cosine" if cosine else "distance"
+    quantity = _("cosine") if cosine else _("distance")
     for column, matrix in enumerate((matrix_a, matrix_b), start=1):
         fig.add_trace(
             go.Heatmap(
@@ -538,7 +543,9 @@ def heatmap_pair_figure(
                 x=list(labels),
                 y=list(labels),
                 coloraxis="coloraxis" if (cosine or column == 1) else "coloraxis2",
-                hovertemplate=f"%{{y}} · %{{x}}<br>{quantity} %{{z:.3f}}<extra></extra>",
+                hovertemplate="%{y} · %{x}<br>"
+                + _("{quantity} {value}").format(quantity=quantity, value="%{z:.3f}")
+                + "<extra></extra>",
                 xgap=1 if n <= 40 else 0,
                 ygap=1 if n <= 40 else 0,
             ),
@@ -547,7 +554,7 @@ def heatmap_pair_figure(
         )
     if cosine:
         fig.update_layout(
-            coloraxis=dict(colorscale="RdBu_r", cmin=-1, cmax=1, cmid=0, colorbar_title="cosine")
+            coloraxis=dict(colorscale="RdBu_r", cmin=-1, cmax=1, cmid=0, colorbar_title=_("cosine"))
         )
     else:
         fig.update_layout(
@@ -588,7 +595,7 @@ def rsa_scatter_figure(
             ),
             customdata=np.asarray(pair_labels, dtype=object),
             hovertemplate="%{customdata}<br>A %{x:.3f} · B %{y:.3f}<extra></extra>",
-            name="item pairs",
+            name=_("item pairs"),
         )
     )
     if fit is not None:
@@ -600,7 +607,7 @@ def rsa_scatter_figure(
                 y=slope * xs + intercept,
                 mode="lines",
                 line=dict(color=CATEGORICAL_COLOURS[3], width=3),
-                name="least-squares fit",
+                name=_("least-squares fit"),
                 hoverinfo="skip",
             )
         )
@@ -632,7 +639,7 @@ def layer_matrix_figure(
     style = Style(presentation)
     names = tuple(plain_texts(names))
     rows, cols = matrix.shape
-    label = LAYER_METHOD_LABELS.get(method, method)
+    method_label = label(LAYER_METHOD_LABELS, method)
     fig = go.Figure(
         go.Heatmap(
             z=matrix,
@@ -642,7 +649,7 @@ def layer_matrix_figure(
             zmin=-1 if method != "cka" else 0,
             zmax=1,
             zmid=0 if method != "cka" else None,
-            colorbar=dict(title=label.split(" (")[0]),
+            colorbar=dict(title=method_label.split(" (")[0]),
             text=np.vectorize(lambda v: "" if not np.isfinite(v) else f"{v:.2f}")(matrix),
             texttemplate="%{text}" if rows * cols <= 400 else None,
             textfont=dict(size=style.font_size - 4),
@@ -659,7 +666,10 @@ def layer_matrix_figure(
             mode="markers",
             marker=dict(symbol="square", size=style.marker_size * 3, opacity=0.001, color="#000"),
             customdata=np.stack([grid_a.ravel(), grid_b.ravel()], axis=1),
-            hovertemplate=f"A layer %{{y}} · B layer %{{x}}<br>{label} %{{text}}<extra></extra>",
+            hovertemplate=_("A layer {layer_a} · B layer {layer_b}").format(
+                layer_a="%{y}", layer_b="%{x}"
+            )
+            + f"<br>{method_label} %{{text}}<extra></extra>",
             text=[f"{v:.3f}" for v in matrix.ravel()],
             showlegend=False,
             name="cells",
@@ -675,14 +685,14 @@ def layer_matrix_figure(
             line=dict(color="#F0E442", width=4),
         )
     fig.update_xaxes(
-        title_text=f"layer of B: {names[1]}",
+        title_text=_("layer of B: {name}").format(name=names[1]),
         tickvals=list(range(cols)),
         ticktext=layer_tick_labels(cols),
         showgrid=False,
         zeroline=False,
     )
     fig.update_yaxes(
-        title_text=f"layer of A: {names[0]}",
+        title_text=_("layer of A: {name}").format(name=names[0]),
         tickvals=list(range(rows)),
         ticktext=layer_tick_labels(rows),
         autorange="reversed",
@@ -741,7 +751,7 @@ def layer_curves_figure(
         vertical_spacing=0.16 if rows > 1 else 0.1,
     )
     shown: set[str] = set()
-    for number, (_, curves) in enumerate(panels):
+    for number, (_title, curves) in enumerate(panels):
         row, col = number // columns + 1, number % columns + 1
         for curve in curves:
             colour = MODEL_COLOURS[0 if curve.model == 0 else 1]
@@ -760,14 +770,16 @@ def layer_curves_figure(
                     name=name,
                     legendgroup=name,
                     showlegend=name not in shown,
-                    hovertemplate=f"{name}<br>layer %{{x}}: %{{y:.3f}}<extra></extra>",
+                    hovertemplate=f"{name}<br>"
+                    + _("layer {layer}: {value}").format(layer="%{x}", value="%{y:.3f}")
+                    + "<extra></extra>",
                     error_y=_error_bars(curve, colour),
                 ),
                 row=row,
                 col=col,
             )
             shown.add(name)
-    fig.update_xaxes(title_text="layer (0 = embeddings)", dtick=1 if rows else None)
+    fig.update_xaxes(title_text=_("layer (0 = embeddings)"), dtick=1 if rows else None)
     height = 330 * rows + 120
     fig = style.apply(fig, height=height)
     fig.update_layout(legend=dict(y=-0.08 if rows > 1 else -0.2))
@@ -791,7 +803,7 @@ def spectrum_figure(
     fig = make_subplots(
         rows=1,
         cols=2,
-        subplot_titles=["eigenvalues (scree)", "cumulative explained variance"],
+        subplot_titles=[_("eigenvalues (scree)"), _("cumulative explained variance")],
         horizontal_spacing=0.1,
     )
     for which, (values, ratio, name, n90) in enumerate(
@@ -810,7 +822,10 @@ def spectrum_figure(
                 marker=dict(color=colour, symbol=symbol, size=style.marker_size - 2),
                 name=name,
                 legendgroup=name,
-                hovertemplate="PC%{x}: eigenvalue %{y:.4g}<extra>" + name + "</extra>",
+                hovertemplate=_("PC{number}: eigenvalue {value}").format(
+                    number="%{x}", value="%{y:.4g}"
+                )
+                + f"<extra>{name}</extra>",
             ),
             row=1,
             col=1,
@@ -825,7 +840,8 @@ def spectrum_figure(
                 name=name,
                 legendgroup=name,
                 showlegend=False,
-                hovertemplate="first %{x} PCs: %{y:.1%}<extra>" + name + "</extra>",
+                hovertemplate=_("first {n} PCs: {share}").format(n="%{x}", share="%{y:.1%}")
+                + f"<extra>{name}</extra>",
             ),
             row=1,
             col=2,
@@ -834,7 +850,7 @@ def spectrum_figure(
         fig.add_annotation(
             x=n90,
             y=0.06 + 0.12 * which,
-            text=f" {n90} PCs for 90 %",
+            text=" " + _("{n} PCs for 90 %").format(n=n90),
             showarrow=False,
             xanchor="left",
             font=dict(color=colour, size=style.font_size - 1),
@@ -846,12 +862,12 @@ def spectrum_figure(
         type="log" if log_scale else "linear",
         dtick=1 if log_scale else None,
         exponentformat="power",
-        title_text="eigenvalue",
+        title_text=_("eigenvalue"),
         row=1,
         col=1,
     )
-    fig.update_yaxes(tickformat=".0%", range=[0, 1.02], title_text="explained", row=1, col=2)
-    fig.update_xaxes(title_text="principal component")
+    fig.update_yaxes(tickformat=".0%", range=[0, 1.02], title_text=_("explained"), row=1, col=2)
+    fig.update_xaxes(title_text=_("principal component"))
     return style.apply(fig, height=440)
 
 
@@ -881,13 +897,15 @@ def heatmap_grid_figure(
                 x=labels,
                 y=labels,
                 coloraxis="coloraxis",
-                hovertemplate="%{y} · %{x}<br>cosine %{z:.4f}<extra></extra>",
+                hovertemplate="%{y} · %{x}<br>"
+                + _("cosine {value}").format(value="%{z:.4f}")
+                + "<extra></extra>",
             ),
             row=number // columns + 1,
             col=number % columns + 1,
         )
     fig.update_layout(
-        coloraxis=dict(colorscale="RdBu_r", cmin=-1, cmax=1, cmid=0, colorbar_title="cosine")
+        coloraxis=dict(colorscale="RdBu_r", cmin=-1, cmax=1, cmid=0, colorbar_title=_("cosine"))
     )
     show_ticks = n <= 50
     fig.update_xaxes(showticklabels=False, tickangle=-60, tickfont_size=style.font_size - 5)
@@ -903,11 +921,13 @@ def heatmap_grid_figure(
 def displacement_figure(
     panels: Sequence[tuple[str, np.ndarray, np.ndarray]],
     labels: Sequence[str],
-    axis_titles: tuple[str, str] = ("dimension 1", "dimension 2"),
+    axis_titles: tuple[str, str] | None = None,
     presentation: bool = False,
 ) -> go.Figure:
-    """Coordinates before (circles) and after (diamonds) a map, each item's two points linked."""
+    """Coordinates before (circles) and after (diamonds) a map, each item's two points linked;
+    the axes are "dimension 1" and "dimension 2" unless ``axis_titles`` names them."""
     style = Style(presentation)
+    axis_titles = axis_titles or (_("dimension 1"), _("dimension 2"))
     labels = plain_texts(labels)
     fig = make_subplots(
         rows=1,
@@ -915,7 +935,7 @@ def displacement_figure(
         subplot_titles=[plain_text(title) for title, _, _ in panels],
         horizontal_spacing=0.08,
     )
-    for column, (_, before, after) in enumerate(panels, start=1):
+    for column, (_title, before, after) in enumerate(panels, start=1):
         n = before.shape[0]
         link = np.full((3 * n, 2), np.nan)
         link[0::3], link[1::3] = before[:, :2], after[:, :2]
@@ -926,7 +946,7 @@ def displacement_figure(
                 mode="lines",
                 line=dict(color="rgba(128,128,128,0.5)", width=1.2),
                 hoverinfo="skip",
-                name="same item",
+                name=_("same item"),
                 legendgroup="link",
                 showlegend=column == 1,
             ),
@@ -934,8 +954,8 @@ def displacement_figure(
             col=column,
         )
         for coords, name, colour, symbol in (
-            (before, "before", CATEGORICAL_COLOURS[0], "circle"),
-            (after, "after", CATEGORICAL_COLOURS[3], "diamond"),
+            (before, _("before"), CATEGORICAL_COLOURS[0], "circle"),
+            (after, _("after"), CATEGORICAL_COLOURS[3], "diamond"),
         ):
             fig.add_trace(
                 go.Scatter(
@@ -973,7 +993,7 @@ def ranked_bar_figure(
         horizontal_spacing=0.18 if len(panels) > 1 else 0.1,
     )
     longest = 1
-    for column, (_, bar_labels, values) in enumerate(panels, start=1):
+    for column, (_title, bar_labels, values) in enumerate(panels, start=1):
         bar_labels = plain_texts(bar_labels)
         longest = max([longest, *map(len, bar_labels)])
         colour = MODEL_COLOURS[0 if column == 1 else 1]
@@ -1026,7 +1046,7 @@ def context_projection_figure(
                 hovertemplate="%{text}<br>%{customdata}<extra></extra>"
                 if len(others) <= 80
                 else "%{customdata}<extra></extra>",
-                name="other words",
+                name=_("other words"),
                 legendgroup="other",
                 showlegend=column == 1,
             ),
@@ -1036,7 +1056,9 @@ def context_projection_figure(
         for index in highlight:
             sentence = int(points.sentence[index])
             colour = CATEGORICAL_COLOURS[sentence % len(CATEGORICAL_COLOURS)]
-            name = f"{plain_text(word)} in S{sentence + 1}: {texts[sentence]}"
+            name = _("{word} in S{number}: {sentence}").format(
+                word=plain_text(word), number=sentence + 1, sentence=texts[sentence]
+            )
             fig.add_trace(
                 go.Scatter(
                     x=points.coords[[index], 0],
@@ -1142,7 +1164,7 @@ def highlight(fig: go.Figure, indices, dimmed_opacity: float = DIMMED_OPACITY) -
 
 # --- neighbour-overlap colouring ------------------------------------------------------------------
 
-OVERLAP_COLOURBAR_TITLE = "A–B neighbour overlap (Jaccard@{k})"
+OVERLAP_COLOURBAR_TITLE = N_("A–B neighbour overlap (Jaccard@{k})")
 
 
 def overlap_projection_figure(
@@ -1167,16 +1189,15 @@ def overlap_projection_figure(
             f"got {overlap.shape}"
         )
     fig = projection_figure(panels, titles, colour_by="position", presentation=presentation)
-    title = OVERLAP_COLOURBAR_TITLE.format(k=k)
+    title = i18n._(OVERLAP_COLOURBAR_TITLE).format(k=k)
+    overlap_hover = _("overlap (Jaccard@{k}) {value}").format(k=k, value="%{customdata[4]:.2f}")
     for trace in fig.data:
         if trace.ids is None:
             continue
         members = np.array([int(name) for name in trace.ids])
         trace.marker.update(color=overlap[members], cmin=0.0, cmax=1.0, colorbar_title_text=title)
         trace.customdata = np.column_stack([trace.customdata, overlap[members]])
-        trace.hovertemplate = trace.hovertemplate.replace(
-            "<extra>", f"<br>overlap (Jaccard@{k}) %{{customdata[4]:.2f}}<extra>"
-        )
+        trace.hovertemplate = trace.hovertemplate.replace("<extra>", f"<br>{overlap_hover}<extra>")
     return fig
 
 
@@ -1204,12 +1225,19 @@ def pair_depth_figure(
     ]
     for model, (name, values) in enumerate(zip(names, baselines or (), strict=False)):
         curves.append(
-            Curve(f"{name}: any two items (mean)", np.asarray(values, float), model, dashed=True)
+            Curve(
+                _("{model}: any two items (mean)").format(model=name),
+                np.asarray(values, float),
+                model,
+                dashed=True,
+            )
         )
     fig = layer_curves_figure(
-        [(f"cosine of {pair_label}", curves)], columns=1, presentation=presentation
+        [(_("cosine of {pair}").format(pair=pair_label), curves)],
+        columns=1,
+        presentation=presentation,
     )
-    fig.update_yaxes(title_text="cosine", range=[-1.05, 1.05], zeroline=True)
+    fig.update_yaxes(title_text=_("cosine"), range=[-1.05, 1.05], zeroline=True)
     return fig
 
 
@@ -1242,7 +1270,7 @@ def _fixed_range(values: np.ndarray) -> list[float]:
 def _animation_groups(groups, n_items: int, dims: int, style: Style) -> list:
     """(name, members, marker, in legend) per trace of one panel, as in :func:`_marker_traces`."""
     if groups is None:
-        return [("items", np.arange(n_items), _categorical_marker(0, dims, style), False)]
+        return [(_("items"), np.arange(n_items), _categorical_marker(0, dims, style), False)]
     order: dict[str, list[int]] = {}
     for index, group in enumerate(groups):
         order.setdefault(group, []).append(index)
@@ -1251,7 +1279,7 @@ def _animation_groups(groups, n_items: int, dims: int, style: Style) -> list:
         for number, members in enumerate(order.values()):
             numbers[members] = number
         marker = _cycled_colours_marker(numbers, dims, style)
-        return [("items", np.arange(n_items), marker, False)]
+        return [(_("items"), np.arange(n_items), marker, False)]
     return [
         (name, np.array(members), _categorical_marker(number, dims, style), True)
         for number, (name, members) in enumerate(order.items())
@@ -1279,9 +1307,9 @@ def _animation_controls(labels: list[str], start: int, redraw: bool) -> dict:
                 yanchor="top",
                 pad=dict(r=10, t=10),
                 buttons=[
-                    dict(label="▶ Play", method="animate", args=[None, playing]),
+                    dict(label="▶ " + _("Play"), method="animate", args=[None, playing]),
                     dict(
-                        label="❚❚ Pause",
+                        label="❚❚ " + _("Pause"),
                         method="animate",
                         args=[[None], {**jump, "mode": "immediate"}],
                     ),
@@ -1295,7 +1323,7 @@ def _animation_controls(labels: list[str], start: int, redraw: bool) -> dict:
                 len=0.78,
                 y=-0.08,
                 yanchor="top",
-                currentvalue=dict(prefix="layer ", visible=True),
+                currentvalue=dict(prefix=_("layer") + " ", visible=True),
                 steps=[
                     dict(
                         label=label,

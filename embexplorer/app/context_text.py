@@ -11,6 +11,7 @@ import numpy as np
 
 from ..align import Items
 from ..contextuality import ContextProfile
+from ..i18n import _
 from ..models import ModelInfo
 from .widgets import escape_markdown
 
@@ -35,24 +36,33 @@ def casing_note(infos: tuple[ModelInfo, ModelInfo], word: str, labels: list[str]
     parts = []
     for info in cased:
         parts.append(
-            f"{escape_markdown(info.short_name)} is cased: {_quoted(pair[0])} and "
-            f"{_quoted(pair[1])} are different words for it."
+            _("{model} is cased: {form} and {other_form} are different words for it.").format(
+                model=escape_markdown(info.short_name),
+                form=_quoted(pair[0]),
+                other_form=_quoted(pair[1]),
+            )
         )
     for info in uncased:
         parts.append(
-            f"{escape_markdown(info.short_name)} lower-cases its input, so they are one word "
-            "for it."
+            _("{model} lower-cases its input, so they are one word for it.").format(
+                model=escape_markdown(info.short_name)
+            )
         )
     if len(forms) > 1 and cased and uncased:
-        parts.append(
-            "In your sentences "
-            + ", ".join(_quoted(form) for form in forms)
-            + (" both occur" if len(forms) == 2 else " all occur")
-            + ", so the two models measure different sets of occurrences."
+        occur = (
+            _(
+                "In your sentences {forms} both occur, so the two models measure different sets of "
+                "occurrences."
+            )
+            if len(forms) == 2
+            else _(
+                "In your sentences {forms} all occur, so the two models measure different "
+                "sets of occurrences."
+            )
         )
-    return (
-        " ".join(parts) + " Occurrences are matched by token identity, as Ethayarajh (2019) does."
-    )
+        parts.append(occur.format(forms=", ".join(_quoted(form) for form in forms)))
+    parts.append(_("Occurrences are matched by token identity, as Ethayarajh (2019) does."))
+    return " ".join(parts)
 
 
 def _token_text(tokens: tuple[str, ...]) -> str:
@@ -64,23 +74,35 @@ def layer0_sentence(info: ModelInfo, word: str, occurrence_tokens: list[tuple[st
     name = escape_markdown(info.short_name)
     distinct = list(dict.fromkeys(occurrence_tokens))
     if len(distinct) == 1:
-        return (
-            f"At layer 0 (embeddings) every occurrence of *{escape_markdown(word)}* in {name} is "
-            f"the same {'token' if len(distinct[0]) == 1 else 'tokens'} "
-            f"({_quoted(_token_text(distinct[0]))}), so their vectors differ "
-            "only by their position embeddings."
+        same = (
+            _(
+                "At layer 0 (embeddings) every occurrence of *{word}* in {model} is the same "
+                "token ({tokens}), so their vectors differ only by their position embeddings."
+            )
+            if len(distinct[0]) == 1
+            else _(
+                "At layer 0 (embeddings) every occurrence of *{word}* in {model} is the same "
+                "tokens ({tokens}), so their vectors differ only by their position embeddings."
+            )
+        )
+        return same.format(
+            word=escape_markdown(word), model=name, tokens=_quoted(_token_text(distinct[0]))
         )
     reasons = []
     bare = {_token_text(t).replace("␣", "").replace("##", "") for t in distinct}
     if len(bare) < len(distinct):
-        reasons.append("the word with and without a leading space is a different token")
+        reasons.append(_("the word with and without a leading space is a different token"))
     if len({form.lower() for form in bare}) < len(bare):
-        reasons.append("the model is cased")
+        reasons.append(_("the model is cased"))
     because = f" ({'; '.join(reasons)})" if reasons else ""
-    return (
-        f"At layer 0 (embeddings) the occurrences of *{escape_markdown(word)}* in {name} are "
-        f"not all the same tokens: {', '.join(_quoted(_token_text(t)) for t in distinct)}"
-        f"{because}. So they differ by more than their position embeddings."
+    return _(
+        "At layer 0 (embeddings) the occurrences of *{word}* in {model} are not all the same "
+        "tokens: {tokens}{because}. So they differ by more than their position embeddings."
+    ).format(
+        word=escape_markdown(word),
+        model=name,
+        tokens=", ".join(_quoted(_token_text(t)) for t in distinct),
+        because=because,
     )
 
 
@@ -90,17 +112,29 @@ def trend_sentence(info: ModelInfo, profile: ContextProfile) -> str:
     last = values.size - 1
     if not (np.isfinite(values[0]) and np.isfinite(values[last])):
         return ""
-    direction = (
-        "falls"
-        if values[last] < values[0] - 0.02
-        else "rises"
-        if values[last] > values[0] + 0.02
-        else "barely changes"
-    )
-    return (
-        f"In your sentences {escape_markdown(info.short_name)}'s self-similarity {direction} "
-        f"from {values[0]:.2f} at layer 0 to {values[last]:.2f} at layer {last} (adjusted: "
-        f"{adjusted[0]:.2f} to {adjusted[last]:.2f})."
+    if values[last] < values[0] - 0.02:
+        sentence = _(
+            "In your sentences {model}'s self-similarity falls from {first:.2f} at layer 0 to "
+            "{final:.2f} at layer {last} (adjusted: {adjusted_first:.2f} to {adjusted_final:.2f})."
+        )
+    elif values[last] > values[0] + 0.02:
+        sentence = _(
+            "In your sentences {model}'s self-similarity rises from {first:.2f} at layer 0 to "
+            "{final:.2f} at layer {last} (adjusted: {adjusted_first:.2f} to {adjusted_final:.2f})."
+        )
+    else:
+        sentence = _(
+            "In your sentences {model}'s self-similarity barely changes from {first:.2f} at layer "
+            "0 to {final:.2f} at layer {last} (adjusted: {adjusted_first:.2f} to "
+            "{adjusted_final:.2f})."
+        )
+    return sentence.format(
+        model=escape_markdown(info.short_name),
+        first=values[0],
+        final=values[last],
+        last=last,
+        adjusted_first=adjusted[0],
+        adjusted_final=adjusted[last],
     )
 
 
@@ -122,38 +156,42 @@ def context_sentence(info: ModelInfo, items: Items, profile: ContextProfile) -> 
     name = escape_markdown(info.short_name)
     word = escape_markdown(profile.word)
     if info.kind != "causal":
-        return (
-            f"**{name}** (bidirectional): every occurrence also uses the words after it. In a "
+        return _(
+            "**{model}** (bidirectional): every occurrence also uses the words after it. In a "
             "trained BERT the occurrences of a word with several senses (a river bank, a money "
             "bank) move apart by sense in the middle and upper layers; see below whether yours do."
-        )
+        ).format(model=name)
     indices = profile.indices
     earliest = int(indices[np.argmin(items.position[indices])])
     sentence, position = int(items.sentence[earliest]), int(items.position[earliest])
     if position == 0:
-        example = (
-            f"the *{word}* of S{sentence + 1} is its sentence's first word: it has seen nothing "
-            "before it, so it cannot reflect which sense is meant"
-        )
+        example = _(
+            "the *{word}* of S{number} is its sentence's first word: it has seen nothing before "
+            "it, so it cannot reflect which sense is meant"
+        ).format(word=word, number=sentence + 1)
     else:
         before = [
             items.labels[i]
             for i in np.flatnonzero((items.sentence == sentence) & (items.position < position))
         ]
-        example = (
-            f"the *{word}* of S{sentence + 1} has seen only "
-            f"{_quoted(' '.join(before[-6:]))}{' (and more before)' if len(before) > 6 else ''}"
-        )
-    text = f"**{name}** (causal): an occurrence reflects only the words before it; here {example}."
+        example = _("the *{word}* of S{number} has seen only {words}").format(
+            word=word, number=sentence + 1, words=_quoted(" ".join(before[-6:]))
+        ) + (" " + _("(and more before)") if len(before) > 6 else "")
+    text = _(
+        "**{model}** (causal): an occurrence reflects only the words before it; here {example}."
+    ).format(model=name, example=example)
     same = _same_vector_pairs(items, indices)
     if same:
         listed = ", ".join(
-            f"S{int(items.sentence[a]) + 1} and S{int(items.sentence[b]) + 1}" for a, b in same[:4]
+            _("S{first} and S{second}").format(
+                first=int(items.sentence[a]) + 1, second=int(items.sentence[b]) + 1
+            )
+            for a, b in same[:4]
         )
-        text += (
-            f" The occurrences in {listed} get the same vector at every layer: the same tokens "
+        text += " " + _(
+            "The occurrences in {sentences} get the same vector at every layer: the same tokens "
             "up to and including the word, which a causal model cannot tell apart."
-        )
+        ).format(sentences=listed)
     return text
 
 
@@ -171,10 +209,16 @@ def notice_bullets(
         bullets.append(layer0_sentence(infos[which], profiles[which].word, occurrence_tokens))
     trends = [trend_sentence(infos[which], profiles[which]) for which in (0, 1)]
     bullets.append(
-        " ".join(t for t in trends if t)
-        + " In trained GPT-2 and BERT self-similarity is highest at the embeddings and falls "
-        "with depth, most in the upper layers (Ethayarajh 2019); random-weight models (like the "
-        "offline test stand-ins) show no such learned trend."
+        " ".join(
+            [
+                *(t for t in trends if t),
+                _(
+                    "In trained GPT-2 and BERT self-similarity is highest at the embeddings and "
+                    "falls with depth, most in the upper layers (Ethayarajh 2019); random-weight "
+                    "models (like the offline test stand-ins) show no such learned trend."
+                ),
+            ]
+        )
     )
     bullets.extend(
         context_sentence(infos[which], items[which], profiles[which]) for which in (0, 1)

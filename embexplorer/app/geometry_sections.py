@@ -10,7 +10,8 @@ import streamlit as st
 
 from .. import figures, geometry
 from ..align import spread_sample
-from ..labels import PREPROCESSING_LABELS, UNIT_LABELS, correlation_symbol
+from ..i18n import _
+from ..labels import PREPROCESSING_LABELS, UNIT_LABELS, correlation_symbol, label
 from . import tables, widgets
 from .caching import MAX_PAIRED_ITEMS
 from .present import HEATMAP_MAX_ITEMS, sample_indices
@@ -23,19 +24,23 @@ def _new_rotation() -> None:
 
 def spectrum(view: View, labels: list[str]) -> None:
     """How many directions the vectors use: both models' PCA eigenvalues."""
-    titles, prep_label = view.panel_titles, PREPROCESSING_LABELS[view.preprocessing]
+    titles = view.panel_titles
+    prep_label = label(PREPROCESSING_LABELS, view.preprocessing)
     spectra = view.spectra()
     n90 = [geometry.n_components_for_variance(s.explained_variance_ratio, 0.9) for s in spectra]
-    log_scale = st.toggle("Log scale for the eigenvalues", key="log_scree")
+    log_scale = st.toggle(_("Log scale for the eigenvalues"), key="log_scree")
     cells = st.columns(4)
     for which, spectrum in enumerate(spectra):
         cells[2 * which].metric(
-            f"{'AB'[which]}: components for 90 %",
-            f"{n90[which]} of {spectrum.n_components}",
-            help="The fewest principal components whose eigenvalues add up to 90 % of the variance.",
+            _("{model}: components for 90 %").format(model="AB"[which]),
+            _("{n} of {total}").format(n=n90[which], total=spectrum.n_components),
+            help=_(
+                "The fewest principal components whose eigenvalues add up to 90 % of the variance."
+            ),
         )
         cells[2 * which + 1].metric(
-            f"{'AB'[which]}: PC1 explains", f"{spectrum.explained_variance_ratio[0]:.1%}"
+            _("{model}: PC1 explains").format(model="AB"[which]),
+            f"{spectrum.explained_variance_ratio[0]:.1%}",
         )
     widgets.chart(
         figures.spectrum_figure(
@@ -49,13 +54,20 @@ def spectrum(view: View, labels: list[str]) -> None:
         key="spectrum",
     )
     st.caption(
-        f"{len(view.items()[0].labels)} {UNIT_LABELS[view.unit]}, preprocessing {prep_label}. The "
-        "eigenvalues are the variances along the principal directions of the centred vectors. "
-        "With n items there are at most n - 1 non-zero ones, whatever the width. A steep drop "
-        "after the first component is a space dominated by one direction."
+        _("{n} {unit}, preprocessing {preprocessing}.").format(
+            n=len(view.items()[0].labels),
+            unit=label(UNIT_LABELS, view.unit),
+            preprocessing=prep_label,
+        )
+        + " "
+        + _(
+            "The eigenvalues are the variances along the principal directions of the centred "
+            "vectors. With n items there are at most n - 1 non-zero ones, whatever the width. A "
+            "steep drop after the first component is a space dominated by one direction."
+        )
     )
     widgets.download_csv(
-        "Spectrum (CSV)",
+        _("Spectrum (CSV)"),
         lambda: tables.spectrum_table(spectra, view.names, view.layers),
         "pca_spectrum.csv",
         key="dl_spectrum",
@@ -65,45 +77,60 @@ def spectrum(view: View, labels: list[str]) -> None:
 def rotation(view: View, labels: list[str]) -> None:
     """A random rotation R and a random linear map M applied to A: what each changes."""
     labels = [labels[i] for i in view.compared_index()]  # a corpus: its spread sample
-    widgets.sample_note(view, "This demo")
-    names, prep_label = view.short_names, PREPROCESSING_LABELS[view.preprocessing]
+    widgets.sample_note(view, _("This demo"))
+    names, prep_label = view.short_names, label(PREPROCESSING_LABELS, view.preprocessing)
 
     seed_cells = st.columns([2, 2, 6], vertical_alignment="bottom")
-    seed = seed_cells[0].number_input("Rotation seed", min_value=0, step=1, key="rot_seed")
-    seed_cells[1].button("New rotation", on_click=_new_rotation, icon=":material/autorenew:")
+    seed = seed_cells[0].number_input(_("Rotation seed"), min_value=0, step=1, key="rot_seed")
+    seed_cells[1].button(_("New rotation"), on_click=_new_rotation, icon=":material/autorenew:")
     method = st.session_state["rsa"]
     demo = view.invariance(int(seed), method)
     drawn = sample_indices(len(labels), HEATMAP_MAX_ITEMS)  # heatmaps only; numbers use all
     symbol = correlation_symbol(method)
     cells = st.columns(6)
     cells[0].metric(
-        "Coordinate change (R)",
+        _("Coordinate change (R)"),
         f"{demo.rotation.max_coordinate_change:.3g}",
-        help="max |x R - x| over all items and dimensions",
+        help=_("max |x R - x| over all items and dimensions"),
     )
     cells[1].metric(
-        "Largest cosine change (R)",
+        _("Largest cosine change (R)"),
         f"{demo.rotation.max_cosine_change:.1e}",
-        help="max |cos(xR, yR) - cos(x, y)| over all pairs: floating-point rounding only.",
+        help=_("max |cos(xR, yR) - cos(x, y)| over all pairs: floating-point rounding only."),
     )
     cells[2].metric(
-        f"RSA with B ({symbol}), as is",
+        _("RSA with B ({symbol}), as is").format(symbol=symbol),
         f"{demo.rsa_with_b:.6f}",
-        help="RSA between model A's and model B's cosine matrices (the Similarity page's RSA method).",
+        help=_(
+            "RSA between model A's and model B's cosine matrices (the Similarity page's RSA "
+            "method)."
+        ),
     )
-    cells[3].metric(f"RSA with B ({symbol}), after R", f"{demo.rotation.rsa_with_b:.6f}")
+    cells[3].metric(
+        _("RSA with B ({symbol}), after R").format(symbol=symbol),
+        f"{demo.rotation.rsa_with_b:.6f}",
+    )
     cells[4].metric(
-        "Largest cosine change (M)",
+        _("Largest cosine change (M)"),
         f"{demo.linear.max_cosine_change:.3f}",
-        help="M shrinks the two directions along which A's vectors are largest 100-fold (then "
-        "applies R), so angles change.",
+        help=_(
+            "M shrinks the two directions along which A's vectors are largest 100-fold (then "
+            "applies R), so angles change."
+        ),
     )
-    cells[5].metric(f"RSA with B ({symbol}), after M", f"{demo.linear.rsa_with_b:.6f}")
+    cells[5].metric(
+        _("RSA with B ({symbol}), after M").format(symbol=symbol),
+        f"{demo.linear.rsa_with_b:.6f}",
+    )
     widgets.chart(
         figures.displacement_figure(
             [
-                ("orthogonal R: every point moves", demo.vectors, demo.rotation.vectors),
-                ("non-orthogonal M: points move and stretch", demo.vectors, demo.linear.vectors),
+                (_("orthogonal R: every point moves"), demo.vectors, demo.rotation.vectors),
+                (
+                    _("non-orthogonal M: points move and stretch"),
+                    demo.vectors,
+                    demo.linear.vectors,
+                ),
             ],
             labels,
             presentation=view.presentation,
@@ -118,36 +145,42 @@ def rotation(view: View, labels: list[str]) -> None:
             ],
             [labels[i] for i in drawn],
             [
-                f"A as is (RSA with B {demo.rsa_with_b:.3f})",
-                f"after R (RSA {demo.rotation.rsa_with_b:.3f})",
-                f"after M (RSA {demo.linear.rsa_with_b:.3f})",
+                _("A as is (RSA with B {score:.3f})").format(score=demo.rsa_with_b),
+                _("after R (RSA {score:.3f})").format(score=demo.rotation.rsa_with_b),
+                _("after M (RSA {score:.3f})").format(score=demo.linear.rsa_with_b),
             ],
             presentation=view.presentation,
         ),
         key="rotation_heatmaps",
     )
     st.caption(
-        f"Model A ({names[0]}, layer {view.layers[0]}, preprocessing {prep_label}) in its first two "
-        "dimensions, "
-        "before and after a random orthogonal matrix R (seeded) and a non-orthogonal M (the two "
-        "directions along which A's vectors are largest shrunk 100-fold, then R). R^T R = I keeps "
-        "every length and angle, so the cosine heatmap and the RSA score cannot change. That is "
-        "why RSA and CKA can compare two models whose dimensions do not correspond: they use "
-        "only the relations between items. It does not make coordinates meaningless: in trained "
-        "models single dimensions can stand out (see 'Rogue dimensions'), which a rotation would "
-        "hide without changing any cosine. M changes angles, and the heatmap with them."
+        _(
+            "Model A ({name}, layer {layer}, preprocessing {preprocessing}) in its first two "
+            "dimensions, before and after a random orthogonal matrix R (seeded) and a "
+            "non-orthogonal M (the two directions along which A's vectors are largest shrunk "
+            "100-fold, then R)."
+        ).format(name=names[0], layer=view.layers[0], preprocessing=prep_label)
+        + " "
+        + _(
+            "R^T R = I keeps every length and angle, so the cosine heatmap and the RSA score "
+            "cannot change. That is why RSA and CKA can compare two models whose dimensions do "
+            "not correspond: they use only the relations between items. It does not make "
+            "coordinates meaningless: in trained models single dimensions can stand out (see "
+            "'Rogue dimensions'), which a rotation would hide without changing any cosine. M "
+            "changes angles, and the heatmap with them."
+        )
     )
     downloads = st.columns(2)
     with downloads[0]:
         widgets.download_csv(
-            "Coordinates (CSV)",
+            _("Coordinates (CSV)"),
             lambda: tables.rotation_coordinates_table(demo, labels),
             "rotation_coords.csv",
             key="dl_rot",
         )
     with downloads[1]:
         widgets.download_csv(
-            "Cosines (CSV)",
+            _("Cosines (CSV)"),
             lambda: tables.rotation_cosines_table(demo, labels),
             "rotation_cosines.csv",
             key="dl_rot_cos",
@@ -162,49 +195,53 @@ def procrustes(view: View, labels: list[str]) -> None:
     widths = (view.infos[0].hidden_size, view.infos[1].hidden_size)
     cells = st.columns([1, 3])
     cells[0].metric(
-        "Disparity",
+        _("Disparity"),
         f"{alignment.disparity:.3f}",
-        help="Sum of squared residuals over the sum of squares of centred A, after the best "
-        "rotation and scaling of B: 0 = the same shape. It has no fixed 'unrelated' value: with "
-        "few items for many dimensions even unrelated points align closely, so read it against "
-        "the item-shuffled pairings.",
+        help=_(
+            "Sum of squared residuals over the sum of squares of centred A, after the best "
+            "rotation and scaling of B: 0 = the same shape. It has no fixed 'unrelated' value: "
+            "with few items for many dimensions even unrelated points align closely, so read it "
+            "against the item-shuffled pairings."
+        ),
     )
     cells[0].metric(
-        "Item-shuffled pairings",
+        _("Item-shuffled pairings"),
         f"{null.shuffled_mean:.2f} ± {null.shuffled.std():.2f}",
-        help=f"The disparity when B's items are shuffled before aligning ({null.shuffled.size} "
-        "seeded shuffles): the same two clouds of points, wrongly paired. A disparity well "
-        "below this means the pairing of items matters.",
+        help=_(
+            "The disparity when B's items are shuffled before aligning ({n} seeded shuffles): "
+            "the same two clouds of points, wrongly paired. A disparity well below this means "
+            "the pairing of items matters."
+        ).format(n=null.shuffled.size),
     )
     cells[0].caption(procrustes_scale(null))
+    if widths[1] < widths[0]:
+        widths_note = _("Both centred; B ({width} wide) zero-padded to A's width")
+    elif widths[1] != widths[0]:
+        widths_note = _("Both centred; B ({width} wide) and A compared in the wider width")
+    else:
+        widths_note = _("Both centred; B ({width} wide) and A have the same width")
     cells[0].caption(
-        f"Both centred; B ({widths[1]} wide) "
-        + (
-            "zero-padded to A's width"
-            if widths[1] < widths[0]
-            else "and A compared in the wider width"
-            if widths[1] != widths[0]
-            else "and A have the same width"
-        )
-        + f"; scale factor {alignment.scale:.3g}."
+        widths_note.format(width=widths[1])
+        + "; "
+        + _("scale factor {scale:.3g}.").format(scale=alignment.scale)
     )
     with cells[1]:
         widgets.chart(
             figures.ranked_bar_figure(
                 [
                     (
-                        "items the two models place most differently",
+                        _("items the two models place most differently"),
                         [labels[i] for i in shown],
                         alignment.residuals[shown],
                     )
                 ],
-                "distance left after aligning B onto A",
+                _("distance left after aligning B onto A"),
                 presentation=view.presentation,
             ),
             key="procrustes",
         )
     widgets.download_csv(
-        "Residuals (CSV)",
+        _("Residuals (CSV)"),
         lambda: tables.residuals_table(alignment, labels),
         "procrustes_residuals.csv",
         key="dl_procrustes",
@@ -214,44 +251,58 @@ def procrustes(view: View, labels: list[str]) -> None:
 def procrustes_scale(null) -> str:
     """The disparity read against its item-shuffled pairings, in one or two sentences."""
     beaten = int(np.sum(null.shuffled <= null.disparity))
-    return (
-        f"Disparity {null.disparity:.3f}; item-shuffled pairings give {null.shuffled_mean:.2f} ± "
-        f"{null.shuffled.std():.2f} ({beaten} of {null.shuffled.size} as low or lower). 0 is the "
-        "same shape; what unrelated pairings reach depends on the items and dimensions, so "
-        "compare with the shuffles rather than with 1."
+    return _(
+        "Disparity {disparity:.3f}; item-shuffled pairings give {mean:.2f} ± {std:.2f} "
+        "({beaten} of {total} as low or lower). 0 is the same shape; what unrelated pairings "
+        "reach depends on the items and dimensions, so compare with the shuffles rather than "
+        "with 1."
+    ).format(
+        disparity=null.disparity,
+        mean=null.shuffled_mean,
+        std=null.shuffled.std(),
+        beaten=beaten,
+        total=null.shuffled.size,
     )
 
 
 def rogue_dimensions(view: View, labels: list[str]) -> None:
     """The dimensions that decide most cosines, the largest tokens, and what preprocessing does."""
     names, titles = view.short_names, view.panel_titles
-    prep_label = PREPROCESSING_LABELS[view.preprocessing]
+    prep_label = label(PREPROCESSING_LABELS, view.preprocessing)
     exclude_first = st.toggle(
-        "Leave out the first position of every sentence",
+        _("Leave out the first position of every sentence"),
         key="exclude_first",
-        help="GPT-2's first token has a norm many times the others' (it soaks up attention); "
-        "for words this leaves out each sentence's first word.",
+        help=_(
+            "GPT-2's first token has a norm many times the others' (it soaks up attention); "
+            "for words this leaves out each sentence's first word."
+        ),
     )
     rogue_dims = view.rogue_dimensions(exclude_first)
     if min(keep.size for keep in rogue_dims.keeps) < 3:
-        st.info("Fewer than 3 items are left without the first positions; add sentences.")
+        st.info(_("Fewer than 3 items are left without the first positions; add sentences."))
         return
     widgets.chart(
         figures.ranked_bar_figure(
             [
-                (titles[which], [f"dim {d}" for d in c.dims], c.share)
+                (titles[which], [_("dim {number}").format(number=d) for d in c.dims], c.share)
                 for which, c in enumerate(rogue_dims.contributions)
             ],
-            "share of all dimensions' contributions to the cosines",
+            _("share of all dimensions' contributions to the cosines"),
             presentation=view.presentation,
             percent=True,
         ),
         key="rogue_dims",
     )
     st.caption(
-        "Each dimension i adds u_i v_i / (‖u‖ ‖v‖) to the cosine of a pair; summed over all pairs, "
-        "when a few dimensions have a large share they decide most similarities (Timkey & van "
-        f"Schijndel 2021). Preprocessing {prep_label}: standardising gives every dimension the same variance."
+        _(
+            "Each dimension i adds u_i v_i / (‖u‖ ‖v‖) to the cosine of a pair; summed over all "
+            "pairs, when a few dimensions have a large share they decide most similarities "
+            "(Timkey & van Schijndel 2021)."
+        )
+        + " "
+        + _(
+            "Preprocessing {preprocessing}: standardising gives every dimension the same variance."
+        ).format(preprocessing=prep_label)
     )
 
     tokens = view.items("token")
@@ -260,28 +311,30 @@ def rogue_dimensions(view: View, labels: list[str]) -> None:
         figures.ranked_bar_figure(
             [
                 (
-                    f"{titles[which]} · median {o.median:.3g}",
+                    _("{title} · median {median:.3g}").format(title=titles[which], median=o.median),
                     [tables.token_label(tokens[which], i) for i in o.indices],
                     o.norms,
                 )
                 for which, o in enumerate(outliers)
             ],
-            "vector norm (raw)",
+            _("vector norm (raw)"),
             presentation=view.presentation,
         ),
         key="token_norms",
     )
     st.caption(
-        "The tokens with the largest raw vectors at each model's layer, with their sentence and "
-        "position. In a trained GPT-2 the first position dwarfs the rest (an 'attention sink'); "
-        "cosines with such a vector are decided by its few huge dimensions."
+        _(
+            "The tokens with the largest raw vectors at each model's layer, with their sentence "
+            "and position. In a trained GPT-2 the first position dwarfs the rest (an 'attention "
+            "sink'); cosines with such a vector are decided by its few huge dimensions."
+        )
     )
 
     kept_labels = [labels[i] for i in rogue_dims.keeps[0]]
     drawn_kept = sample_indices(len(kept_labels), HEATMAP_MAX_ITEMS)
     downloaded = spread_sample(len(kept_labels), MAX_PAIRED_ITEMS)
     grid_titles = [
-        f"{'AB'[which]} ({names[which]}) · {PREPROCESSING_LABELS[prep]}"
+        f"{'AB'[which]} ({names[which]}) · {label(PREPROCESSING_LABELS, prep)}"
         for which in (0, 1)
         for prep in geometry.APP_PREPROCESSING
     ]
@@ -295,14 +348,16 @@ def rogue_dimensions(view: View, labels: list[str]) -> None:
         key="rogue_heatmaps",
     )
     st.caption(
-        f"The same cosine heatmap of the {view.paired_unit}s raw, mean-centred and standardised, "
-        "whatever the sidebar's preprocessing. Anisotropic raw vectors make every cell red; centring "
-        "removes the shared direction, and standardising also tames the rogue dimensions."
+        _(
+            "The same cosine heatmap of the {unit} raw, mean-centred and standardised, whatever "
+            "the sidebar's preprocessing. Anisotropic raw vectors make every cell red; centring "
+            "removes the shared direction, and standardising also tames the rogue dimensions."
+        ).format(unit=label(UNIT_LABELS, view.paired_unit))
     )
     downloads = st.columns(3)
     with downloads[0]:
         widgets.download_csv(
-            "Top dimensions (CSV)",
+            _("Top dimensions (CSV)"),
             lambda: tables.rogue_table(
                 rogue_dims.contributions, view.names, view.layers, exclude_first
             ),
@@ -311,14 +366,14 @@ def rogue_dimensions(view: View, labels: list[str]) -> None:
         )
     with downloads[1]:
         widgets.download_csv(
-            "Largest norms (CSV)",
+            _("Largest norms (CSV)"),
             lambda: tables.norms_table(outliers, tokens, view.names, view.layers),
             "token_norms.csv",
             key="dl_norms",
         )
     with downloads[2]:
         widgets.download_csv(
-            "Cosines raw / centred / standardised (CSV)",
+            _("Cosines raw / centred / standardised (CSV)"),
             lambda: tables.preprocessing_cosines_table(
                 view.preprocessing_cosines(exclude_first, downloaded),
                 [kept_labels[i] for i in downloaded],

@@ -5,7 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from .. import figures
-from ..labels import PREPROCESSING_LABELS, UNIT_LABELS
+from ..i18n import _
+from ..labels import PREPROCESSING_LABELS, UNIT_LABELS, label
 from ..layers import LAYER_MEASURES, LayerProfile
 from . import widgets
 from .view import View
@@ -19,44 +20,60 @@ def depth_curves(
     used, total = view.profiled_items()
     contrast = view.preprocessing if view.preprocessing != "none" else "standardize"
     raw, prepared = view.layer_profiles("none"), view.layer_profiles(contrast)
-    contrast_label = PREPROCESSING_LABELS[contrast]
+    contrast_label = label(PREPROCESSING_LABELS, contrast)
+    curve_names = [
+        (
+            _("{model}: {name} raw").format(model=model, name=name),
+            _("{model}: {name} {preprocessing}").format(
+                model=model, name=name, preprocessing=contrast_label
+            ),
+        )
+        for model, name in zip("AB", names, strict=True)
+    ]
     panels = [
         (
-            title,
+            label(LAYER_MEASURES, measure),
             [
-                figures.Curve(f"A: {names[0]} raw", raw[0].measure(measure), model=0),
-                figures.Curve(
-                    f"A: {names[0]} {contrast_label}", prepared[0].measure(measure), 0, True
-                ),
-                figures.Curve(f"B: {names[1]} raw", raw[1].measure(measure), model=1),
-                figures.Curve(
-                    f"B: {names[1]} {contrast_label}", prepared[1].measure(measure), 1, True
-                ),
+                curve
+                for which, (raw_name, prepared_name) in enumerate(curve_names)
+                for curve in (
+                    figures.Curve(raw_name, raw[which].measure(measure), model=which),
+                    figures.Curve(prepared_name, prepared[which].measure(measure), which, True),
+                )
             ],
         )
-        for measure, title in LAYER_MEASURES.items()
+        for measure in LAYER_MEASURES
     ]
     widgets.chart(
         figures.layer_curves_figure(panels, presentation=view.presentation), key="layer_curves"
     )
     st.caption(
-        f"Solid: raw vectors; dashed: after **{contrast_label}**"
+        _("Solid: raw vectors; dashed: after **{preprocessing}**").format(
+            preprocessing=contrast_label
+        )
         + (
-            " (the sidebar's preprocessing is none, so standardising is shown for contrast)"
+            " " + _("(the sidebar's preprocessing is none, so standardising is shown for contrast)")
             if view.preprocessing == "none"
             else ""
         )
-        + f". Items: {UNIT_LABELS[view.unit]}"
+        + ". "
+        + _("Items: {unit}").format(unit=label(UNIT_LABELS, view.unit))
         + (
-            f" ({used:,} of {total:,}: whole sentences spread through the text)"
+            " "
+            + _("({used:,} of {total:,}: whole sentences spread through the text)").format(
+                used=used, total=total
+            )
             if used < total
             else ""
         )
-        + ". Anisotropy is the mean cosine between different "
-        "words in different sentences; intra-sentence similarity the mean cosine of each item to its "
-        "sentence's mean (Ethayarajh 2019). What to notice: in trained GPT-2 a few 'rogue' "
-        "dimensions make every vector point the same way (anisotropy and PC1 share near 1, huge "
-        "norms); after centring or standardising that common direction is gone, and the structure "
-        "underneath shows."
+        + ". "
+        + _(
+            "Anisotropy is the mean cosine between different words in different sentences; "
+            "intra-sentence similarity the mean cosine of each item to its sentence's mean "
+            "(Ethayarajh 2019). What to notice: in trained GPT-2 a few 'rogue' dimensions make "
+            "every vector point the same way (anisotropy and PC1 share near 1, huge norms); after "
+            "centring or standardising that common direction is gone, and the structure "
+            "underneath shows."
+        )
     )
     return raw, prepared
