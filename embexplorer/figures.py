@@ -136,8 +136,15 @@ class Style:
             hoverlabel=dict(font_size=self.hover_size),
             height=int(height),
             margin=dict(l=10, r=10, t=60, b=20),
-            # Below the x-axis titles, so neither hides the other.
-            legend=dict(orientation="h", yanchor="top", y=-0.16, xanchor="left", x=0),
+            # Below the x-axis titles, so neither hides the other (projector-size titles sit
+            # lower, in a figure at most PROJECTOR_HEIGHT tall).
+            legend=dict(
+                orientation="h",
+                yanchor="top",
+                y=-0.24 if self.presentation else -0.16,
+                xanchor="left",
+                x=0,
+            ),
         )
         fig.update_annotations(font_size=self.font_size + 2)
         return fig
