@@ -9,6 +9,7 @@ backgrounds); groups also differ by marker symbol.
 from __future__ import annotations
 
 import html
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -64,6 +65,12 @@ def plain_text(text: str) -> str:
 
 def plain_texts(texts: Sequence[str]) -> list[str]:
     return [plain_text(text) for text in texts]
+
+
+def wrapped(text: str, width: int) -> str:
+    """``text`` in lines of at most ``width`` characters (plotly never wraps a title, and a
+    long one runs into its neighbour or off the figure; translations are often longer)."""
+    return "<br>".join(textwrap.wrap(text, width)) or text
 
 
 # In presentation mode: the tallest a single figure gets (a 720-pixel projector keeps about 450
@@ -753,7 +760,8 @@ def layer_curves_figure(
     fig = make_subplots(
         rows=rows,
         cols=columns,
-        subplot_titles=[plain_text(title) for title, _ in panels],
+        # About 100 characters span a figure at 1280 pixels: one panel's share of them per line.
+        subplot_titles=[wrapped(plain_text(title), 100 // columns) for title, _ in panels],
         horizontal_spacing=0.08,
         vertical_spacing=0.16 if rows > 1 else 0.1,
     )
@@ -1326,8 +1334,10 @@ def _animation_controls(labels: list[str], start: int, redraw: bool) -> dict:
         sliders=[
             dict(
                 active=start,
-                x=0.22,  # right of the Play / Pause buttons, so its current value is clear
-                len=0.78,
+                # Right of the Play / Pause buttons (as long as "❚❚ Tạm dừng"), so its current
+                # value is clear of them.
+                x=0.26,
+                len=0.74,
                 y=-0.08,
                 yanchor="top",
                 currentvalue=dict(prefix=_("layer") + " ", visible=True),
