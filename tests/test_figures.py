@@ -5,11 +5,15 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from embexplorer import i18n
 from embexplorer.figures import (
     CATEGORICAL_COLOURS,
     MAX_LEGEND_GROUPS,
+    Curve,
     PointSet,
+    layer_curves_figure,
     projection_figure,
+    spectrum_figure,
 )
 
 
@@ -116,3 +120,41 @@ def test_both_panels_merge_when_either_has_too_many_groups():
     fig = projection_figure([few, few], ["A", "B"], colour_by="word")
     assert len(fig.data) == 2 * MAX_LEGEND_GROUPS
     assert len(projection_figure([few, many], ["A", "B"], colour_by="word").data) == 2
+
+
+def _spectrum(presentation: bool = False):
+    values = np.array([4.0, 2.0, 1.0, 0.5])
+    ratios = values / values.sum()
+    return spectrum_figure(
+        [values, values], [ratios, ratios], ["A", "B"], [3, 3], False, presentation
+    )
+
+
+def test_figure_texts_are_in_the_language_current_when_it_is_drawn():
+    english = _spectrum()
+    with i18n.language("vi"):
+        vietnamese = _spectrum()
+        hover = projection_figure([point_set(2, 3)], ["A"]).data[0].hovertemplate
+    assert english.layout.xaxis.title.text == "principal component"
+    assert vietnamese.layout.xaxis.title.text == "thành phần chính"
+    assert [a.text for a in vietnamese.layout.annotations][:2] == [
+        "trị riêng (biểu đồ scree)",
+        "phương sai được giải thích tích luỹ",
+    ]
+    # Plotly's own placeholders survive the translation.
+    assert "từ: %{customdata[1]}" in hover and "vị trí %{customdata[3]}" in hover
+
+
+def test_long_panel_titles_wrap_to_their_panel_and_short_ones_stay_whole():
+    curve = Curve("A", np.arange(3.0))
+    long_title = "self-similarity (mean cosine between occurrences in different sentences)"
+    fig = layer_curves_figure([(long_title, [curve]), ("short", [curve])], columns=2)
+    titles = [annotation.text for annotation in fig.layout.annotations]
+    assert titles[1] == "short"
+    lines = titles[0].split("<br>")
+    assert len(lines) == 2 and max(map(len, lines)) <= 50
+    assert " ".join(lines) == long_title
+
+
+def test_presentation_legend_sits_below_the_larger_axis_titles():
+    assert _spectrum(presentation=True).layout.legend.y < _spectrum().layout.legend.y
