@@ -138,12 +138,12 @@ class Message(str):
 
     Examples
     --------
-    >>> reason = Message(N_("{which} are all equal"), which=Message(N_("both models")))
-    >>> reason
-    'both models are all equal'
+    >>> which = Message(N_("model {name}"), name="B")
+    >>> which
+    'model B'
     >>> with language("vi"):
-    ...     translated(reason)
-    'cả hai mô hình are all equal'
+    ...     translated(which)
+    'mô hình B'
     """
 
     msgid: str

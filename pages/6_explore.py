@@ -7,7 +7,7 @@ from embexplorer.app import explore_sections as sections
 from embexplorer.app import widgets
 from embexplorer.app.sidebar import open_page
 from embexplorer.app.state import MAX_NEIGHBOURS
-from embexplorer.i18n import N_, _, ngettext
+from embexplorer.i18n import N_, _
 
 sections.open_requested_view()  # "Open" on a saved view of another page: go there first
 view = open_page(
@@ -22,11 +22,7 @@ widgets.paired_unit_notice(view.unit)
 items = view.items(view.paired_unit)[0]
 if items.n_items < 3:
     st.info(
-        ngettext(
-            "Only {n} item: exploring needs at least 3. Add a sentence.",
-            "Only {n} items: exploring needs at least 3. Add a sentence.",
-            items.n_items,
-        ).format(n=items.n_items)
+        _("Only {n} item(s): exploring needs at least 3. Add a sentence.").format(n=items.n_items)
     )
     st.stop()
 
