@@ -55,6 +55,8 @@ text, chart = st.columns([2, 3], gap="large")
 with text:
     st.markdown(step.text)
     st.latex(step.latex)
+    if step.notation:
+        st.markdown(step.notation)
     aside = st.container()  # what the loaded models' numbers show (said only when true)
     path, title = lesson.full_page(step)
     link = st.container()  # filled after the chart: the link carries what the step chose
@@ -68,7 +70,7 @@ with chart:
     extra = step.draw(lesson.step_view(view, step.texts), aside)
 link.page_link(
     path,
-    label=_("Open this in the full page ({title})").format(title=title),
+    label=_("Open the full page: {title}").format(title=title),  # one line: keep it short
     icon=":material/open_in_new:",
     query_params=lesson.step_params(step, link_params(), extra),
 )

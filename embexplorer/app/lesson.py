@@ -8,7 +8,6 @@ loaded models' numbers make it true.
 
 from __future__ import annotations
 
-import string
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -38,8 +37,9 @@ class Step:
 
     name: str
     texts: tuple[str, ...]
-    # LaTeX; ``$word`` stands for a word of :data:`FORMULA_WORDS`, said in the visitor's language
-    latex_template: str
+    # LaTeX, symbols only: KaTeX's fonts lack most Vietnamese letters, so the words that say
+    # what a symbol is go to the step's notation (:data:`STEP_NOTATION`, Markdown)
+    latex: str
     # draws the chart; model-specific sentences go to ``aside`` (the text column); returns extra
     # settings for the full page's link
     draw: Callable[[View, object], dict | None]
@@ -54,9 +54,12 @@ class Step:
         return label(STEP_TEXTS, self.name)  # 2-4 sentences, true for any two models
 
     @property
-    def latex(self) -> str:
-        words = {key: label(FORMULA_WORDS, key) for key in FORMULA_WORDS}
-        return string.Template(self.latex_template).substitute(words)
+    def notation(self) -> str:
+        """What the formula's symbols are, in the visitor's language ("" when they need no
+        words)."""
+        if self.name not in STEP_NOTATION:
+            return ""
+        return label(STEP_NOTATION, self.name).format(**NOTATION_SYMBOLS)
 
 
 def step_view(view: View, texts: tuple[str, ...]) -> View:
@@ -249,37 +252,53 @@ STEP_TEXTS = {
         "RSA and nearest neighbours, the same model."
     ),
 }
-# The words inside the formulas (``$causal`` in a step's LaTeX); the symbols need no translation.
-FORMULA_WORDS = {
-    "causal": N_("causal"),
-    "bidirectional": N_("bidirectional"),
-    "centred": N_("centred"),
-    "explained": N_("explained"),
+# Under the formula: its symbols in words. The symbols themselves are inline LaTeX, kept out of
+# the catalogue texts.
+STEP_NOTATION = {
+    "causal": N_(
+        "{h_causal}: a causal model, each word sees the words up to itself; {h_bidirectional}: "
+        "a bidirectional model, each word sees all {T} words of the sentence."
+    ),
+    "pca": N_(
+        "{X}: the centred vectors, one row per item; {lambda_k}, {w_k}: the {k}-th eigenvalue "
+        "and eigenvector; {r_k}: the share of the variance that component {k} explains."
+    ),
+}
+NOTATION_SYMBOLS = {
+    "h_causal": r"$h_t^{\rightarrow}$",
+    "h_bidirectional": r"$h_t^{\leftrightarrow}$",
+    "T": "$T$",
+    "X": "$X$",
+    "lambda_k": r"$\lambda_k$",
+    "w_k": "$w_k$",
+    "k": "$k$",
+    "r_k": "$r_k$",
 }
 BANK = ("The bank raised its rates.", "We sat on the river bank.", "She paid cash at the bank.")
 STEPS = (
     Step(
         "causal",
         ("The bank of the river", "The bank of England"),
-        r"\begin{gathered}\text{$causal: } h_t = f(w_1, \dots, w_t) \\"
-        r"\text{$bidirectional: } h_t = f(w_1, \dots, w_T)\end{gathered}",
+        r"\begin{gathered}h_t^{\rightarrow} = f(w_1, \dots, w_t) \\"
+        r"h_t^{\leftrightarrow} = f(w_1, \dots, w_T)\end{gathered}",
         causal_step,
         "explore",
     ),
     Step(
         "distance",
         BANK,
-        r"\begin{gathered}\cos(u, v) = \frac{u^\top v}{\lVert u \rVert \, \lVert v \rVert} \\"
-        r"d(u, v) = \lVert u - v \rVert_2 = \sqrt{\textstyle\sum_i (u_i - v_i)^2}\end{gathered}",
+        # one short line each: the text column of a 1280x720 projector is ~390 px wide
+        r"\begin{aligned}\cos(u, v) &= \frac{u^\top v}{\lVert u \rVert \, \lVert v \rVert} \\"
+        r"d(u, v) &= \lVert u - v \rVert_2 \\ &= \sqrt{\textstyle\sum_i (u_i - v_i)^2}"
+        r"\end{aligned}",
         distance_step,
         "similarity",
     ),
     Step(
         "pca",
         BANK + ("A cat sat on the warm mat.", "The dog slept by the door."),
-        r"\begin{gathered}\Sigma = \tfrac{1}{n} X^\top X \ (X \text{ $centred}), \quad "
-        r"\Sigma w_k = \lambda_k w_k \\ "
-        r"\text{$explained}_k = \lambda_k / \textstyle\sum_j \lambda_j\end{gathered}",
+        r"\begin{gathered}\Sigma = \tfrac{1}{n} X^\top X, \quad \Sigma w_k = \lambda_k w_k \\ "
+        r"r_k = \lambda_k / \textstyle\sum_j \lambda_j\end{gathered}",
         pca_step,
         "geometry",
     ),
@@ -294,8 +313,10 @@ STEPS = (
         "rotation",
         BANK,
         r"\begin{gathered}R^\top R = I \;\Rightarrow\; \lVert Ru \rVert = \lVert u \rVert \\"
-        r"\cos(Ru, Rv) = \frac{u^\top R^\top R v}{\lVert Ru \rVert \lVert Rv \rVert}"
-        r" = \cos(u, v)\end{gathered}",
+        r"\begin{aligned}\cos(Ru, Rv) &= \frac{u^\top R^\top R v}"
+        r"{\lVert Ru \rVert \, \lVert Rv \rVert} \\"
+        r"&= \frac{u^\top v}{\lVert u \rVert \, \lVert v \rVert} = \cos(u, v)"
+        r"\end{aligned}\end{gathered}",
         rotation_step,
         "geometry",
     ),
