@@ -12,6 +12,20 @@ import numpy as np
 MIN_ITEMS = 3  # 3 items give 3 pairs, the fewest a correlation over pairs can use
 
 
+def _(message: str) -> str:
+    """:func:`embexplorer.i18n._`, imported when called: ``i18n`` itself imports these checks."""
+    from .i18n import _ as translate
+
+    return translate(message)
+
+
+def _unit_name(unit: str) -> str:
+    """ "words", "tokens"...: :func:`embexplorer.labels.label` (imported when called, as above)."""
+    from .labels import UNIT_LABELS, label
+
+    return label(UNIT_LABELS, unit)
+
+
 def check_choice(value: str, valid: tuple[str, ...], what: str) -> None:
     """Raise a ValueError listing the valid names when ``value`` is not one of them.
 
@@ -52,7 +66,9 @@ def check_vectors(X, name: str = "X", min_items: int = 1) -> np.ndarray:
         )
     if array.shape[0] < min_items:
         raise ValueError(
-            f"{name} needs at least {min_items} item(s) (rows); got shape {array.shape}"
+            _("{name} needs at least {n} item(s) (rows); got shape {shape}").format(
+                name=name, n=min_items, shape=array.shape
+            )
         )
     if array.shape[1] < 1:
         raise ValueError(f"{name} needs at least 1 dimension (column); got shape {array.shape}")
@@ -98,13 +114,17 @@ def check_paired_items(items_a, items_b) -> None:
     """Two models' items (``align.Items``) must be the same items, and enough of them for RSA."""
     if items_a.labels != items_b.labels:
         raise ValueError(
-            f"the two models' items differ ({items_a.n_items} and {items_b.n_items} items); "
-            "build them with align.paired_items()"
+            _(
+                "the two models' items differ ({n_a} and {n_b} items); build them with "
+                "align.paired_items()"
+            ).format(n_a=items_a.n_items, n_b=items_b.n_items)
         )
     if items_a.n_items < MIN_ITEMS:
         raise ValueError(
-            f"{items_a.n_items} {items_a.unit}(s) is too few: RSA needs at least {MIN_ITEMS} "
-            "items (3 pairs); add words or sentences"
+            _(
+                "{n} item(s) ({unit}) is too few: RSA needs at least {min_items} items (3 pairs); "
+                "add words or sentences"
+            ).format(n=items_a.n_items, unit=_unit_name(items_a.unit), min_items=MIN_ITEMS)
         )
 
 
@@ -138,6 +158,8 @@ def check_matrix_pair(A, B) -> tuple[np.ndarray, np.ndarray]:
         )
     if A.shape[0] < MIN_ITEMS:
         raise ValueError(
-            f"RSA needs at least {MIN_ITEMS} items (3 pairs); got matrices of shape {A.shape}"
+            _("RSA needs at least {n} items (3 pairs); got matrices of shape {shape}").format(
+                n=MIN_ITEMS, shape=A.shape
+            )
         )
     return A, B

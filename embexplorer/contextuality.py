@@ -21,6 +21,7 @@ import numpy as np
 from ._validation import check_choice, check_layered, check_level
 from .align import Items, word_key
 from .geometry import PREPROCESSING, cosine_similarity_matrix, preprocess
+from .i18n import _
 from .layers import contextual_anisotropy, word_keys
 
 DEFAULT_WORD = "bank"
@@ -150,8 +151,10 @@ def self_similarity(X, sentence=None) -> float:
     rows, cols = _different_sentence_pairs(sentence)
     if rows.size == 0:
         raise ValueError(
-            f"self-similarity needs at least 2 occurrences in different sentences; got "
-            f"{X.shape[0]} in {np.unique(sentence).size} sentence(s)"
+            _(
+                "self-similarity needs at least 2 occurrences in different sentences; got "
+                "{n} in {n_sentences} sentence(s)"
+            ).format(n=X.shape[0], n_sentences=np.unique(sentence).size)
         )
     return float(cosine_similarity_matrix(X)[rows, cols].mean())
 
@@ -240,10 +243,10 @@ class ContextProfile:
         """A sentence for the reader when the word has few contexts, else ""."""
         if not self.few_contexts:
             return ""
-        return (
-            f"{self.word!r} occurs in only {self.n_contexts} different sentence(s); Ethayarajh "
-            f"(2019) uses words with at least {self.min_contexts}, so this value is uncertain."
-        )
+        return _(
+            "{word!r} occurs in only {n} different sentence(s); Ethayarajh (2019) uses words "
+            "with at least {min_contexts}, so this value is uncertain."
+        ).format(word=self.word, n=self.n_contexts, min_contexts=self.min_contexts)
 
     def layer_rows(self) -> list[dict]:
         """One dictionary per layer: layer, self_similarity, anisotropy, adjusted, the CI and
@@ -336,10 +339,15 @@ def context_profile(
     sentence = items.sentence[indices]
     n_contexts = int(np.unique(sentence).size)
     if n_contexts < 2:
+        occurs = _("{word!r} occurs {n} time(s) in {n_sentences} sentence(s)").format(
+            word=word, n=indices.size, n_sentences=n_contexts
+        )
+        if skip_first:
+            occurs += " " + _("(position 0 left out)")
         raise ValueError(
-            f"{word!r} occurs {indices.size} time(s) in {n_contexts} sentence(s)"
-            f"{' (position 0 left out)' if skip_first else ''}; self-similarity needs occurrences "
-            "in at least 2 different sentences"
+            _(
+                "{occurs}; self-similarity needs occurrences in at least 2 different sentences"
+            ).format(occurs=occurs)
         )
     kept = np.flatnonzero(items.position != 0) if skip_first else np.arange(items.n_items)
     keys = [word_keys(items)[i] for i in kept]

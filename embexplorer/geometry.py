@@ -15,6 +15,7 @@ from scipy.linalg import eigh, orthogonal_procrustes
 from scipy.spatial.distance import pdist, squareform
 
 from ._validation import check_choice, check_paired_vectors, check_vectors
+from .i18n import _
 
 METRICS = ("cosine", "euclidean")
 PREPROCESSING = ("none", "center", "standardize", "remove_top_pcs")
@@ -242,7 +243,9 @@ def anisotropy(X, exclude_pairs=None) -> float:
     keep = ~(mask | mask.T)
     np.fill_diagonal(keep, False)
     if not keep.any():
-        raise ValueError(f"exclude_pairs excludes every pair of the {n} items; nothing to average")
+        raise ValueError(
+            _("exclude_pairs excludes every pair of the {n} items; nothing to average").format(n=n)
+        )
     return float(_cosine_similarity_matrix(X)[keep].mean())
 
 
@@ -511,7 +514,9 @@ def procrustes_align(X, Y, scale: bool = True) -> ProcrustesResult:
     x_norm2, y_norm2 = np.sum(x_centred**2), np.sum(y_centred**2)
     if x_norm2 == 0 or y_norm2 == 0:
         which = "X" if x_norm2 == 0 else "Y"
-        raise ValueError(f"all rows of {which} are identical: there is no shape to align")
+        raise ValueError(
+            _("all rows of {which} are identical: there is no shape to align").format(which=which)
+        )
     rotation, singular_sum = orthogonal_procrustes(y_centred, x_centred)
     factor = float(singular_sum / y_norm2) if scale else 1.0
     mapped = factor * y_centred @ rotation
@@ -625,7 +630,9 @@ def procrustes_shuffle_null(
     basis_y, y_norm2 = _centred_basis(Y)
     if x_norm2 == 0 or y_norm2 == 0:
         which = "X" if x_norm2 == 0 else "Y"
-        raise ValueError(f"all rows of {which} are identical: there is no shape to align")
+        raise ValueError(
+            _("all rows of {which} are identical: there is no shape to align").format(which=which)
+        )
 
     def shuffled_disparity(order: np.ndarray) -> float:
         cross = basis_x.T @ basis_y[order]

@@ -125,3 +125,47 @@ class L_(str):
 
     def __str__(self) -> str:
         return _(str.__str__(self))
+
+
+class Message(str):
+    """A text built in the core, in English, that can be said again in any language.
+
+    For what a cached result carries and every visitor reads (why a score is not defined): the
+    cache is shared by visitors of both languages, so the result holds the English text (the CLI
+    prints it as it is) together with its catalogue text and parameters, and the page shows
+    :func:`translated` of it. Build one as ``Message(N_("... {which} ..."), which=...)``; a
+    parameter may itself be a Message.
+
+    Examples
+    --------
+    >>> which = Message(N_("model {name}"), name="B")
+    >>> which
+    'model B'
+    >>> with language("vi"):
+    ...     translated(which)
+    'mô hình B'
+    """
+
+    msgid: str
+    params: dict
+
+    def __new__(cls, msgid: str, **params) -> Message:
+        text = super().__new__(cls, msgid.format(**params))
+        text.msgid, text.params = msgid, params
+        return text
+
+    def __reduce__(self):  # a copy (pickle, copy.deepcopy) keeps what it translates from
+        return _message, (self.msgid, self.params)
+
+
+def _message(msgid: str, params: dict) -> Message:
+    return Message(msgid, **params)
+
+
+def translated(text: str) -> str:
+    """``text`` in the current language when it is a :class:`Message`, else ``text`` itself
+    (a text from outside the catalogue: a model's name, a Python error)."""
+    if not isinstance(text, Message):
+        return text
+    params = {name: translated(value) for name, value in text.params.items()}
+    return _(text.msgid).format(**params)

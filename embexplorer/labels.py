@@ -27,6 +27,8 @@ PREPROCESSING_LABELS = {
 }
 UNIT_LABELS = {"token": N_("tokens"), "word": N_("words"), "sentence": N_("sentences")}
 PROJECTION_LABELS = {"pca": N_("PCA"), "umap": N_("UMAP"), "tsne": N_("t-SNE")}
+# ``ModelInfo.kind``: how a model's attention reads the sentence.
+MODEL_KIND_LABELS = {"causal": N_("causal"), "masked": N_("masked"), "encoder": N_("encoder")}
 
 
 def label(labels: dict[str, str], key: str) -> str:

@@ -27,6 +27,7 @@ from .geometry import (
     similarity_matrix,
     unit_rows,
 )
+from .i18n import _
 from .rsa import upper_triangle
 
 LAYER_METHODS = ("spearman", "pearson", "cka")
@@ -164,7 +165,9 @@ def best_match(matrix) -> tuple[int, int]:
     """The (layer of A, layer of B) with the highest value; ties go to the earliest cell."""
     array = np.asarray(matrix, dtype=np.float64)
     if array.ndim != 2 or array.size == 0 or not np.isfinite(array).any():
-        raise ValueError(f"no defined value in a matrix of shape {array.shape}")
+        raise ValueError(
+            _("no defined value in a matrix of shape {shape}").format(shape=array.shape)
+        )
     flat = int(np.nanargmax(array))
     return flat // array.shape[1], flat % array.shape[1]
 
@@ -317,7 +320,9 @@ def layer_profile(items: Items, preprocessing: str = "none") -> LayerProfile:
     check_choice(preprocessing, PREPROCESSING, "preprocessing")
     layered = check_layered(items.vectors, "items.vectors")
     if layered.shape[1] < 2:
-        raise ValueError(f"a layer profile needs at least 2 items; got {layered.shape[1]}")
+        raise ValueError(
+            _("a layer profile needs at least 2 items; got {n}").format(n=layered.shape[1])
+        )
     keys = word_keys(items)
     values: dict[str, list[float]] = {name: [] for name in LAYER_MEASURES}
     for layer in layered:

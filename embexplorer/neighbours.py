@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .geometry import METRICS, check_choice, check_vectors, preprocess
+from .i18n import _
 from .projection import check_layer_vectors
 
 # Scores closer than this (relative to the largest possible score) are ties (DESIGN.md §2).
@@ -69,7 +70,9 @@ def search_items(labels: Sequence[str], query: str, regex: bool = False) -> np.n
         try:
             pattern = re.compile(query, flags=re.IGNORECASE)
         except re.error as error:
-            raise ValueError(f"invalid regular expression {query!r}: {error}") from None
+            raise ValueError(
+                _("invalid regular expression {query!r}: {error}").format(query=query, error=error)
+            ) from None
     else:
         pattern = re.compile(_whole_word(query.strip()), flags=re.IGNORECASE)
     return np.array(

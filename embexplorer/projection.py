@@ -17,6 +17,7 @@ from typing import ClassVar
 import numpy as np
 
 from .geometry import check_choice, check_vectors, pca, procrustes_align
+from .i18n import _
 
 
 @dataclass(frozen=True)
@@ -65,8 +66,16 @@ class Projector:
         X = check_vectors(X)
         if X.shape[0] < self.min_items():
             raise ValueError(
-                f"{self.label} to {self.n_components}D needs at least {self.min_items()} points; "
-                f"have {X.shape[0]} (X has shape {X.shape})"
+                _(
+                    "{method} to {dims}D needs at least {n} points; have {have} (X has shape "
+                    "{shape})"
+                ).format(
+                    method=self.label,
+                    dims=self.n_components,
+                    n=self.min_items(),
+                    have=X.shape[0],
+                    shape=X.shape,
+                )
             )
         return self._fit_transform(X)
 
@@ -96,8 +105,9 @@ class PCAProjector(Projector):
     def _fit_transform(self, X: np.ndarray) -> Projection:
         if X.shape[1] < self.n_components:
             raise ValueError(
-                f"PCA to {self.n_components}D needs at least {self.n_components} dimensions; "
-                f"X has shape {X.shape}"
+                _("PCA to {dims}D needs at least {dims} dimensions; X has shape {shape}").format(
+                    dims=self.n_components, shape=X.shape
+                )
             )
         result = pca(X, self.n_components)
         titles = [
@@ -407,8 +417,10 @@ def layer_aligned_projections(
     n_layers, n_items, n_dims = vectors.shape
     if n_items < PCAProjector(dims).min_items() or n_dims < dims:
         raise ValueError(
-            f"PCA to {dims}D needs at least {PCAProjector(dims).min_items()} items and {dims} "
-            f"dimensions; vectors have shape {vectors.shape}"
+            _(
+                "PCA to {dims}D needs at least {n} items and {dims} dimensions; vectors have "
+                "shape {shape}"
+            ).format(dims=dims, n=PCAProjector(dims).min_items(), shape=vectors.shape)
         )
     coords = np.empty((n_layers, n_items, dims))
     ratios = np.empty((n_layers, dims))
@@ -423,7 +435,7 @@ def layer_aligned_projections(
         if scales[layer] > 0:
             picture = picture / scales[layer]
         if layer > 0:
-            rotation, _ = orthogonal_procrustes(picture, coords[layer - 1])
+            rotation, _singular_sum = orthogonal_procrustes(picture, coords[layer - 1])
             picture = picture @ rotation
             disparities[layer] = np.sum((picture - coords[layer - 1]) ** 2) / max(
                 np.sum(coords[layer - 1] ** 2), np.finfo(float).tiny

@@ -23,6 +23,7 @@ from ._validation import (
     check_matrix_pair,
     check_paired_vectors,
 )
+from .i18n import N_, Message
 
 RSA_METHODS = ("pearson", "spearman")
 
@@ -195,7 +196,9 @@ def _which_models(flags: list[bool]) -> str:
     names = [name for name, flag in zip("AB", flags, strict=True) if flag]
     if not names:
         return ""
-    return "both models" if len(names) == 2 else f"model {names[0]}"
+    if len(names) == 2:
+        return Message(N_("both models"))
+    return Message(N_("model {name}"), name=names[0])
 
 
 def _constant_reason(a: np.ndarray, b: np.ndarray) -> str:
@@ -207,9 +210,13 @@ def _constant_reason(a: np.ndarray, b: np.ndarray) -> str:
     which = _which_models([is_constant(a), is_constant(b)])
     if not which:
         return ""
-    return (
-        f"the similarities of {which} are all equal (within a relative {VALUE_RTOL:g}: any "
-        "differences are floating-point noise), so a correlation is not defined"
+    return Message(
+        N_(
+            "the similarities of {which} are all equal (within a relative {rtol:g}: any "
+            "differences are floating-point noise), so a correlation is not defined"
+        ),
+        which=which,
+        rtol=VALUE_RTOL,
     )
 
 
@@ -539,8 +546,14 @@ def rsa_score(
     pairs = np.triu(np.ones((n, n), dtype=bool), k=1) & (True if keep is None else keep)
     a, b = A[pairs], B[pairs]
     ci_note = (
-        f"No CI: a bootstrap over items needs at least {MIN_ITEMS_FOR_CI} items; with "
-        f"{n} most resamples repeat the same few items."
+        Message(
+            N_(
+                "No CI: a bootstrap over items needs at least {min_items} items; with {n} most "
+                "resamples repeat the same few items."
+            ),
+            min_items=MIN_ITEMS_FOR_CI,
+            n=n,
+        )
         if bootstraps and n < MIN_ITEMS_FOR_CI
         else ""
     )
@@ -583,9 +596,12 @@ def undefined_rsa(reason: str, **fields) -> RSAResult:
 
 
 def _too_few_pairs_reason(n_pairs: int) -> str:
-    return (
-        f"only {n_pairs} pair(s) of different words are left once same-word pairs are left out; "
-        "a correlation needs at least 3"
+    return Message(
+        N_(
+            "only {n} pair(s) of different words are left once same-word pairs are left out; "
+            "a correlation needs at least 3"
+        ),
+        n=n_pairs,
     )
 
 
@@ -733,7 +749,11 @@ def spread_reason(X, Y) -> str:
     which = _which_models([_noise_only(X), _noise_only(Y)])
     if not which:
         return ""
-    return (
-        f"the vectors of {which} are all equal up to floating-point noise (spread below "
-        f"{VECTOR_RTOL:g} of their size), so a score would measure only the noise"
+    return Message(
+        N_(
+            "the vectors of {which} are all equal up to floating-point noise (spread below "
+            "{rtol:g} of their size), so a score would measure only the noise"
+        ),
+        which=which,
+        rtol=VECTOR_RTOL,
     )

@@ -5,6 +5,7 @@ import streamlit as st
 from embexplorer.app import lesson, widgets
 from embexplorer.app.sidebar import open_page
 from embexplorer.app.state import link_params
+from embexplorer.i18n import N_, _
 
 
 def _move(by: int) -> None:
@@ -13,9 +14,11 @@ def _move(by: int) -> None:
 
 
 view = open_page(
-    "Lesson",
-    "How a causal and a bidirectional model embed the same words, in five steps: each a short "
-    "text, its formula, and a chart computed live with the models in the sidebar.",
+    N_("Lesson"),
+    N_(
+        "How a causal and a bidirectional model embed the same words, in five steps: each a "
+        "short text, its formula, and a chart computed live with the models in the sidebar."
+    ),
 )
 
 number = int(st.session_state["step"])
@@ -24,7 +27,7 @@ total = len(lesson.STEPS)
 
 row = st.columns([3, 10, 3], vertical_alignment="center")
 row[0].button(
-    "Previous",
+    _("Previous"),
     on_click=_move,
     args=(-1,),
     disabled=number == 1,
@@ -32,9 +35,14 @@ row[0].button(
     key="lesson_previous",
     width="stretch",
 )
-row[1].progress(number / total, text=f"Step {number} of {total}: {step.title}")
+row[1].progress(
+    number / total,
+    text=_("Step {number} of {total}: {title}").format(
+        number=number, total=total, title=step.title
+    ),
+)
 row[2].button(
-    "Next",
+    _("Next"),
     on_click=_move,
     args=(1,),
     disabled=number == total,
@@ -47,20 +55,22 @@ text, chart = st.columns([2, 3], gap="large")
 with text:
     st.markdown(step.text)
     st.latex(step.latex)
+    if step.notation:
+        st.markdown(step.notation)
     aside = st.container()  # what the loaded models' numbers show (said only when true)
     path, title = lesson.full_page(step)
     link = st.container()  # filled after the chart: the link carries what the step chose
     st.caption(
-        "Sentences: "
-        + " · ".join(f"“{widgets.escape_markdown(t)}”" for t in step.texts)
-        + " (the lesson's own: the sidebar's text box is for the other pages; its models, "
-        "layers, pooling and preprocessing apply here)."
+        _(
+            "Sentences: {sentences} (the lesson's own: the sidebar's text box is for the other "
+            "pages; its models, layers, pooling and preprocessing apply here)."
+        ).format(sentences=" · ".join(f"“{widgets.escape_markdown(t)}”" for t in step.texts))
     )
 with chart:
     extra = step.draw(lesson.step_view(view, step.texts), aside)
 link.page_link(
     path,
-    label=f"Open this in the full page ({title})",
+    label=_("Open the full page: {title}").format(title=title),  # one line: keep it short
     icon=":material/open_in_new:",
     query_params=lesson.step_params(step, link_params(), extra),
 )

@@ -16,7 +16,8 @@ import streamlit as st
 
 from .. import contextuality, figures, neighbours
 from ..align import Items, shorten
-from ..labels import PREPROCESSING_LABELS
+from ..i18n import N_, _
+from ..labels import MODEL_KIND_LABELS, PREPROCESSING_LABELS, formatter, label
 from . import state as link_state
 from . import tables, widgets
 from .caching import MAX_ANIMATED_HEATMAP_ITEMS
@@ -32,20 +33,36 @@ PANEL_FIG, PANEL_ROWS = "_explore_panel_fig", "_explore_panel_rows"
 LAST_QUERY = "_explore_last_query"
 MAX_LISTED = 30  # search matches named in the line under the box
 SELECTION_MODES = ("points", "box", "lasso")
-# Pages a saved view can open on (URL path: file, title).
+# Pages a saved view can open on (URL path: file), and their titles.
 SAVABLE_PAGES = {
-    "explore": ("pages/6_explore.py", "Explore"),
-    "projection": ("pages/1_projection.py", "Projection"),
-    "similarity": ("pages/2_similarity.py", "Similarity & RSA"),
-    "layers": ("pages/3_layers.py", "Layers"),
-    "geometry": ("pages/4_geometry.py", "Geometry"),
-    "context": ("pages/5_context.py", "Context"),
+    "explore": "pages/6_explore.py",
+    "projection": "pages/1_projection.py",
+    "similarity": "pages/2_similarity.py",
+    "layers": "pages/3_layers.py",
+    "geometry": "pages/4_geometry.py",
+    "context": "pages/5_context.py",
+}
+PAGE_TITLES = {
+    "explore": N_("Explore"),
+    "projection": N_("Projection"),
+    "similarity": N_("Similarity & RSA"),
+    "layers": N_("Layers"),
+    "geometry": N_("Geometry"),
+    "context": N_("Context"),
 }
 
 
 def _say(labels: list[str], indices, limit: int = MAX_LISTED) -> str:
     shown = ", ".join(widgets.escape_markdown(labels[i]) for i in indices[:limit])
-    return shown + (f", … and {len(indices) - limit} more" if len(indices) > limit else "")
+    if len(indices) <= limit:
+        return shown
+    return shown + _(", … and {n} more").format(n=len(indices) - limit)
+
+
+def model_name(view: View, which: int) -> str:
+    """ "A: gpt2 (causal)": a model's letter, name and kind, in the visitor's language."""
+    kind = label(MODEL_KIND_LABELS, view.infos[which].kind)
+    return f"{'AB'[which]}: {view.short_names[which]} ({kind})"
 
 
 # --- search ---------------------------------------------------------------------------------------
@@ -54,29 +71,35 @@ def _say(labels: list[str], indices, limit: int = MAX_LISTED) -> str:
 def search(view: View, labels: list[str], container) -> np.ndarray | None:
     """The search box's matches (None without a query or with a bad expression), listed."""
     query = container[0].text_input(
-        "Search items",
+        _("Search items"),
         key="q",
-        placeholder="a word, e.g. bank",
-        help="Whole words, ignoring case ('bank' finds 'Bank', not 'banks'). With regular "
-        "expression: a Python pattern searched anywhere in the item, e.g. ^ban|ed$.",
+        placeholder=_("a word, e.g. bank"),
+        help=_(
+            "Whole words, ignoring case ('bank' finds 'Bank', not 'banks'). With regular "
+            "expression: a Python pattern searched anywhere in the item, e.g. ^ban|ed$."
+        ),
     )
-    container[1].checkbox("regular expression", key="regex")
+    container[1].checkbox(_("regular expression"), key="regex")
     if not query.strip():
         return None
     try:
         matches = view.search(query, st.session_state["regex"])
     except ValueError as error:
-        st.warning(f"Nothing highlighted: {widgets.escape_markdown(error)}.", icon="⚠️")
+        st.warning(
+            _("Nothing highlighted: {error}.").format(error=widgets.escape_markdown(error)),
+            icon="⚠️",
+        )
         return None
     if st.session_state.get(LAST_QUERY) != query and matches.size:
         st.session_state[PICKED] = int(matches[0])  # a new search picks its first match
     st.session_state[LAST_QUERY] = query
     if matches.size == 0:
-        st.info(f"No item matches “{widgets.escape_markdown(query)}”.")
+        st.info(_("No item matches “{query}”.").format(query=widgets.escape_markdown(query)))
     else:
         st.markdown(
-            f"**{matches.size} of {len(labels)} items match**, highlighted in both panels: "
-            + _say(labels, matches)
+            _("**{n} of {total} items match**, highlighted in both panels: {items}").format(
+                n=matches.size, total=len(labels), items=_say(labels, matches)
+            )
         )
     return matches
 
@@ -162,9 +185,11 @@ def panels(view: View, items: Items, matches, k: int, overlap: bool) -> np.ndarr
         selection_mode=SELECTION_MODES,
     )
     st.caption(
-        "PCA of each model's items at its sidebar layer. **Click** a point to list its "
-        "neighbours; drag a **box** or **lasso** (chart toolbar) in either panel to select "
-        "items: the same items light up in the other panel."
+        _(
+            "PCA of each model's items at its sidebar layer. **Click** a point to list its "
+            "neighbours; drag a **box** or **lasso** (chart toolbar) in either panel to select "
+            "items: the same items light up in the other panel."
+        )
     )
     if overlap:
         overlap_caption(view.neighbour_overlap(k), k)
@@ -175,11 +200,13 @@ def panels(view: View, items: Items, matches, k: int, overlap: bool) -> np.ndarr
 def overlap_caption(overlap: np.ndarray, k: int) -> None:
     chance = neighbours.chance_jaccard(overlap.size, k)
     st.caption(
-        f"Colour: each item's Jaccard@{k}, the share of its {k} nearest neighbours (cosine, full "
-        f"space) that model A and model B have in common (1 = the same {k}, 0 = none); mean "
-        f"here {overlap.mean():.2f}. Two random neighbour lists among the other "
-        f"{overlap.size - 1} items would give {chance:.2f} on average (chance level): brighter "
-        "points are where the two models agree locally."
+        _(
+            "Colour: each item's Jaccard@{k}, the share of its {k} nearest neighbours (cosine, "
+            "full space) that model A and model B have in common (1 = the same {k}, 0 = none); "
+            "mean here {mean:.2f}. Two random neighbour lists among the other {others} items "
+            "would give {chance:.2f} on average (chance level): brighter points are where the "
+            "two models agree locally."
+        ).format(k=k, mean=overlap.mean(), others=overlap.size - 1, chance=chance)
     )
 
 
@@ -187,22 +214,29 @@ def _selection_controls(view: View, labels, selected: np.ndarray, isolated: bool
     if selected.size == 0:
         return
     cells = st.columns([6, 2, 2], vertical_alignment="center")
-    cells[0].markdown(f"**{selected.size} selected:** {_say(labels, selected, 12)}")
+    cells[0].markdown(
+        _("**{n} selected:** {items}").format(n=selected.size, items=_say(labels, selected, 12))
+    )
     cells[1].button(
-        "Isolate selection",
+        _("Isolate selection"),
         on_click=_isolate,
         disabled=isolated or selected.size < 3,
-        help="Recompute the PCA and the RSA on the selected items only (at least 3).",
+        help=_("Recompute the PCA and the RSA on the selected items only (at least 3)."),
     )
     cells[2].button(
-        "Show all items", on_click=_show_all, type="primary" if isolated else "secondary"
+        _("Show all items"), on_click=_show_all, type="primary" if isolated else "secondary"
     )
     if isolated:
         rsa = view.isolated(selected).comparison.rsa
         st.info(
-            f"**Isolated: {selected.size} items.** The pictures are a new PCA of these items "
-            f"only. RSA over their {rsa.n_pairs} pairs: "
-            + describe_rsa(rsa, view.short_names, view.paired_unit),
+            _(
+                "**Isolated: {n} items.** The pictures are a new PCA of these items only. RSA "
+                "over their {pairs} pairs: {rsa}"
+            ).format(
+                n=selected.size,
+                pairs=rsa.n_pairs,
+                rsa=describe_rsa(rsa, view.short_names, view.paired_unit),
+            ),
             icon="🔎",
         )
 
@@ -216,16 +250,24 @@ def neighbour_lists(view: View, items: Items, k: int) -> None:
     if st.session_state.get(PICKED) not in range(n_items):
         st.session_state[PICKED] = _default_pair(items)[0]
     item = st.selectbox(
-        "Item", range(n_items), key=PICKED, format_func=labels.__getitem__,
-        help="Or click a point in either panel.",
+        _("Item"), range(n_items), key=PICKED, format_func=labels.__getitem__,
+        help=_("Or click a point in either panel."),
     )  # fmt: skip
     found = view.nearest_neighbours(item, k)
     shared = found.shared
     chance = neighbours.chance_jaccard(n_items, k)
     st.markdown(
-        f"**Jaccard@{k} = {found.jaccard:.2f}**: {shared.size} of the {k} nearest items of "
-        f"*{widgets.escape_markdown(labels[item])}* are the same in both models (1 = the same "
-        f"list, 0 = none in common; two random lists would give {chance:.2f} on average)."
+        _(
+            "**Jaccard@{k} = {jaccard:.2f}**: {shared} of the {k} nearest items of *{item}* are "
+            "the same in both models (1 = the same list, 0 = none in common; two random lists "
+            "would give {chance:.2f} on average)."
+        ).format(
+            k=k,
+            jaccard=found.jaccard,
+            shared=shared.size,
+            item=widgets.escape_markdown(labels[item]),
+            chance=chance,
+        )
     )
     cells = st.columns(2)
     for which, side in enumerate((found.a, found.b)):
@@ -237,9 +279,10 @@ def neighbour_lists(view: View, items: Items, k: int) -> None:
             column_config={"cosine": st.column_config.NumberColumn(format="%.3f")},
         )
     st.caption(
-        "Nearest by cosine in each model's full space at its layer, not in the picture, which "
-        f"distorts distances. Preprocessing: {PREPROCESSING_LABELS[view.preprocessing]}. "
-        "✓ = in both lists."
+        _(
+            "Nearest by cosine in each model's full space at its layer, not in the picture, "
+            "which distorts distances. Preprocessing: {preprocessing}. ✓ = in both lists."
+        ).format(preprocessing=label(PREPROCESSING_LABELS, view.preprocessing))
     )
 
 
@@ -253,7 +296,7 @@ def layer_animation(view: View, items: Items, lit) -> None:
         frames[0],
         frames[1],
         items.display_labels(),
-        [f"{'AB'[w]}: {view.short_names[w]} ({view.infos[w].kind})" for w in (0, 1)],
+        [model_name(view, w) for w in (0, 1)],
         groups=[f"S{s + 1}: {shorten(view.texts[s], 30)}" for s in items.sentence],
         presentation=view.presentation,
         start=view.layers[deeper],
@@ -261,15 +304,20 @@ def layer_animation(view: View, items: Items, lit) -> None:
     figures.highlight(fig, lit)
     widgets.chart(fig, key="explore_layers")
     scales = [
-        f"{'AB'[w]} {f.scales.min():.3g} to {f.scales.max():.3g}" for w, f in enumerate(frames)
+        _("{model} {low:.3g} to {high:.3g}").format(
+            model="AB"[w], low=f.scales.min(), high=f.scales.max()
+        )
+        for w, f in enumerate(frames)
     ]
     st.caption(
-        "Press **▶ Play** or drag the slider: the layers change in your browser, with no "
-        "round trip to the server. Each layer is its own PCA, turned onto the previous layer "
-        "by orthogonal Procrustes (rotation or reflection only), so the picture does not spin "
-        "or flip, and scaled to unit size (RMS radius 1), because vectors grow with depth; "
-        f"the factors divided out range {', '.join(scales)}. Neither step changes a shape, an "
-        "angle or a neighbour."
+        _(
+            "Press **▶ Play** or drag the slider: the layers change in your browser, with no "
+            "round trip to the server. Each layer is its own PCA, turned onto the previous layer "
+            "by orthogonal Procrustes (rotation or reflection only), so the picture does not "
+            "spin or flip, and scaled to unit size (RMS radius 1), because vectors grow with "
+            "depth; the factors divided out range {scales}. Neither step changes a shape, an "
+            "angle or a neighbour."
+        ).format(scales=", ".join(scales))
     )
 
 
@@ -282,23 +330,21 @@ def heatmap_animation(view: View, items: Items) -> None:
     fig = figures.heatmap_animation_figure(
         *matrices,
         [labels[i] for i in shown],
-        [f"{'AB'[w]}: {view.short_names[w]} ({view.infos[w].kind})" for w in (0, 1)],
+        [model_name(view, w) for w in (0, 1)],
         presentation=view.presentation,
         start=view.layers[deeper],
     )
     widgets.chart(fig, key="explore_heatmaps")
-    st.caption(
+    caption = _(
         "The same cosine heatmaps as the Similarity page, at every layer: **▶ Play** or the "
-        f"slider change layer in your browser. Preprocessing: "
-        f"{PREPROCESSING_LABELS[view.preprocessing]}, over all "
-        "items of each layer."
-        + (
-            f" {items.n_items:,} items are too many to animate: {len(shown)} evenly spaced ones "
-            "are shown."
-            if len(shown) < items.n_items
-            else ""
-        )
-    )
+        "slider change layer in your browser. Preprocessing: {preprocessing}, over all items of "
+        "each layer."
+    ).format(preprocessing=label(PREPROCESSING_LABELS, view.preprocessing))
+    if len(shown) < items.n_items:
+        caption += " " + _(
+            "{n:,} items are too many to animate: {shown} evenly spaced ones are shown."
+        ).format(n=items.n_items, shown=len(shown))
+    st.caption(caption)
 
 
 # --- a pair through depth -------------------------------------------------------------------------
@@ -324,7 +370,7 @@ def pair_through_depth(view: View, items: Items) -> None:
             st.session_state[key] = defaults[which]
         chosen.append(
             cells[which].selectbox(
-                f"{'First' if which == 0 else 'Second'} item",
+                _("First item") if which == 0 else _("Second item"),
                 range(n_items),
                 key=key,
                 format_func=labels.__getitem__,
@@ -332,11 +378,11 @@ def pair_through_depth(view: View, items: Items) -> None:
         )
     i, j = chosen
     if i == j:
-        st.info("Choose two different items.")
+        st.info(_("Choose two different items."))
         return
     curves = view.pair_curves(i, j)
     baselines = [profile.anisotropy for profile in view.layer_profiles(view.preprocessing)]
-    names = [f"{'AB'[w]}: {view.short_names[w]} ({view.infos[w].kind})" for w in (0, 1)]
+    names = [model_name(view, w) for w in (0, 1)]
     pair = f"{labels[i]} · {labels[j]}"
     widgets.chart(
         figures.pair_depth_figure(*curves, names, pair, view.presentation, baselines),
@@ -346,7 +392,7 @@ def pair_through_depth(view: View, items: Items) -> None:
 
 
 def pair_caption(view: View, items: Items, i: int, j: int, curves) -> str:
-    text = (
+    text = _(
         "Cosine of the two items at every layer (0 = embeddings); dashed: the mean cosine of any "
         "two items at that layer, the level a pair reaches for nothing. A causal model (GPT-2) "
         "builds a word's vector from the words before it only; a bidirectional one (BERT) from "
@@ -355,11 +401,10 @@ def pair_caption(view: View, items: Items, i: int, j: int, curves) -> str:
     same_left = neighbours.same_left_context(items, i, j)
     for which, info in enumerate(view.infos):
         if info.kind == "causal" and same_left and np.allclose(curves[which], 1.0, atol=1e-6):
-            text += (
-                f" Here both occurrences follow the same words, so {info.short_name} (causal) "
-                "gives them the same vector: cosine exactly 1 at every layer, whatever comes "
-                "after."
-            )
+            text += " " + _(
+                "Here both occurrences follow the same words, so {model} (causal) gives them the "
+                "same vector: cosine exactly 1 at every layer, whatever comes after."
+            ).format(model=info.short_name)
     return text
 
 
@@ -369,14 +414,16 @@ def pair_caption(view: View, items: Items, i: int, j: int, curves) -> str:
 def _save_view() -> None:
     state = st.session_state
     views = link_state.decode_views(state.get("views", ""))
-    name = " ".join(str(state.get("view_name", "")).split()) or f"View {len(views) + 1}"
+    name = " ".join(str(state.get("view_name", "")).split()) or _("View {n}").format(
+        n=len(views) + 1
+    )
     params = link_state.view_params(link_state.link_params())
     views = (views + [link_state.SavedView(name[:60], state["view_page"], params)])[
         -link_state.MAX_SAVED_VIEWS :
     ]
     encoded = link_state.encode_views(views)
     if len(encoded) > link_state.MAX_VIEWS_IN_URL:
-        state["_views_error"] = "The list is too long for a link: remove a view first."
+        state["_views_error"] = _("The list is too long for a link: remove a view first.")
         return
     state["views"] = encoded
 
@@ -395,7 +442,7 @@ def open_requested_view() -> None:
     """After **Open** on a saved view of another page: go there (its settings are applied)."""
     goto = st.session_state.pop("_explore_goto", None)
     if goto in SAVABLE_PAGES and goto != "explore":
-        st.switch_page(SAVABLE_PAGES[goto][0])
+        st.switch_page(SAVABLE_PAGES[goto])
 
 
 def _app_base() -> str:
@@ -409,22 +456,26 @@ def saved_views() -> None:
     state = st.session_state
     with st.form("save_view", clear_on_submit=True, border=False):
         cells = st.columns([4, 3, 2], vertical_alignment="bottom")
-        cells[0].text_input("Name this view", key="view_name", placeholder="e.g. 1. bank, layer 6")
+        cells[0].text_input(
+            _("Name this view"), key="view_name", placeholder=_("e.g. 1. bank, layer 6")
+        )
         cells[1].selectbox(
-            "Opens on",
+            _("Opens on"),
             list(SAVABLE_PAGES),
             key="view_page",
-            format_func=lambda p: SAVABLE_PAGES[p][1],
+            format_func=formatter(PAGE_TITLES),
         )
-        cells[2].form_submit_button("Save view", on_click=_save_view)
+        cells[2].form_submit_button(_("Save view"), on_click=_save_view)
     if error := state.pop("_views_error", None):
         st.warning(error)
     views = link_state.decode_views(state.get("views", ""))
     if not views:
         st.caption(
-            f"No saved views yet. Each saved view keeps every setting and the page; up to "
-            f"{link_state.MAX_SAVED_VIEWS}, all kept in this page's link, so a link prepared "
-            "before class carries the whole sequence."
+            _(
+                "No saved views yet. Each saved view keeps every setting and the page; up to "
+                "{n}, all kept in this page's link, so a link prepared before class carries the "
+                "whole sequence."
+            ).format(n=link_state.MAX_SAVED_VIEWS)
         )
         return
     base, encoded = _app_base(), state["views"]
@@ -432,11 +483,15 @@ def saved_views() -> None:
         cells = st.columns([6, 1, 1], vertical_alignment="center")
         cells[0].markdown(
             f"{index + 1}. [{widgets.escape_markdown(view.name)}]({view.link(base, encoded)}) "
-            f"· {SAVABLE_PAGES.get(view.page, ('', view.page))[1]}"
+            f"· {label(PAGE_TITLES, view.page)}"
         )
-        cells[1].button("Open", key=f"open_view_{index}", on_click=_open_view, args=(view,))
-        cells[2].button("Remove", key=f"remove_view_{index}", on_click=_remove_view, args=(index,))
+        cells[1].button(_("Open"), key=f"open_view_{index}", on_click=_open_view, args=(view,))
+        cells[2].button(
+            _("Remove"), key=f"remove_view_{index}", on_click=_remove_view, args=(index,)
+        )
     st.caption(
-        "Each name is a link to that view carrying the whole list (share it, or open it in a new "
-        "tab); **Open** applies it here. The list is in this page's link too."
+        _(
+            "Each name is a link to that view carrying the whole list (share it, or open it in a "
+            "new tab); **Open** applies it here. The list is in this page's link too."
+        )
     )

@@ -15,9 +15,10 @@ import numpy as np
 import streamlit as st
 
 from .. import contextuality, figures, geometry
-from ..labels import METRIC_LABELS, correlation_symbol
+from ..i18n import N_, _
+from ..labels import METRIC_LABELS, MODEL_KIND_LABELS, correlation_symbol, formatter, label
 from . import widgets
-from .explore_sections import SAVABLE_PAGES
+from .explore_sections import PAGE_TITLES, SAVABLE_PAGES, model_name
 from .state import LESSON_STEPS
 from .view import View
 
@@ -27,16 +28,38 @@ EXACT = 1e-6  # a cosine this close to 1 is "exactly 1" (floating-point rounding
 
 @dataclass(frozen=True)
 class Step:
-    """One step: its title, sentences, formula, drawing function, and the full page it opens."""
+    """One step: its title, sentences, formula, drawing function, and the full page it opens.
 
-    title: str
-    text: str  # 2-4 sentences, true for any two models
+    ``name`` keys its title and text in :data:`STEP_TITLES` and :data:`STEP_TEXTS` (catalogue
+    texts, shown in the visitor's language by :attr:`title` and :attr:`text`). The sentences
+    stay English: they are what the English models read.
+    """
+
+    name: str
     texts: tuple[str, ...]
+    # LaTeX, symbols only: KaTeX's fonts lack most Vietnamese letters, so the words that say
+    # what a symbol is go to the step's notation (:data:`STEP_NOTATION`, Markdown)
     latex: str
     # draws the chart; model-specific sentences go to ``aside`` (the text column); returns extra
     # settings for the full page's link
     draw: Callable[[View, object], dict | None]
     page: str  # a key of SAVABLE_PAGES: the full page that shows more
+
+    @property
+    def title(self) -> str:
+        return label(STEP_TITLES, self.name)
+
+    @property
+    def text(self) -> str:
+        return label(STEP_TEXTS, self.name)  # 2-4 sentences, true for any two models
+
+    @property
+    def notation(self) -> str:
+        """What the formula's symbols are, in the visitor's language ("" when they need no
+        words)."""
+        if self.name not in STEP_NOTATION:
+            return ""
+        return label(STEP_NOTATION, self.name).format(**NOTATION_SYMBOLS)
 
 
 def step_view(view: View, texts: tuple[str, ...]) -> View:
@@ -54,26 +77,33 @@ def _chart(fig, key: str, fit: bool = True) -> None:
 
 def _short_titles(view: View) -> list[str]:
     """Panel titles short enough for two panels in the lesson's narrower chart column."""
-    return [f"{'AB'[w]} ({view.infos[w].kind}) · layer {view.layers[w]}" for w in (0, 1)]
-
-
-def _model_name(view: View, which: int) -> str:
-    return f"{'AB'[which]}: {view.short_names[which]} ({view.infos[which].kind})"
+    return [
+        _("{model} ({kind}) · layer {layer}").format(
+            model="AB"[w], kind=label(MODEL_KIND_LABELS, view.infos[w].kind), layer=view.layers[w]
+        )
+        for w in (0, 1)
+    ]
 
 
 def causal_sentences(view: View, curves) -> list[str]:
     """What the curves of the two "bank"s show, said only where it is true for these models."""
     said = []
     for which, (info, curve) in enumerate(zip(view.infos, curves, strict=True)):
-        name = f"**{'AB'[which]}** ({info.short_name}, {info.kind})"
+        name = f"**{'AB'[which]}** ({info.short_name}, {label(MODEL_KIND_LABELS, info.kind)})"
         below = np.flatnonzero(curve < 1 - EXACT)
         if info.kind == "causal" and below.size == 0:
             said.append(
-                f"{name}: 1 at every layer (the same vector): it sees only the words up to "
-                "'bank', the same in both sentences."
+                _(
+                    "{model}: 1 at every layer (the same vector): it sees only the words up to "
+                    "'bank', the same in both sentences."
+                ).format(model=name)
             )
         elif info.kind != "causal" and below.size:
-            said.append(f"{name}: below 1 from layer {below[0]} on: it sees each whole sentence.")
+            said.append(
+                _("{model}: below 1 from layer {layer} on: it sees each whole sentence.").format(
+                    model=name, layer=below[0]
+                )
+            )
     return said
 
 
@@ -81,7 +111,7 @@ def causal_step(view: View, aside) -> None:
     items = view.items("word")[0]
     first, second = contextuality.occurrences(items, "bank")[:2]
     curves = view.pair_curves(int(first), int(second))
-    names = [_model_name(view, which) for which in (0, 1)]
+    names = [model_name(view, which) for which in (0, 1)]
     labels = items.display_labels()
     for sentence in causal_sentences(view, curves):
         aside.markdown(f"- {sentence}")
@@ -95,12 +125,12 @@ def causal_step(view: View, aside) -> None:
 
 def distance_step(view: View, aside) -> dict[str, str]:
     metric = st.segmented_control(
-        "Measure",
+        _("Measure"),
         ["cosine", "euclidean"],
         key="lesson_metric",
         default="cosine",
         required=True,
-        format_func=METRIC_LABELS.get,
+        format_func=formatter(METRIC_LABELS),
     )
     comparison = view.comparison(metric, st.session_state.get("rsa", "spearman"))
     _chart(
@@ -124,7 +154,7 @@ def pca_step(view: View, aside) -> None:
         figures.spectrum_figure(
             [s.eigenvalues for s in spectra],
             [s.explained_variance_ratio for s in spectra],
-            [_model_name(view, which) for which in (0, 1)],
+            [model_name(view, which) for which in (0, 1)],
             n90,
             presentation=view.presentation,
         ),
@@ -138,7 +168,9 @@ def rsa_step(view: View, aside) -> None:
     comparison = view.comparison("cosine", method)
     values_a, values_b, pair_labels = comparison.pair_values()
     st.metric(
-        f"RSA ({correlation_symbol(method)}) of these {comparison.rsa.n_pairs} pairs",
+        _("RSA ({symbol}) of these {n} pairs").format(
+            symbol=correlation_symbol(method), n=comparison.rsa.n_pairs
+        ),
         widgets.number(comparison.rsa.value),
     )
     _chart(
@@ -147,7 +179,7 @@ def rsa_step(view: View, aside) -> None:
             values_b,
             pair_labels,
             comparison.fit_line(),
-            axis_titles=("cosine in A", "cosine in B"),
+            axis_titles=(_("cosine in A"), _("cosine in B")),
             presentation=view.presentation,
         ),
         key="lesson_rsa",
@@ -158,17 +190,24 @@ def rotation_step(view: View, aside) -> None:
     demo = view.invariance(0, st.session_state.get("rsa", "spearman"))
     change = demo.rotation.max_cosine_change
     cells = st.columns(2)
-    cells[0].metric("Largest coordinate move", f"{demo.rotation.max_coordinate_change:.3g}")
+    cells[0].metric(_("Largest coordinate move"), f"{demo.rotation.max_coordinate_change:.3g}")
     cells[1].metric(
-        "Largest cosine change",
+        _("Largest cosine change"),
         f"{change:.3f}",
-        help="max |cos(xR, yR) - cos(x, y)| over all pairs of items: "
-        + ("floating-point rounding only" if change < EXACT else f"{change:.3g}"),
+        help=_("max |cos(xR, yR) - cos(x, y)| over all pairs of items: {change}").format(
+            change=_("floating-point rounding only") if change < EXACT else f"{change:.3g}"
+        ),
     )
     labels = view.items("word")[0].display_labels()
     _chart(
         figures.displacement_figure(
-            [(f"{_model_name(view, 0)}: before and after R", demo.vectors, demo.rotation.vectors)],
+            [
+                (
+                    _("{model}: before and after R").format(model=model_name(view, 0)),
+                    demo.vectors,
+                    demo.rotation.vectors,
+                )
+            ],
             labels,
             presentation=view.presentation,
         ),
@@ -176,78 +215,108 @@ def rotation_step(view: View, aside) -> None:
     )
 
 
-CAUSAL_TEXT = (
-    "A causal model (GPT-2) builds each word's vector from that word and the words before "
-    "it; a bidirectional one (BERT) from the whole sentence. So in two sentences that begin "
-    "alike, a causal model gives the shared words the same vector until the sentences "
-    "diverge, while a bidirectional one can already tell them apart."
-)
-DISTANCE_TEXT = (
-    "Cosine similarity compares directions only: two vectors pointing the same way score 1, "
-    "whatever their lengths. Euclidean distance also counts length, so a vector much longer "
-    "than the others is far from all of them. The same words can look alike by one measure and apart by the other."
-)
-PCA_TEXT = (
-    "PCA centres the vectors and finds the directions along which they vary most: the "
-    "eigenvectors of their covariance matrix. Each eigenvalue is the variance along its "
-    "direction, so its share of the sum is the variance that component explains. A steep "
-    "drop after the first one is a space dominated by one direction."
-)
-RSA_TEXT = (
-    "The two models' vectors live in different spaces, so they cannot be compared "
-    "coordinate by coordinate. RSA compares what can be: each model's similarity of every "
-    "pair of items. It correlates the two matrices' upper triangles, one point per pair."
-)
-ROTATION_TEXT = (
-    "A rotation R (RᵀR = I) keeps every length and angle: each coordinate moves, every "
-    "cosine stays. So a model whose space is a rotated copy of another's is, for cosine, "
-    "RSA and nearest neighbours, the same model."
-)
+STEP_TITLES = {
+    "causal": N_("Causal vs bidirectional attention"),
+    "distance": N_("Cosine vs Euclidean distance"),
+    "pca": N_("The PCA eigenproblem"),
+    "rsa": N_("RSA: correlating two similarity matrices"),
+    "rotation": N_("Rotation invariance"),
+}
+STEP_TEXTS = {
+    "causal": N_(
+        "A causal model (GPT-2) builds each word's vector from that word and the words before "
+        "it; a bidirectional one (BERT) from the whole sentence. So in two sentences that begin "
+        "alike, a causal model gives the shared words the same vector until the sentences "
+        "diverge, while a bidirectional one can already tell them apart."
+    ),
+    "distance": N_(
+        "Cosine similarity compares directions only: two vectors pointing the same way score 1, "
+        "whatever their lengths. Euclidean distance also counts length, so a vector much longer "
+        "than the others is far from all of them. The same words can look alike by one measure "
+        "and apart by the other."
+    ),
+    "pca": N_(
+        "PCA centres the vectors and finds the directions along which they vary most: the "
+        "eigenvectors of their covariance matrix. Each eigenvalue is the variance along its "
+        "direction, so its share of the sum is the variance that component explains. A steep "
+        "drop after the first one is a space dominated by one direction."
+    ),
+    "rsa": N_(
+        "The two models' vectors live in different spaces, so they cannot be compared "
+        "coordinate by coordinate. RSA compares what can be: each model's similarity of every "
+        "pair of items. It correlates the two matrices' upper triangles, one point per pair."
+    ),
+    "rotation": N_(
+        "A rotation R (RᵀR = I) keeps every length and angle: each coordinate moves, every "
+        "cosine stays. So a model whose space is a rotated copy of another's is, for cosine, "
+        "RSA and nearest neighbours, the same model."
+    ),
+}
+# Under the formula: its symbols in words. The symbols themselves are inline LaTeX, kept out of
+# the catalogue texts.
+STEP_NOTATION = {
+    "causal": N_(
+        "{h_causal}: a causal model, each word sees the words up to itself; {h_bidirectional}: "
+        "a bidirectional model, each word sees all {T} words of the sentence."
+    ),
+    "pca": N_(
+        "{X}: the centred vectors, one row per item; {lambda_k}, {w_k}: the {k}-th eigenvalue "
+        "and eigenvector; {r_k}: the share of the variance that component {k} explains."
+    ),
+}
+NOTATION_SYMBOLS = {
+    "h_causal": r"$h_t^{\rightarrow}$",
+    "h_bidirectional": r"$h_t^{\leftrightarrow}$",
+    "T": "$T$",
+    "X": "$X$",
+    "lambda_k": r"$\lambda_k$",
+    "w_k": "$w_k$",
+    "k": "$k$",
+    "r_k": "$r_k$",
+}
 BANK = ("The bank raised its rates.", "We sat on the river bank.", "She paid cash at the bank.")
 STEPS = (
     Step(
-        "Causal vs bidirectional attention",
-        CAUSAL_TEXT,
+        "causal",
         ("The bank of the river", "The bank of England"),
-        r"\begin{gathered}\text{causal: } h_t = f(w_1, \dots, w_t) \\"
-        r"\text{bidirectional: } h_t = f(w_1, \dots, w_T)\end{gathered}",
+        r"\begin{gathered}h_t^{\rightarrow} = f(w_1, \dots, w_t) \\"
+        r"h_t^{\leftrightarrow} = f(w_1, \dots, w_T)\end{gathered}",
         causal_step,
         "explore",
     ),
     Step(
-        "Cosine vs Euclidean distance",
-        DISTANCE_TEXT,
+        "distance",
         BANK,
-        r"\begin{gathered}\cos(u, v) = \frac{u^\top v}{\lVert u \rVert \, \lVert v \rVert} \\"
-        r"d(u, v) = \lVert u - v \rVert_2 = \sqrt{\textstyle\sum_i (u_i - v_i)^2}\end{gathered}",
+        # one short line each: the text column of a 1280x720 projector is ~390 px wide
+        r"\begin{aligned}\cos(u, v) &= \frac{u^\top v}{\lVert u \rVert \, \lVert v \rVert} \\"
+        r"d(u, v) &= \lVert u - v \rVert_2 \\ &= \sqrt{\textstyle\sum_i (u_i - v_i)^2}"
+        r"\end{aligned}",
         distance_step,
         "similarity",
     ),
     Step(
-        "The PCA eigenproblem",
-        PCA_TEXT,
+        "pca",
         BANK + ("A cat sat on the warm mat.", "The dog slept by the door."),
-        r"\begin{gathered}\Sigma = \tfrac{1}{n} X^\top X \ (X \text{ centred}), \quad "
-        r"\Sigma w_k = \lambda_k w_k \\ "
-        r"\text{explained}_k = \lambda_k / \textstyle\sum_j \lambda_j\end{gathered}",
+        r"\begin{gathered}\Sigma = \tfrac{1}{n} X^\top X, \quad \Sigma w_k = \lambda_k w_k \\ "
+        r"r_k = \lambda_k / \textstyle\sum_j \lambda_j\end{gathered}",
         pca_step,
         "geometry",
     ),
     Step(
-        "RSA: correlating two similarity matrices",
-        RSA_TEXT,
+        "rsa",
         BANK + ("A cat sat on the warm mat.",),
         r"\text{RSA} = \rho\big(\{S^A_{ij}\}_{i<j},\ \{S^B_{ij}\}_{i<j}\big)",
         rsa_step,
         "similarity",
     ),
     Step(
-        "Rotation invariance",
-        ROTATION_TEXT,
+        "rotation",
         BANK,
         r"\begin{gathered}R^\top R = I \;\Rightarrow\; \lVert Ru \rVert = \lVert u \rVert \\"
-        r"\cos(Ru, Rv) = \frac{u^\top R^\top R v}{\lVert Ru \rVert \lVert Rv \rVert}"
-        r" = \cos(u, v)\end{gathered}",
+        r"\begin{aligned}\cos(Ru, Rv) &= \frac{u^\top R^\top R v}"
+        r"{\lVert Ru \rVert \, \lVert Rv \rVert} \\"
+        r"&= \frac{u^\top v}{\lVert u \rVert \, \lVert v \rVert} = \cos(u, v)"
+        r"\end{aligned}\end{gathered}",
         rotation_step,
         "geometry",
     ),
@@ -256,7 +325,7 @@ STEPS = (
 
 def full_page(step: Step) -> tuple[str, str]:
     """The step's full page: its script path (for ``st.page_link``) and its title."""
-    return SAVABLE_PAGES[step.page]
+    return SAVABLE_PAGES[step.page], label(PAGE_TITLES, step.page)
 
 
 def step_params(step: Step, params: dict[str, str], extra: dict | None) -> dict[str, str]:

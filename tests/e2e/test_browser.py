@@ -389,7 +389,7 @@ def test_lesson_walkthrough(app_server, browser):
             assert page.get_by_text(f"Step {step} of 5").count() >= 1
             assert f"step={step}" in page.url or step == 1
             page.wait_for_function(  # this step's own content, not the last step's still shown
-                "t => document.body.innerText.includes(`Open this in the full page (${t}`)",
+                "t => document.body.innerText.includes(`Open the full page: ${t}`)",
                 arg=LESSON_PAGES[step - 1],
                 timeout=60_000,
             )
