@@ -186,39 +186,54 @@ class PointSet:
         )
 
 
+def _word_group(word: str) -> str:
+    return word.lower() or _("(special)")
+
+
+def keyed_words(panels: Sequence[PointSet], limit: int | None = MAX_LEGEND_GROUPS) -> list[str]:
+    """The words (lower-cased) that "Colour by word" gives their own colour and legend entry.
+
+    Every word, in reading order, when there are at most ``limit`` (or ``limit`` is None);
+    otherwise the ``limit - 1`` with the most points
+    in all panels together (ties in reading order), and the rest share one grey "other words"
+    entry: a legend of hundreds of words is unreadable, and cycled colours without one say
+    nothing.
+    """
+    counts: dict[str, int] = {}
+    for points in panels:
+        for word in points.words:
+            group = _word_group(word)
+            counts[group] = counts.get(group, 0) + 1
+    if limit is None or len(counts) <= limit:
+        return list(counts)
+    return sorted(counts, key=counts.__getitem__, reverse=True)[: limit - 1]
+
+
 def _groups(points: PointSet, colour_by: str) -> list[tuple[str, np.ndarray]]:
     if colour_by == "sentence":
         return [
             (f"S{s + 1}: {points.sentence_texts[s]}", np.flatnonzero(points.sentence == s))
             for s in np.unique(points.sentence)
         ]
-    if colour_by == "word":
-        order: dict[str, list[int]] = {}
-        for index, word in enumerate(points.words):
-            order.setdefault(_word_group(word), []).append(index)
-        return [(word, np.array(members)) for word, members in order.items()]
     return [(_("position"), np.arange(len(points.labels)))]
 
 
-def _word_group(word: str) -> str:
-    return word.lower() or _("(special)")
+def _word_groups(
+    points: PointSet, keyed: Sequence[str]
+) -> tuple[list[tuple[str, np.ndarray]], np.ndarray]:
+    """One group per keyed word (in ``keyed`` order, so every panel colours a word alike), and
+    the points of every other word."""
+    words = np.array([_word_group(word) for word in points.words], dtype=object)
+    groups = [(word, np.flatnonzero(words == word)) for word in keyed]
+    others = np.flatnonzero(~np.isin(words, np.array(list(keyed), dtype=object)))
+    return groups, others
 
 
 def _n_groups(points: PointSet, colour_by: str) -> int:
     """How many legend entries :func:`_groups` would make, without making them."""
     if colour_by == "sentence":
         return int(np.unique(points.sentence).size)
-    if colour_by == "word":
-        return len(set(map(_word_group, points.words)))
     return 1
-
-
-def _group_numbers(points: PointSet, colour_by: str) -> np.ndarray:
-    """Per point, the number of its group in :func:`_groups` order."""
-    numbers = np.zeros(len(points.labels), dtype=np.int64)
-    for number, (_name, members) in enumerate(_groups(points, colour_by)):
-        numbers[members] = number
-    return numbers
 
 
 def _hover(points: PointSet, index: np.ndarray) -> tuple[np.ndarray, str]:
@@ -254,22 +269,62 @@ def _xyz(coords: np.ndarray) -> dict:
     return axes
 
 
+# In the joint view model B's markers are hollow versions of A's; in 3D only these have one.
+HOLLOWABLE_SYMBOLS_3D = ("circle", "diamond", "square")
+OTHER_WORDS_COLOUR = "rgba(153,153,153,0.45)"
+
+
+@dataclass(frozen=True)
+class _Drawing:
+    """How one set of points is drawn: in a panel of its own, or in the joint view as model A
+    (filled markers, solid order lines) or model B (hollow markers, dotted order lines)."""
+
+    dims: int
+    style: Style
+    first: bool  # legend entries and colour bars are drawn once, with the first set
+    joint_model: int | None = None  # 0 or 1 in the joint view
+    model_name: str = ""  # named in the hover in the joint view
+
+    @property
+    def hollow(self) -> bool:
+        return self.joint_model == 1
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        if self.dims == 2:
+            return SYMBOLS_2D
+        return SYMBOLS_3D if self.joint_model is None else HOLLOWABLE_SYMBOLS_3D
+
+    def symbol(self, symbol: str) -> str:
+        return f"{symbol}-open" if self.hollow else symbol
+
+    def outline(self) -> dict:
+        """Size and outline of the markers of a group colour (a hollow marker is its outline)."""
+        size = self.style.marker_size if self.dims == 2 else max(self.style.marker_size - 3, 3)
+        if self.dims == 3:
+            return dict(size=size, line=None)
+        if self.hollow:
+            return dict(size=size, line=dict(width=1.5))
+        return dict(size=size, line=dict(width=0.5, color="rgba(40,40,40,0.6)"))
+
+
 def _outlined(dims: int, style: Style) -> dict:
     """Size and outline of the markers of a group colour."""
-    return dict(
-        size=style.marker_size if dims == 2 else max(style.marker_size - 3, 3),
-        line=dict(width=0.5, color="rgba(40,40,40,0.6)") if dims == 2 else None,
-    )
+    return _Drawing(dims, style, first=True).outline()
 
 
-def _categorical_marker(number: int, dims: int, style: Style) -> dict:
-    """Colour and symbol of group ``number`` (one trace per group): colours cycle, then symbols."""
-    symbols = SYMBOLS_3D if dims == 3 else SYMBOLS_2D
-    colours = len(CATEGORICAL_COLOURS)
+def _categorical_marker(
+    number: int, dims: int, style: Style, drawing: _Drawing | None = None
+) -> dict:
+    """Colour and symbol of group ``number`` (one trace per group): colours cycle, then symbols
+    (with as many symbols as colours, each group also steps to the next symbol)."""
+    drawing = drawing or _Drawing(dims, style, first=True)
+    symbols, colours = drawing.symbols, len(CATEGORICAL_COLOURS)
+    step = number if len(symbols) == colours else 0
     return dict(
         color=CATEGORICAL_COLOURS[number % colours],
-        symbol=symbols[(number // colours + number) % len(symbols)],
-        **_outlined(dims, style),
+        symbol=drawing.symbol(symbols[(number // colours + step) % len(symbols)]),
+        **drawing.outline(),
     )
 
 
@@ -296,44 +351,60 @@ def _cycled_colours_marker(numbers: np.ndarray, dims: int, style: Style) -> dict
     )
 
 
-def _scale_marker(values: np.ndarray, title: str, style: Style, first_panel: bool, **bounds):
+def _scale_marker(values: np.ndarray, title: str, drawing: _Drawing, **bounds):
     """Colour from a continuous scale, with one colour bar (on the first panel)."""
-    return dict(
+    marker = dict(
         color=values,
         colorscale="Viridis",
         **bounds,
-        showscale=first_panel,
+        showscale=drawing.first,
         colorbar=dict(title=title, len=0.8),
-        size=style.marker_size,
+        size=drawing.style.marker_size,
     )
+    if drawing.joint_model is not None:
+        marker.update(symbol=drawing.symbol("circle"), **drawing.outline())
+    return marker
 
 
 def _marker_traces(
-    points: PointSet, colour_by: str, style: Style, first_panel: bool, merged: bool
+    points: PointSet, options: _Options, drawing: _Drawing
 ) -> list[tuple[str, np.ndarray, dict, bool]]:
     """(name, member points, marker, in the legend) for each marker trace of one panel.
 
-    ``merged``: too many groups for a legend, so all points go in one trace; sentences then take
-    their colour from a continuous scale (the same range in every panel, with a colour bar),
-    words cycle through the categorical colours (hover names the word).
+    By word: one trace per word of the key (:func:`keyed_words`) and one grey trace for every
+    other word. By sentence, ``merged`` (too many sentences for a legend) puts all points in one
+    trace coloured from a continuous scale (the same range in every panel, with a colour bar).
     """
-    dims = points.coords.shape[1]
-    everyone = np.arange(len(points.labels))
+    colour_by, everyone = options.colour_by, np.arange(len(points.labels))
     if colour_by == "position":
-        marker = _scale_marker(points.position, _("position"), style, first_panel)
-        return [(_("position"), everyone, marker, False)]
-    if not merged:
         return [
-            (name, members, _categorical_marker(number, dims, style), first_panel)
-            for number, (name, members) in enumerate(_groups(points, colour_by))
+            (_("position"), everyone, _scale_marker(points.position, _("position"), drawing), False)
         ]
-    if colour_by == "sentence":
+    if colour_by == "sentence" and options.merged:
         numbers = np.asarray(points.sentence) + 1
         bounds = dict(cmin=1, cmax=len(points.sentence_texts))
-        marker = _scale_marker(numbers, _("sentence"), style, first_panel, **bounds)
+        marker = _scale_marker(numbers, _("sentence"), drawing, **bounds)
         return [(_("sentences"), everyone, marker, False)]
-    marker = _cycled_colours_marker(_group_numbers(points, colour_by), dims, style)
-    return [(_("words"), everyone, marker, False)]
+    others = np.array([], dtype=np.int64)
+    if colour_by == "word":
+        groups, others = _word_groups(points, options.keyed)
+    else:
+        groups = _groups(points, colour_by)
+    traces = [
+        (name, members, _categorical_marker(number, drawing.dims, drawing.style, drawing), True)
+        for number, (name, members) in enumerate(groups)
+    ]
+    if others.size:
+        marker = dict(
+            color=OTHER_WORDS_COLOUR,
+            symbol=drawing.symbol("circle"),
+            size=max(drawing.style.marker_size - 2, 3),
+        )
+        traces.append((options.other_words, others, marker, True))
+    return [
+        (name, members, marker, legend and drawing.first)
+        for name, members, marker, legend in traces
+    ]
 
 
 def _sentence_paths(points: PointSet, merged: bool) -> list[tuple[str, np.ndarray, str, int]]:
@@ -353,39 +424,66 @@ def _sentence_paths(points: PointSet, merged: bool) -> list[tuple[str, np.ndarra
     return paths
 
 
-def _panel_traces(
-    points: PointSet,
-    colour_by: str,
-    style: Style,
-    show_labels: bool,
-    show_lines: bool,
-    first_panel: bool,
-    merged: bool,
-    merged_lines: bool,
-) -> list:
+@dataclass(frozen=True)
+class _Options:
+    """The Projection page's settings, decided once for every set of points in a figure."""
+
+    colour_by: str
+    show_labels: bool
+    show_lines: bool
+    merged: bool  # too many sentences for one trace each (colour scale instead of a legend)
+    merged_lines: bool
+    keyed: tuple[str, ...]  # words with their own colour (colour by word)
+    other_words: str  # the legend entry of all other words
+
+    @classmethod
+    def decide(cls, panels, colour_by, show_labels, show_lines) -> _Options:
+        check_choice(colour_by, COLOUR_BY, "colour_by")
+        # Decided once for all panels, so both models' points always look alike.
+        merged = max(_n_groups(points, colour_by) for points in panels) > MAX_LEGEND_GROUPS
+        merged_lines = max(_n_groups(points, "sentence") for points in panels) > MAX_LEGEND_GROUPS
+        keyed, other_words = (), ""
+        if colour_by == "word":
+            keyed = tuple(keyed_words(panels))
+            n_others = len(keyed_words(panels, limit=None)) - len(keyed)
+            if n_others:
+                other_words = f"{n_others:,} other word{'s' if n_others > 1 else ''} (grey)"
+        return cls(colour_by, show_labels, show_lines, merged, merged_lines, keyed, other_words)
+
+
+def _plain_points(points: PointSet) -> PointSet:
+    return replace(
+        points,
+        labels=plain_texts(points.labels),
+        words=plain_texts(points.words),
+        sentence_texts=plain_texts(points.sentence_texts),
+    )
+
+
+def _panel_traces(points: PointSet, options: _Options, drawing: _Drawing) -> list:
     dims = points.coords.shape[1]
     n = len(points.labels)
-    show_labels = show_labels and n <= MAX_LABELLED_POINTS
+    show_labels = options.show_labels and n <= MAX_LABELLED_POINTS
     traces = []
-    if show_lines:
-        for group, coords, colour, width in _sentence_paths(points, merged_lines):
+    if options.show_lines:
+        for group, coords, colour, width in _sentence_paths(points, options.merged_lines):
             traces.append(
                 _scatter(
                     dims,
                     n,
                     **_xyz(coords),
                     mode="lines",
-                    line=dict(color=colour, width=width),
+                    line=dict(color=colour, width=width, dash="dot" if drawing.hollow else None),
                     opacity=0.45,
                     hoverinfo="skip",
                     showlegend=False,
                     legendgroup=group,
                 )
             )
-    for name, members, marker, in_legend in _marker_traces(
-        points, colour_by, style, first_panel, merged
-    ):
+    for name, members, marker, in_legend in _marker_traces(points, options, drawing):
         custom, template = _hover(points, members)
+        if drawing.model_name:
+            template = template.replace("<extra>", f"<br>{drawing.model_name}<extra>")
         traces.append(
             _scatter(
                 dims,
@@ -394,7 +492,7 @@ def _panel_traces(
                 mode="markers+text" if show_labels else "markers",
                 text=[points.labels[i] for i in members] if show_labels else None,
                 textposition="top center",
-                textfont=dict(size=style.font_size - 2),
+                textfont=dict(size=drawing.style.font_size - 2),
                 marker=marker,
                 customdata=custom,
                 hovertemplate=template,
@@ -418,22 +516,15 @@ def projection_figure(
     """Two (or more) projections side by side, in equal panels with a shared legend.
 
     Up to :data:`MAX_LEGEND_GROUPS` sentences or words, each group is one trace with a legend
-    entry (colour and symbol) and each sentence's order line its own colour. Beyond that each
-    panel draws all its points as one trace without a legend: by sentence, a continuous colour
-    scale over the sentence number with a colour bar "sentence"; by word, the categorical colours
-    cycled. The order lines become one grey path per panel, broken between sentences. Hover
-    always names the token, its word, its sentence and its position.
+    entry (colour and symbol) and each sentence's order line its own colour. Beyond that, by
+    sentence, each panel draws all its points as one trace coloured from a continuous scale over
+    the sentence number, with a colour bar "sentence", and the order lines become one grey path
+    per panel, broken between sentences; by word, the most frequent words (:func:`keyed_words`)
+    keep their own colour and legend entry and all other words are one grey trace. Hover always
+    names the token, its word, its sentence and its position.
     """
-    check_choice(colour_by, COLOUR_BY, "colour_by")
-    panels = [
-        replace(
-            points,
-            labels=plain_texts(points.labels),
-            words=plain_texts(points.words),
-            sentence_texts=plain_texts(points.sentence_texts),
-        )
-        for points in panels
-    ]
+    options = _Options.decide(panels, colour_by, show_labels, show_lines)
+    panels = [_plain_points(points) for points in panels]
     titles = plain_texts(titles)
     dims = panels[0].coords.shape[1]
     kind = "scene" if dims == 3 else "xy"
@@ -445,13 +536,9 @@ def projection_figure(
         horizontal_spacing=0.06,
     )
     style = Style(presentation)
-    # Decided once for all panels, so both models' panels always look alike.
-    merged = max(_n_groups(points, colour_by) for points in panels) > MAX_LEGEND_GROUPS
-    merged_lines = max(_n_groups(points, "sentence") for points in panels) > MAX_LEGEND_GROUPS
     for column, points in enumerate(panels, start=1):
-        for trace in _panel_traces(
-            points, colour_by, style, show_labels, show_lines, column == 1, merged, merged_lines
-        ):
+        drawing = _Drawing(dims, style, first=column == 1)
+        for trace in _panel_traces(points, options, drawing):
             fig.add_trace(trace, row=1, col=column)
         titles_xyz = list(points.axis_titles)
         if dims == 3:
@@ -473,18 +560,31 @@ def projection_figure(
 
 
 def joint_projection_figure(
-    coords_a: np.ndarray,
-    coords_b: np.ndarray,
-    labels: Sequence[str],
+    panels: Sequence[PointSet],
     names: tuple[str, str],
-    axis_titles: Sequence[str],
+    colour_by: str = "sentence",
+    show_labels: bool = False,
+    show_lines: bool = False,
     presentation: bool = False,
 ) -> go.Figure:
-    """Both models in one space (B Procrustes-aligned onto A), each item's two points linked."""
+    """Both models in one space (B Procrustes-aligned onto A), each item's two points linked.
+
+    ``panels`` are A's and B's points (the same items in the same order, coordinates from one
+    joint projection). Colour, legend, labels and order lines follow the settings as in
+    :func:`projection_figure`; model A's markers are filled with solid order lines, model B's
+    hollow with dotted ones, and two legend entries say which is which.
+    """
+    if len(panels) != 2 or len(panels[0].labels) != len(panels[1].labels):
+        raise ValueError(
+            "the joint view needs two point sets of the same items; got "
+            f"{[len(points.labels) for points in panels]} points"
+        )
+    options = _Options.decide(panels, colour_by, show_labels, show_lines)
+    panels = [_plain_points(points) for points in panels]
+    names = tuple(plain_texts(names))
     style = Style(presentation)
-    labels, names = plain_texts(labels), tuple(plain_texts(names))
-    dims = coords_a.shape[1]
-    n = len(labels)
+    coords_a, coords_b = (points.coords for points in panels)
+    dims, n = coords_a.shape[1], coords_a.shape[0]
     fig = go.Figure()
     # One line trace with None gaps draws every link at once.
     link = np.full((3 * n, dims), np.nan)
@@ -498,26 +598,27 @@ def joint_projection_figure(
             line=dict(color="rgba(128,128,128,0.55)", width=1.5),
             hoverinfo="skip",
             name=_("same item"),
+            showlegend=True,
         )
     )
-    for coords, name, colour, symbol in zip(
-        (coords_a, coords_b), names, MODEL_COLOURS, MODEL_SYMBOLS, strict=True
-    ):
+    for model, (points, name) in enumerate(zip(panels, names, strict=True)):
+        drawing = _Drawing(dims, style, first=model == 0, joint_model=model, model_name=name)
+        for trace in _panel_traces(points, options, drawing):
+            fig.add_trace(trace)
+        fill = "filled" if model == 0 else "hollow"
         fig.add_trace(
             _scatter(
                 dims,
                 n,
-                **_xyz(coords),
-                mode="markers+text" if n <= 60 else "markers",
-                text=list(labels) if n <= 60 else None,
-                textposition="top center",
-                textfont=dict(size=style.font_size - 2),
-                marker=dict(color=colour, symbol=symbol, size=style.marker_size),
-                customdata=np.asarray(labels, dtype=object),
-                hovertemplate=f"<b>%{{customdata}}</b><br>{name}<extra></extra>",
-                name=name,
+                **_xyz(np.full((1, dims), np.nan)),
+                mode="markers",
+                marker=dict(color="#777777", symbol=drawing.symbol("circle"), **drawing.outline()),
+                name=f"{name} ({fill})",
+                hoverinfo="skip",
+                showlegend=True,
             )
         )
+    axis_titles = list(panels[0].axis_titles)
     if dims == 3:
         fig.update_layout(
             scene=dict(

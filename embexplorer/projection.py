@@ -247,6 +247,13 @@ class JointProjection:
     disparity: float
     residuals: np.ndarray
 
+    def per_model(self) -> tuple[Projection, Projection]:
+        """A's and B's points as two :class:`Projection` objects that share one space."""
+        return tuple(
+            Projection(coords, self.axis_titles, self.explained_variance_ratio, self.method)
+            for coords in (self.coords_a, self.coords_b)
+        )
+
 
 def joint_projection(X_a, X_b, projector: Projector) -> JointProjection:
     """Align B onto A (orthogonal Procrustes with scale), then project both sets in one fit.

@@ -4,7 +4,7 @@ import streamlit as st
 
 from embexplorer import figures
 from embexplorer.app import geometry_sections, tables, widgets
-from embexplorer.app.present import projection_notice
+from embexplorer.app.present import projection_notice, word_key_note
 from embexplorer.app.sidebar import open_page
 from embexplorer.labels import PROJECTION_LABELS
 
@@ -55,19 +55,26 @@ if joint and view.unit == "token":
 try:
     if joint:
         result = view.joint_projection(method, dims)
+        projections = result.per_model()
     else:
         projections = [view.projection(which, method, dims) for which in (0, 1)]
 except ValueError as error:
     st.warning(f"This projection cannot be drawn: {error}")
     st.stop()
 
+panels = [
+    figures.PointSet.from_items(projection, items, view.texts)
+    for projection, items in zip(projections, (items_a, items_b), strict=True)
+]
+titles = [view.panel_title(0), view.panel_title(1)]
+coordinates = tuple(projection.coords for projection in projections)
 if joint:
     fig = figures.joint_projection_figure(
-        result.coords_a,
-        result.coords_b,
-        items_a.display_labels(),
-        names=(view.panel_title(0), view.panel_title(1)),
-        axis_titles=result.axis_titles,
+        panels,
+        names=titles,
+        colour_by=colour,
+        show_labels=show_labels,
+        show_lines=show_lines,
         presentation=view.presentation,
     )
     widgets.chart(fig, key="projection_joint")
@@ -76,24 +83,21 @@ if joint:
         + geometry_sections.procrustes_scale(view.procrustes_null())
         + " Long links are items the two models place differently."
     )
-    coordinates = (result.coords_a, result.coords_b)
 else:
-    panels = [
-        figures.PointSet.from_items(projection, items, view.texts)
-        for projection, items in zip(projections, (items_a, items_b), strict=True)
-    ]
     fig = figures.projection_figure(
         panels,
-        titles=[view.panel_title(0), view.panel_title(1)],
+        titles=titles,
         colour_by=colour,
         show_labels=show_labels,
         show_lines=show_lines,
         presentation=view.presentation,
     )
     widgets.chart(fig, key="projection_pair")
-    coordinates = tuple(projection.coords for projection in projections)
     if view.unit != "sentence":
         st.caption(projection_notice(view.infos))
+key_note = word_key_note(panels) if colour == "word" else ""
+if key_note:
+    st.caption(key_note)
 
 downloads = st.columns(2)
 with downloads[0]:

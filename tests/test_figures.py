@@ -9,8 +9,11 @@ from embexplorer import i18n
 from embexplorer.figures import (
     CATEGORICAL_COLOURS,
     MAX_LEGEND_GROUPS,
+    OTHER_WORDS_COLOUR,
     Curve,
     PointSet,
+    joint_projection_figure,
+    keyed_words,
     layer_curves_figure,
     projection_figure,
     spectrum_figure,
@@ -38,20 +41,20 @@ def point_set(n_sentences: int, per_sentence: int, dims: int = 2, seed: int = 0)
 def test_a_thousand_sentences_draw_a_bounded_number_of_traces(colour_by, dims):
     panels = [point_set(1000, 20, dims, seed) for seed in (0, 1)]
     fig = projection_figure(panels, ["A", "B"], colour_by=colour_by, show_lines=True)
-    # Per panel: one path for all order lines and one trace for all points.
-    assert len(fig.data) == 4
-    assert not any(trace.showlegend for trace in fig.data)
+    # Per panel: one path for all order lines and one trace for all points; by word, one trace
+    # per word of the key and one for all other words.
+    per_panel = MAX_LEGEND_GROUPS if colour_by == "word" else 1
+    assert len(fig.data) == 2 * (1 + per_panel)
+    legend = [trace.name for trace in fig.data if trace.showlegend]
+    assert len(legend) == (MAX_LEGEND_GROUPS if colour_by == "word" else 0)
     markers = [trace for trace in fig.data if trace.mode == "markers"]
-    assert [len(trace.x) for trace in markers] == [20_000, 20_000]
-    custom = markers[0].customdata
-    assert custom.shape == (20_000, 4)
+    assert sum(len(trace.x) for trace in markers) == 40_000
     first = panels[0]
-    assert list(custom[5]) == [
-        first.labels[5],
-        first.words[5],
-        "S1: text 0",
-        int(first.position[5]),
-    ]
+    custom = np.concatenate([trace.customdata for trace in markers[:per_panel]])
+    ids = np.concatenate([np.asarray(trace.ids, dtype=int) for trace in markers[:per_panel]])
+    assert custom.shape == (20_000, 4)
+    row = custom[np.flatnonzero(ids == 5)[0]]
+    assert list(row) == [first.labels[5], first.words[5], "S1: text 0", int(first.position[5])]
 
 
 def test_many_sentences_take_colours_from_one_scale_shared_by_the_panels():
@@ -65,21 +68,39 @@ def test_many_sentences_take_colours_from_one_scale_shared_by_the_panels():
     assert first.marker.showscale and not second.marker.showscale
 
 
-def test_many_words_cycle_through_the_categorical_colours():
-    points = point_set(2, 30)
-    fig = projection_figure([points, points], ["A", "B"], colour_by="word")
-    marker = fig.data[0].marker
-    first_seen = list(dict.fromkeys(points.words))
-    expected = [first_seen.index(word) % len(CATEGORICAL_COLOURS) for word in points.words]
-    np.testing.assert_array_equal(marker.color, expected)
-    # The stepped scale maps colour number i onto CATEGORICAL_COLOURS[i].
-    steps = marker.colorscale
-    count = len(CATEGORICAL_COLOURS)
-    for number, colour in enumerate(CATEGORICAL_COLOURS):
-        where = (number - marker.cmin) / (marker.cmax - marker.cmin)
-        assert where == pytest.approx((number + 0.5) / count)
-        assert steps[2 * number] == (number / count, colour)
-        assert steps[2 * number + 1] == ((number + 1) / count, colour)
+def test_many_words_key_the_most_frequent_and_grey_the_rest():
+    """More words than a legend can hold: the most frequent have their own colour and legend
+    entry (the same in both panels), every other word is one grey entry that counts them."""
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(40)] + ["often"] * 6 + ["twice"] * 2
+    order = rng.permutation(len(words))
+    points = replace(point_set(1, len(words)), words=[words[i] for i in order])
+    other = replace(points, coords=points.coords + 1)
+    keyed = keyed_words([points, other])
+    assert len(keyed) == MAX_LEGEND_GROUPS - 1
+    assert keyed[:2] == ["often", "twice"]
+    fig = projection_figure([points, other], ["A", "B"], colour_by="word")
+    legend = [trace for trace in fig.data if trace.showlegend]
+    assert [trace.name for trace in legend] == [*keyed, "23 other words (grey)"]
+    first_panel, second_panel = fig.data[: len(legend)], fig.data[len(legend) :]
+    for a, b in zip(first_panel, second_panel, strict=True):
+        assert (a.name, a.marker.color, a.marker.symbol) == (
+            b.name,
+            b.marker.color,
+            b.marker.symbol,
+        )
+    often = legend[0]
+    assert {points.words[int(i)] for i in often.ids} == {"often"} and len(often.ids) == 6
+    colours = [trace.marker.color for trace in legend[:-1]]
+    symbols = [trace.marker.symbol for trace in legend[:-1]]
+    assert len(set(zip(colours, symbols, strict=True))) == len(keyed)  # every key distinct
+    assert legend[-1].marker.color == OTHER_WORDS_COLOUR and len(legend[-1].ids) == 48 - 6 - 2 - 17
+
+
+def test_few_words_keep_every_word_in_reading_order():
+    points = replace(point_set(1, 5), words=["b", "a", "B", "c", "a"])
+    assert keyed_words([points]) == ["b", "a", "c"]
+    assert keyed_words([points], limit=None) == ["b", "a", "c"]
 
 
 def test_many_sentences_share_one_order_path_broken_between_sentences():
@@ -112,14 +133,71 @@ def test_small_sets_keep_one_trace_and_legend_entry_per_group():
     assert line.mode == "lines" and line.line.color == CATEGORICAL_COLOURS[1]
 
 
-def test_both_panels_merge_when_either_has_too_many_groups():
+def test_both_panels_share_one_word_key_when_either_has_too_many_words():
     def distinct_words(n_words: int) -> PointSet:
         return replace(point_set(1, n_words), words=[f"w{i}" for i in range(n_words)])
 
     few, many = distinct_words(MAX_LEGEND_GROUPS), distinct_words(MAX_LEGEND_GROUPS + 1)
     fig = projection_figure([few, few], ["A", "B"], colour_by="word")
     assert len(fig.data) == 2 * MAX_LEGEND_GROUPS
-    assert len(projection_figure([few, many], ["A", "B"], colour_by="word").data) == 2
+    assert "other words" not in " ".join(trace.name for trace in fig.data)
+    mixed = projection_figure([few, many], ["A", "B"], colour_by="word")
+    names = [trace.name for trace in mixed.data]
+    # One key of 19 words and one entry for the other two in both panels ("few" has one of them).
+    assert names[:MAX_LEGEND_GROUPS] == names[MAX_LEGEND_GROUPS:]
+    assert names[MAX_LEGEND_GROUPS - 1] == "2 other words (grey)"
+    assert [len(mixed.data[i].ids) for i in (MAX_LEGEND_GROUPS - 1, -1)] == [1, 2]
+
+
+def joint_pair(n_sentences: int = 3, per_sentence: int = 4, dims: int = 2):
+    a = point_set(n_sentences, per_sentence, dims)
+    return a, replace(a, coords=a.coords + 0.5)
+
+
+@pytest.mark.parametrize("dims", [2, 3])
+@pytest.mark.parametrize("colour_by", ["sentence", "word", "position"])
+def test_joint_view_colours_like_the_side_by_side_panels(colour_by, dims):
+    """The joint view follows "Colour by": A's markers have the side-by-side colours and
+    symbols, B's are their hollow versions, and two legend entries say which is which."""
+    a, b = joint_pair(dims=dims)
+    joint = joint_projection_figure((a, b), ("A: gpt2", "B: bert"), colour_by=colour_by)
+    markers = [t for t in joint.data if "markers" in (t.mode or "") and t.ids is not None]
+    half = len(markers) // 2
+    for filled, hollow in zip(markers[:half], markers[half:], strict=True):
+        assert filled.name == hollow.name and filled.legendgroup == hollow.legendgroup
+        np.testing.assert_array_equal(filled.marker.color, hollow.marker.color)
+        assert hollow.marker.symbol == f"{filled.marker.symbol}-open"
+        assert "A: gpt2" in filled.hovertemplate and "B: bert" in hollow.hovertemplate
+    if colour_by != "position":
+        side = projection_figure([a, b], ["A", "B"], colour_by=colour_by)
+        groups = [(t.name, t.marker.color) for t in side.data if t.showlegend]
+        assert [(t.name, t.marker.color) for t in markers[:half]] == groups
+    keys = [t.name for t in joint.data if t.showlegend and t.ids is None]
+    assert keys == ["same item", "A: gpt2 (filled)", "B: bert (hollow)"]
+
+
+def test_joint_view_draws_labels_and_order_only_when_asked():
+    a, b = joint_pair()
+    plain = joint_projection_figure((a, b), ("A", "B"))
+    assert all("text" not in (t.mode or "") for t in plain.data)
+    assert all(t.mode != "lines" or t.name == "same item" for t in plain.data)
+    shown = joint_projection_figure((a, b), ("A", "B"), show_labels=True, show_lines=True)
+    labelled = [t for t in shown.data if t.mode == "markers+text"]
+    assert sorted(label for t in labelled for label in t.text) == sorted(a.labels + b.labels)
+    paths = [t for t in shown.data if t.mode == "lines" and t.name != "same item"]
+    assert len(paths) == 2 * 3  # one per sentence and model
+    assert {t.line.dash for t in paths[:3]} == {None} and {t.line.dash for t in paths[3:]} == {
+        "dot"
+    }
+    in_order = np.flatnonzero(a.sentence == 0)
+    in_order = in_order[np.argsort(a.position[in_order])]
+    np.testing.assert_array_equal(np.column_stack([paths[0].x, paths[0].y]), a.coords[in_order])
+
+
+def test_joint_view_needs_the_same_items_in_both_sets():
+    a, _ = joint_pair()
+    with pytest.raises(ValueError, match="same items"):
+        joint_projection_figure((a, point_set(2, 2)), ("A", "B"))
 
 
 def _spectrum(presentation: bool = False):

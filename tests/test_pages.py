@@ -101,11 +101,43 @@ def test_changing_settings_never_reruns_models(model_runs):
 
 def test_joint_view(model_runs):
     at = page("pages/1_projection.py").run()
+    side_by_side = charts(at)[0]
     at.checkbox(key="joint").check().run()
     assert_clean(at)
     spec = charts(at)[0]
-    assert len(spec["data"]) == 3  # links, model A, model B
     assert any("Procrustes" in c.value for c in at.caption)
+    # Colour by sentence, as side by side: one legend entry per sentence, the same names.
+    groups = [t["name"] for t in spec["data"] if t.get("showlegend") and "ids" in t]
+    assert groups == [t["name"] for t in side_by_side["data"] if t.get("showlegend")]
+    keys = [t["name"] for t in spec["data"] if t.get("showlegend") and "ids" not in t]
+    assert keys[0] == "same item" and keys[1].endswith("(filled)") and keys[2].endswith("(hollow)")
+    assert not any(t.get("mode") == "lines" and t.get("name") != "same item" for t in spec["data"])
+    at.checkbox(key="lines").check().run()
+    at.checkbox(key="labels").uncheck().run()
+    at.segmented_control(key="colour").set_value("position").run()
+    assert_clean(at)
+    spec = charts(at)[0]
+    paths = [t for t in spec["data"] if t.get("mode") == "lines" and t.get("name") != "same item"]
+    assert {t["line"].get("dash") for t in paths} == {None, "dot"}  # A solid, B dotted
+    markers = [t for t in spec["data"] if "ids" in t]
+    assert [t["mode"] for t in markers] == ["markers", "markers"]
+    assert [t["marker"]["symbol"] for t in markers] == ["circle", "circle-open"]
+
+
+def test_colour_by_word_has_a_legend_and_says_when_it_is_capped(model_runs):
+    at = page("pages/1_projection.py")
+    at.query_params["colour"] = "word"
+    at.run()
+    assert_clean(at)
+    legend = [t["name"] for t in charts(at)[0]["data"] if t.get("showlegend")]
+    assert "bank" in legend and legend[-1].endswith("other words (grey)")
+    assert len(legend) == 20
+    assert any("most frequent of" in c.value for c in at.caption)
+    at.sidebar.text_area(key="text").set_value("the river bank\nthe money bank").run()
+    assert_clean(at)
+    legend = [t["name"] for t in charts(at)[0]["data"] if t.get("showlegend")]
+    assert legend == ["the", "river", "bank", "money"]
+    assert not any("most frequent of" in c.value for c in at.caption)
 
 
 def test_similarity_page(model_runs):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..figures import keyed_words
 from ..labels import correlation_symbol
 from ..rsa import RSAResult
 from .widgets import escape_markdown
@@ -198,6 +199,22 @@ def projection_notice(infos) -> str:
     return (
         f"What to notice: {context} In trained GPT-2 the raw layers are dominated by a few huge "
         "dimensions: try mean-centring."
+    )
+
+
+def word_key_note(panels) -> str:
+    """When "Colour by word" has more words than its legend holds: which ones have a colour.
+
+    ``panels`` are the figure's :class:`embexplorer.figures.PointSet` objects; "" when every word
+    has its own colour.
+    """
+    keyed, every_word = keyed_words(panels), keyed_words(panels, limit=None)
+    if len(keyed) == len(every_word):
+        return ""
+    return (
+        f"Colour by word: the {len(keyed)} most frequent of {len(every_word):,} words have their "
+        f"own colour and legend entry; the other {len(every_word) - len(keyed):,} are grey "
+        "(hover over a point to see its word)."
     )
 
 
