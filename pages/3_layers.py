@@ -105,6 +105,8 @@ with right:
         )
     )
     if best is not None:
+        # A click on the pair already selected would change nothing: say so instead.
+        shown = tuple(best) == tuple(view.layers)
         st.button(
             _("Use the best-matching pair: A {layer_a} · B {layer_b} ({value:.2f})").format(
                 layer_a=best[0], layer_b=best[1], value=matrix[best]
@@ -113,7 +115,13 @@ with right:
             args=best,
             key="use_best_layers",
             icon=":material/target:",
+            disabled=shown,
         )
+        if shown:
+            st.caption(
+                "The best-matching pair is the one selected now: every page already uses "
+                f"layer {best[0]} of A and layer {best[1]} of B."
+            )
     settings = dict(
         method=method_label,
         n=view.compared_index().size,

@@ -23,6 +23,12 @@ def test_layers_page_matrix_curves_and_picking_layers(model_runs):  # noqa: F811
     chosen = (at.session_state["layer_a"], at.session_state["layer_b"])
     assert f"A {chosen[0]} · B {chosen[1]}" in best.label
     assert at.metric[0].label.startswith(f"Selected pair: A {chosen[0]} · B {chosen[1]}")
+    # The pair is now the one selected: the button is off and a caption says why.
+    assert at.button(key="use_best_layers").disabled
+    assert any("best-matching pair is the one selected now" in c.value for c in at.caption)
+    at.sidebar.select_slider(key="layer_a").set_value(0 if chosen[0] else 1).run()
+    assert not at.button(key="use_best_layers").disabled
+    assert not any("best-matching pair is the one selected now" in c.value for c in at.caption)
     at.segmented_control(key="layer_method").set_value("cka").run()
     assert_clean(at)
     assert charts(at)[0]["data"][0]["zmin"] == 0
