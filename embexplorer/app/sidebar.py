@@ -56,12 +56,12 @@ def parse_texts(raw: str, limits: Limits) -> tuple[tuple[str, ...], list[str]]:
     return tuple(texts), notes
 
 
-def _load(name: str, slot: str, limits: Limits) -> LoadedModel | None:
+def _load(name: str, slot: str, limits: Limits, status) -> LoadedModel | None:
     size = DOWNLOAD_SIZES_MB.get(name)
     first_run = f" (the first run downloads about {size} MB)" if size else ""
     try:
         limits.check_model(name)
-        with st.spinner(f"Loading model {slot}: {name}{first_run}…"):
+        with status.container(), st.spinner(f"Loading model {slot}: {name}{first_run}…"):
             return cached_model(name)
     except (ModelLoadError, ValueError) as error:
         st.error(
@@ -113,7 +113,9 @@ def _read_upload() -> None:
         st.session_state["text"] = upload.getvalue().decode("utf-8", errors="replace")
 
 
-def _text_controls(limits: Limits) -> None:
+def _text_controls(limits: Limits):
+    """The text box and the corpus upload; returns the place under them where a model load or
+    run says what it is doing (:func:`_run_status`)."""
     bar = st.sidebar
     bar.text_area(
         "Sentences, one per line",
@@ -131,6 +133,16 @@ def _text_controls(limits: Limits) -> None:
             help=f"Up to {limits.max_sentences:,} sentences, {limits.max_characters:,} "
             f"characters and {limits.max_tokens:,} tokens per model on this server.",
         )
+    return _run_status()
+
+
+def _run_status():
+    """One fixed, empty slot in the sidebar for "Loading…" and "Running…" (and a corpus run's
+    progress bar and Cancel button): right under the text being run, and never in the main
+    area, where it would push the page's charts down while it runs (41 px for a spinner) or,
+    since Streamlit places elements by position, stand in for the controls row until the page
+    is drawn again."""
+    return st.sidebar.empty()
 
 
 def _model_controls(limits: Limits) -> None:
@@ -206,7 +218,10 @@ def _resume() -> None:
 
 
 def _run_models(
-    names: tuple[str, str], infos: tuple[ModelInfo, ModelInfo], texts: tuple[str, ...]
+    names: tuple[str, str],
+    infos: tuple[ModelInfo, ModelInfo],
+    texts: tuple[str, ...],
+    status,
 ) -> list[extract.HiddenStates] | None:
     """Hidden states for both models: from the cache, or one run each, with progress and cancel
     for a corpus (a click on Cancel reruns the page, which stops the run between batches)."""
@@ -218,9 +233,8 @@ def _run_models(
         return None
     label = f"{infos[0].short_name} and {infos[1].short_name} on {len(texts):,} sentence(s)"
     if len(texts) < PROGRESS_MIN_SENTENCES:
-        with st.spinner(f"Running {label}…"):
+        with status.container(), st.spinner(f"Running {label}…"):
             return [cached_states(name, texts) for name in names]
-    status = st.empty()
     with status.container():
         bar = st.progress(0.0, text=f"Running {label}…")
         st.button("Cancel", on_click=_cancel, args=(texts,), key="cancel_run")
@@ -256,7 +270,7 @@ def sidebar() -> View | None:
     start_background_work()
     _language_control()
     share_box = st.sidebar.container()  # filled last, when every setting is known
-    _text_controls(limits)
+    status = _text_controls(limits)
     _model_controls(limits)
     for note in link_notes():
         st.warning(note)
@@ -269,7 +283,7 @@ def sidebar() -> View | None:
     for note in notes:
         st.warning(note)
     names = (str(st.session_state["model_a"]).strip(), str(st.session_state["model_b"]).strip())
-    loaded = [_load(name, slot, limits) for name, slot in zip(names, "AB", strict=True)]
+    loaded = [_load(name, slot, limits, status) for name, slot in zip(names, "AB", strict=True)]
     if None in loaded:
         _finish_sidebar(share_box)
         return None
@@ -287,7 +301,7 @@ def sidebar() -> View | None:
                 "server's limit: shorten it."
             )
             return None
-        states = _run_models(names, infos, texts)
+        states = _run_models(names, infos, texts, status)
     except (ValueError, extract.ExtractionCancelled) as error:
         st.error(f"The models could not be run on this text: {escape_markdown(error)}")
         return None

@@ -4,6 +4,7 @@ import time
 
 import pytest
 
+from embexplorer.app.sidebar import PROGRESS_MIN_SENTENCES
 from embexplorer.testing import layer_step_times, watch_animation
 
 from .conftest import ARTIFACTS
@@ -96,6 +97,48 @@ def test_projection_page_and_layer_change(app_server, page):
     assert after[0] != before[0] and after[1] == before[1]
     assert "layer=" not in page.url or "layer_a=" in page.url
     assert "layer_a=" in page.url  # the setting is in the link
+    assert_no_exception(page)
+
+
+LAYOUT = """() => {
+  const chart = document.querySelector("[data-testid='stPlotlyChart']");
+  const row = document.querySelector("[data-testid='stMain'] [data-testid='stHorizontalBlock']");
+  const running = [...document.querySelectorAll("[data-testid='stSpinner'], [data-testid='stProgress']")]
+    .some(element => element.textContent.includes("Running"));
+  return [chart && Math.round(chart.getBoundingClientRect().top),
+          row && Math.round(row.getBoundingClientRect().height), running];
+}"""
+
+
+# Below PROGRESS_MIN_SENTENCES a spinner, from it a progress bar with Cancel.
+@pytest.mark.parametrize("n_sentences", [PROGRESS_MIN_SENTENCES - 1, PROGRESS_MIN_SENTENCES])
+def test_a_model_run_never_moves_the_page(app_server, page, n_sentences):
+    """While the models run on new text, the chart stays where it is, and the controls row keeps
+    its height until the page is drawn again: the run's status lives in the sidebar."""
+    page.goto(f"{app_server['url']}/projection")
+    wait_for_charts(page, 1, FIRST_CHART_TIMEOUT_MS)
+    chart_top, row_height, _ = page.evaluate(LAYOUT)
+    text = "\n".join(f"Run {n_sentences}: sentence {i} about a bank." for i in range(n_sentences))
+    page.locator("[data-testid='stSidebar'] textarea").fill(text)
+    page.locator("h1").first.click()  # leaving the box applies the text
+    status = page.locator("[data-testid='stStatusWidget']")
+    samples, started, deadline = [], False, time.monotonic() + 90
+    while time.monotonic() < deadline:
+        samples.append(page.evaluate(LAYOUT))
+        started = started or status.count() > 0
+        if started and status.count() == 0:
+            break  # the page has been drawn again with the new text
+        page.wait_for_timeout(50)
+    first_sentence = page.evaluate(
+        "() => document.querySelector(\"[data-testid='stPlotlyChart'] .js-plotly-plot\")"
+        ".data[0].customdata[0][2]"
+    )
+    assert first_sentence.startswith(f"S1: Run {n_sentences}:"), first_sentence
+    assert {height for _, height, _ in samples} == {row_height}
+    during_run = {top for top, _, running in samples if running}
+    assert during_run <= {chart_top}, during_run
+    if n_sentences >= PROGRESS_MIN_SENTENCES:
+        assert during_run, "the progress bar was never seen"
     assert_no_exception(page)
 
 
