@@ -47,6 +47,24 @@ SYMBOLS_3D = (
     "diamond-open",
     "square-open",
 )
+# Values centred on 0 (cosine, correlations): RdBu_r, whose white middle is the light page's own
+# colour. On a dark page that middle glares, so :func:`for_dark_theme` swaps in Crameri's
+# "berlin" (blue, near-black, red; perceptually uniform and colour-blind safe, Crameri et al.
+# 2020, sampled from matplotlib's copy), whose middle is the dark page's colour. zmid stays 0.
+DIVERGING_SCALE = "RdBu_r"
+DARK_DIVERGING_SCALE = (
+    (0.0, "#9eb0ff"),
+    (0.1, "#62a6e0"),
+    (0.2, "#3280a6"),
+    (0.3, "#20526a"),
+    (0.4, "#112732"),
+    (0.5, "#190c09"),
+    (0.6, "#371000"),
+    (0.7, "#61200b"),
+    (0.8, "#964a36"),
+    (0.9, "#ca7b71"),
+    (1.0, "#ffadad"),
+)
 COLOUR_BY = ("sentence", "word", "position")
 WEBGL_THRESHOLD = 1000  # points per panel above which scatter plots switch to WebGL
 MAX_LABELLED_POINTS = 300  # text labels on more points than this are an unreadable blot
@@ -112,6 +130,21 @@ def for_projector(fig: go.Figure, text_colour: str, size: int = PROJECTOR_FONT_S
         mode = getattr(trace, "mode", None) or ""
         if "text" in mode:
             trace.textfont.color = text_colour
+    return fig
+
+
+def for_dark_theme(fig: go.Figure) -> go.Figure:
+    """Every :data:`DIVERGING_SCALE` of a figure (colour axes and traces) swapped for
+    :data:`DARK_DIVERGING_SCALE`, in place; the range and the midpoint stay as they are."""
+    light = go.Heatmap(colorscale=DIVERGING_SCALE).colorscale
+    holders = [fig.layout[name] for name in fig.layout if name.startswith("coloraxis")]
+    holders += [trace for trace in fig.data if hasattr(trace, "colorscale")]
+    holders += [
+        trace.marker for trace in fig.data if hasattr(getattr(trace, "marker", None), "colorscale")
+    ]
+    for holder in holders:
+        if holder.colorscale == light:
+            holder.colorscale = DARK_DIVERGING_SCALE
     return fig
 
 
@@ -669,7 +702,9 @@ def heatmap_pair_figure(
         )
     if cosine:
         fig.update_layout(
-            coloraxis=dict(colorscale="RdBu_r", cmin=-1, cmax=1, cmid=0, colorbar_title=_("cosine"))
+            coloraxis=dict(
+                colorscale=DIVERGING_SCALE, cmin=-1, cmax=1, cmid=0, colorbar_title=_("cosine")
+            )
         )
     else:
         fig.update_layout(
@@ -760,7 +795,7 @@ def layer_matrix_figure(
             z=matrix,
             x=list(range(cols)),
             y=list(range(rows)),
-            colorscale="RdBu_r" if method != "cka" else "Viridis",
+            colorscale=DIVERGING_SCALE if method != "cka" else "Viridis",
             zmin=-1 if method != "cka" else 0,
             zmax=1,
             zmid=0 if method != "cka" else None,
@@ -1021,7 +1056,9 @@ def heatmap_grid_figure(
             col=number % columns + 1,
         )
     fig.update_layout(
-        coloraxis=dict(colorscale="RdBu_r", cmin=-1, cmax=1, cmid=0, colorbar_title=_("cosine"))
+        coloraxis=dict(
+            colorscale=DIVERGING_SCALE, cmin=-1, cmax=1, cmid=0, colorbar_title=_("cosine")
+        )
     )
     show_ticks = n <= 50
     fig.update_xaxes(showticklabels=False, tickangle=-60, tickfont_size=style.font_size - 5)

@@ -236,3 +236,39 @@ def test_long_panel_titles_wrap_to_their_panel_and_short_ones_stay_whole():
 
 def test_presentation_legend_sits_below_the_larger_axis_titles():
     assert _spectrum(presentation=True).layout.legend.y < _spectrum().layout.legend.y
+
+
+def _luminance(hex_colour: str) -> float:
+    red, green, blue = (int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5))
+    return 0.2126 * red + 0.7152 * green + 0.0722 * blue
+
+
+def test_dark_theme_swaps_every_diverging_scale_and_keeps_zero_in_the_middle():
+    from embexplorer.figures import (
+        DARK_DIVERGING_SCALE,
+        for_dark_theme,
+        heatmap_grid_figure,
+        heatmap_pair_figure,
+        layer_matrix_figure,
+    )
+
+    matrix = np.eye(3)
+    pair = for_dark_theme(heatmap_pair_figure(matrix, matrix, list("abc"), ["A", "B"]))
+    grid = for_dark_theme(heatmap_grid_figure([matrix, matrix], list("abc"), ["x", "y"]))
+    layers = for_dark_theme(layer_matrix_figure(np.eye(3), ("a", "b"), method="spearman"))
+    for axis in (pair.layout.coloraxis, grid.layout.coloraxis):
+        assert axis.colorscale == DARK_DIVERGING_SCALE and axis.cmid == 0
+    assert layers.data[0].colorscale == DARK_DIVERGING_SCALE
+    # The middle (a cosine of 0) is near-black, the ends light: blue and red, as on light pages.
+    middle = dict(DARK_DIVERGING_SCALE)[0.5]
+    assert _luminance(middle) < 0.06
+    low, high = DARK_DIVERGING_SCALE[0][1], DARK_DIVERGING_SCALE[-1][1]
+    assert _luminance(low) > 0.5 and _luminance(high) > 0.5
+    assert int(low[5:7], 16) > int(low[1:3], 16) and int(high[1:3], 16) > int(high[5:7], 16)
+    # Other scales (Euclidean distances, CKA) are sequential and stay.
+    distances = for_dark_theme(
+        heatmap_pair_figure(matrix, matrix, list("abc"), ["A", "B"], metric="euclidean")
+    )
+    assert distances.layout.coloraxis.colorscale != DARK_DIVERGING_SCALE
+    cka = for_dark_theme(layer_matrix_figure(np.eye(3), ("a", "b"), method="cka"))
+    assert cka.data[0].colorscale != DARK_DIVERGING_SCALE

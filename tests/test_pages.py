@@ -155,6 +155,20 @@ def test_similarity_page(model_runs):
     assert len(model_runs) == 2
 
 
+def test_dark_theme_heatmaps_have_a_dark_middle(model_runs, monkeypatch):
+    from embexplorer.app import widgets
+    from embexplorer.figures import DARK_DIVERGING_SCALE
+
+    at = page("pages/2_similarity.py").run()
+    light = charts(at)[0]["layout"]["coloraxis"]
+    monkeypatch.setattr(widgets, "dark_theme", lambda: True)
+    at.run()
+    assert_clean(at)
+    dark = charts(at)[0]["layout"]["coloraxis"]
+    assert [list(stop) for stop in DARK_DIVERGING_SCALE] == dark["colorscale"]
+    assert dark["colorscale"] != light["colorscale"] and dark["cmid"] == light["cmid"] == 0
+
+
 def test_link_restores_settings(model_runs):
     at = page("pages/1_projection.py")
     at.query_params.update(

@@ -166,10 +166,18 @@ def metric_control(container, **options) -> str:
     )
 
 
+def dark_theme() -> bool:
+    """Whether the viewer's page is dark (Streamlit's theme, as the browser reports it)."""
+    return getattr(st.context.theme, "type", None) == "dark"
+
+
 def projector_ready(fig):
-    """In presentation mode, every text of the figure at projector size in a strong colour."""
+    """The figure for this viewer: scales centred on 0 that suit a dark page, and in
+    presentation mode every text at projector size in a strong colour."""
+    dark = dark_theme()
+    if dark:
+        figures.for_dark_theme(fig)
     if presentation():
-        dark = getattr(st.context.theme, "type", None) == "dark"
         figures.for_projector(fig, text_colour="#F5F6F8" if dark else "#111418")
     return fig
 
