@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from embexplorer.app.present import describe_rsa
+from embexplorer.app.widgets import plain_number
 from embexplorer.compare import (
     compare_models,
     control_comparison,
@@ -66,11 +67,52 @@ def test_describe_says_when_the_control_scores_higher():
     assert "more than the trained models" in text and "as high" not in text
 
 
-def test_describe_negative_values_read_as_an_inverse_relation():
-    text = describe_rsa(result(-0.3, p=0.9), NAMES, "word")
-    assert "inverse relation" in text and "unalike" in text
-    assert "too" not in text and "compatible with no shared structure" in text
-    assert "almost nothing" in describe_rsa(result(0.02, p=0.5), NAMES, "word")
+@pytest.mark.parametrize("value", [-1.0, -0.85, -0.7, -0.55, -0.4, -0.25, -0.1])
+@pytest.mark.parametrize("control", [None, -0.9, 0.0, 0.5])
+def test_describe_negative_values_read_as_an_inverse_relation(value, control):
+    """Every size of negative correlation, with or without a control: an inverse relation, in
+    plain words, never agreement and never "no shared structure" (the test is one-sided)."""
+    text = describe_rsa(
+        result(value, p=0.999),
+        NAMES,
+        "word",
+        control=None if control is None else result(control, ci_high=control + 0.05),
+    )
+    first = text.split(": ", 1)
+    assert first[0].startswith(f"ρ = {value:.2f}, a ") and "inverse relation" in first[0]
+    assert first[1].startswith("pairs of words that gpt2 finds alike tend to be unalike in bert")
+    for wrong in (
+        "agreement:",
+        "alike in bert too",
+        "compatible with no shared structure",
+        "unlikely to be chance",
+        "e-",
+    ):
+        assert wrong not in text, wrong
+    assert "an inverse relation is not agreement" in text
+    strength = "strong" if value <= -0.7 else "moderate" if value <= -0.4 else "weak"
+    assert f"a {strength} inverse relation" in text
+
+
+def test_describe_near_zero_says_almost_nothing_whatever_the_sign():
+    for value in (-0.09, -0.02, 0.0, 0.02, 0.09):
+        text = describe_rsa(result(value, p=0.5), NAMES, "word")
+        assert "almost nothing" in text and "inverse" not in text and "agreement" not in text
+        assert "compatible with no shared structure" in text
+
+
+def test_p_values_and_rounding_never_read_in_e_notation():
+    assert "p < 0.001" in describe_rsa(result(0.5, p=1e-5), NAMES, "word")
+    assert "p = 0.042" in describe_rsa(result(0.5, p=0.042), NAMES, "word")
+    assert plain_number(8.9e-16) == "0 (to machine precision, < 1e-12)"
+    assert plain_number(-3e-13, zero="0") == "0"
+    assert (plain_number(2e-5), plain_number(-2e-5)) == ("< 0.001", "> -0.001")
+    assert (plain_number(999.7), plain_number(1234.5), plain_number(0.5)) == (
+        "1,000",
+        "1,234",
+        "0.5",
+    )
+    assert plain_number(float("nan")) == "not defined"
 
 
 def test_describe_states_a_missing_ci():

@@ -1,5 +1,7 @@
 """AppTest for the Layers, Geometry and Context pages, with the tiny offline models."""
 
+import re
+
 from conftest import ROOT, plotly_array
 from streamlit.testing.v1 import AppTest
 from test_pages import TIMEOUT, assert_clean, charts, model_runs, page  # noqa: F401
@@ -50,7 +52,10 @@ def test_geometry_page_rotation_and_rogue_dimensions(model_runs):  # noqa: F811
     specs = charts(at)
     assert len(specs) == 7  # spectrum, coordinates, heatmaps, Procrustes, dims, norms, grid
     metrics = {m.label: m.value for m in at.metric}
-    assert float(metrics["Largest cosine change (R)"]) < 1e-12
+    # Rounding-sized numbers read as 0, with a plain sentence, never as "8.9e-16".
+    assert metrics["Largest cosine change (R)"] == "0"
+    assert any("0 (to machine precision, < 1e-12)" in c.value for c in at.caption)
+    assert not any(re.search(r"\de-\d", m.value) for m in at.metric)
     assert metrics["RSA with B (ρ), as is"] == metrics["RSA with B (ρ), after R"]
     assert metrics["RSA with B (ρ), after M"] != metrics["RSA with B (ρ), as is"]
     assert float(metrics["Largest cosine change (M)"]) > 0.01

@@ -90,12 +90,12 @@ def rotation(view: View, labels: list[str]) -> None:
     cells = st.columns(6)
     cells[0].metric(
         _("Coordinate change (R)"),
-        f"{demo.rotation.max_coordinate_change:.3g}",
+        widgets.plain_number(demo.rotation.max_coordinate_change),
         help=_("max |x R - x| over all items and dimensions"),
     )
     cells[1].metric(
         _("Largest cosine change (R)"),
-        f"{demo.rotation.max_cosine_change:.1e}",
+        widgets.plain_number(demo.rotation.max_cosine_change, zero="0"),
         help=_("max |cos(xR, yR) - cos(x, y)| over all pairs: floating-point rounding only."),
     )
     cells[2].metric(
@@ -122,6 +122,11 @@ def rotation(view: View, labels: list[str]) -> None:
         _("RSA with B ({symbol}), after M").format(symbol=symbol),
         f"{demo.linear.rsa_with_b:.6f}",
     )
+    if abs(demo.rotation.max_cosine_change) < widgets.MACHINE_ZERO:
+        st.caption(
+            "After R no cosine changes: the largest change is "
+            f"{widgets.MACHINE_ZERO_TEXT}. {widgets.MACHINE_ZERO_SENTENCE}"
+        )
     widgets.chart(
         figures.displacement_figure(
             [

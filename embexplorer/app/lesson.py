@@ -190,10 +190,12 @@ def rotation_step(view: View, aside) -> None:
     demo = view.invariance(0, st.session_state.get("rsa", "spearman"))
     change = demo.rotation.max_cosine_change
     cells = st.columns(2)
-    cells[0].metric(_("Largest coordinate move"), f"{demo.rotation.max_coordinate_change:.3g}")
+    cells[0].metric(
+        _("Largest coordinate move"), widgets.plain_number(demo.rotation.max_coordinate_change)
+    )
     cells[1].metric(
         _("Largest cosine change"),
-        f"{change:.3f}",
+        widgets.plain_number(change, zero="0"),
         help=_("max |cos(xR, yR) - cos(x, y)| over all pairs of items: {change}").format(
             change=_("floating-point rounding only") if change < EXACT else f"{change:.3g}"
         ),

@@ -11,7 +11,7 @@ import numpy as np
 from ..figures import keyed_words
 from ..labels import correlation_symbol
 from ..rsa import RSAResult
-from .widgets import escape_markdown
+from .widgets import escape_markdown, plain_number
 
 HEATMAP_MAX_ITEMS = 150  # above this a heatmap shows an evenly spaced sample of the items
 SCATTER_MAX_PAIRS = 20_000
@@ -74,6 +74,12 @@ def _control_sentence(rsa: RSAResult, control: RSAResult, unit: str) -> tuple[st
     )
 
 
+def _p_text(p_value: float) -> str:
+    """ "= 0.042" or "< 0.001": a p-value in words a student reads, never in e-notation."""
+    text = plain_number(p_value)
+    return text if text.startswith("<") else f"= {text}"
+
+
 def describe_rsa(
     rsa: RSAResult, names: tuple[str, str], unit: str, control: RSAResult | None = None
 ) -> str:
@@ -91,10 +97,18 @@ def describe_rsa(
     if control is not None:
         text, above_control = _control_sentence(rsa, control, unit)
         sentences.append(text)
-    if rsa.permutations and np.isfinite(rsa.p_value):
+    inverse = rsa.value < 0 and _strength(abs(rsa.value)) != "hardly any"
+    if rsa.permutations and np.isfinite(rsa.p_value) and inverse:
+        # The test is one-sided (agreement): a large p does not mean "no structure" here.
+        sentences.append(
+            f"The permutation test asks only whether the two models agree more than {unit}s "
+            f"paired up at random would (p {_p_text(rsa.p_value)}); an inverse relation is not "
+            "agreement, so that p says nothing about it."
+        )
+    elif rsa.permutations and np.isfinite(rsa.p_value):
         sentences.append(
             f"The permutation test asks how often {unit}s paired up at random between the two "
-            f"models score this high: p = {rsa.p_value:.3g}."
+            f"models score this high: p {_p_text(rsa.p_value)}."
         )
         if rsa.p_value >= 0.05:
             sentences.append("That is compatible with no shared structure at all.")

@@ -38,6 +38,37 @@ def number(value: float, spec: str = ".3f") -> str:
     return format(value, spec) if np.isfinite(value) else "not defined"
 
 
+MACHINE_ZERO = 1e-12  # below this in size a difference is floating-point rounding (float64)
+MACHINE_ZERO_TEXT = "0 (to machine precision, < 1e-12)"
+MACHINE_ZERO_SENTENCE = (
+    "Computers keep about 16 significant digits, so a difference below 10⁻¹² is rounding in the "
+    "last digits, not a change."
+)
+
+
+def plain_number(value: float, digits: int = 3, zero: str = MACHINE_ZERO_TEXT) -> str:
+    """A number for students, never in e-notation ("8.9e-16" means nothing to most).
+
+    Below :data:`MACHINE_ZERO` in size it is ``zero`` (say :data:`MACHINE_ZERO_SENTENCE`
+    nearby; a narrow metric cell passes "0" and says the rest beside it), below 0.001 "< 0.001", from 1,000 on a whole number
+    with thousands separators, otherwise ``digits`` significant digits; nan is "not defined".
+
+    Examples
+    --------
+    >>> plain_number(8.9e-16), plain_number(3e-7), plain_number(0.01234), plain_number(12345.6)
+    ('0 (to machine precision, < 1e-12)', '< 0.001', '0.0123', '12,346')
+    """
+    if not np.isfinite(value):
+        return "not defined"
+    size = abs(value)
+    if size < MACHINE_ZERO:
+        return zero
+    if size < 0.001:
+        return "< 0.001" if value > 0 else "> -0.001"
+    text = format(value, f".{digits}g")
+    return format(value, ",.0f") if "e" in text else text
+
+
 def leave_pages_folder_mode() -> None:
     """Rerun through ``app.py``'s navigation when Streamlit ran a page file on its own.
 
