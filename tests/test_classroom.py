@@ -1,0 +1,58 @@
+"""A classroom at once: several visitors on one served app, each with their own sentences."""
+
+import os
+
+import pytest
+from conftest import ROOT
+
+from embexplorer.loadtest import SessionResult, run_classroom, session_texts, session_words
+from embexplorer.testing import start_app, stop_app, wait_until_healthy
+
+
+def test_every_visitor_has_own_marker_words():
+    words = [session_words(index) for index in range(60)]
+    assert len({w for pair in words for w in pair[:1]}) == 60  # distinct animals per visitor
+    for index, (animal, place) in enumerate(words):
+        assert all(animal in text for text in session_texts(index))
+        assert all(place in text for text in session_texts(index))
+
+
+def test_a_chart_with_another_visitors_words_is_a_problem():
+    mine, theirs = session_words(0), session_words(1)
+    right = SessionResult(0, finished_s=1.0, charts=[f'{{"text": ["{mine[0]}", "{mine[1]}"]}}'])
+    swapped = SessionResult(0, finished_s=1.0, charts=[f'{{"text": ["{theirs[0]}"]}}'])
+    failed = SessionResult(0, finished_s=1.0, errors=["exception ValueError: boom"])
+    assert right.problems([0, 1]) == []
+    assert any("sessions [1]" in p for p in swapped.problems([0, 1]))
+    assert any("lacks its own words" in p for p in swapped.problems([0, 1]))
+    assert any("boom" in p for p in failed.problems([0, 1]))
+    assert any("no chart" in p for p in failed.problems([0, 1]))
+
+
+@pytest.fixture(scope="module")
+def served_app(tmp_path_factory, tiny_gpt2_dir, tiny_bert_dir):
+    env = dict(
+        os.environ,
+        EMBEXPLORER_MODEL_A=str(tiny_gpt2_dir),
+        EMBEXPLORER_MODEL_B=str(tiny_bert_dir),
+        HF_HUB_OFFLINE="1",
+        TOKENIZERS_PARALLELISM="false",
+    )
+    log_path = tmp_path_factory.mktemp("classroom") / "streamlit.log"
+    with log_path.open("w") as log:
+        process, url = start_app(ROOT, env, log)
+        try:
+            wait_until_healthy(url, process, timeout=90)
+            yield process, url
+        finally:
+            stop_app(process)
+
+
+@pytest.mark.slow
+def test_four_visitors_at_once_each_see_their_own_chart(served_app):
+    process, url = served_app
+    result = run_classroom(url, process.pid, n_sessions=4, timeout=240)
+    assert result.problems() == []
+    assert result.last_chart_s is not None
+    assert result.server_cpu_s > 0
+    assert result.peak_rss_mb > 0
