@@ -77,6 +77,26 @@ class HiddenStates:
 
         return self.vectors[resolve_layer(index, self.n_hidden_states, self.model.short_name)]
 
+    def texts_slice(self, start: int, stop: int) -> HiddenStates:
+        """The hidden states of texts ``start:stop`` only, as if they had been run alone (their
+        own copy of the vectors; sentence numbers and warnings count from ``start``)."""
+        tokens = np.flatnonzero((self.sentence >= start) & (self.sentence < stop))
+        first, end = (tokens[0], tokens[-1] + 1) if tokens.size else (0, 0)
+        truncated = list(self.truncated[start:stop])
+        return HiddenStates(
+            model=self.model,
+            texts=self.texts[start:stop],
+            vectors=self.vectors[:, first:end].copy(),
+            tokens=self.tokens[first:end],
+            token_ids=self.token_ids[first:end].copy(),
+            sentence=self.sentence[first:end] - start,
+            position=self.position[first:end].copy(),
+            offsets=self.offsets[first:end].copy(),
+            special=self.special[first:end].copy(),
+            truncated=tuple(truncated),
+            warnings=_truncation_warnings(truncated, self.model),
+        )
+
 
 @lru_cache(maxsize=1)
 def _byte_decoder() -> dict[str, int]:

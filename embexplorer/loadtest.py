@@ -22,6 +22,8 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 SESSION_TIMEOUT_S = 600.0
+# The app's note to a visitor queued behind others (app.sidebar.queue_message) contains this.
+WAITING_MARK = "ahead of you"
 # Words no default text or other session contains: every session gets its own pair, so a chart
 # that shows another session's words was computed for another session's text.
 _ANIMALS = (
@@ -70,7 +72,7 @@ class SessionResult:
     errors : list of str
         Exceptions and error messages shown to this visitor, and protocol failures.
     waiting_texts : list of str
-        Spinner and progress texts shown while the visitor waited.
+        Spinner and progress texts shown while the visitor waited, and queue notes.
     """
 
     index: int
@@ -131,6 +133,8 @@ def _read_element(result: SessionResult, element, elapsed: float) -> None:
         result.errors.append(f"exception {element.exception.type}: {element.exception.message}")
     elif kind == "alert" and element.alert.format == element.alert.ERROR:
         result.errors.append(f"error: {element.alert.body}")
+    elif kind == "markdown" and WAITING_MARK in element.markdown.body:
+        result.waiting_texts.append(element.markdown.body)
     elif kind == "spinner" and element.spinner.text:
         result.waiting_texts.append(element.spinner.text)
     elif kind == "progress" and element.progress.text:

@@ -56,3 +56,12 @@ def test_four_visitors_at_once_each_see_their_own_chart(served_app):
     assert result.last_chart_s is not None
     assert result.server_cpu_s > 0
     assert result.peak_rss_mb > 0
+
+
+def test_a_queued_visitor_is_told_how_many_requests_are_ahead():
+    from embexplorer.app.sidebar import queue_message
+    from embexplorer.loadtest import WAITING_MARK
+
+    assert queue_message(1).startswith("1 request ahead of you")
+    assert queue_message(3).startswith("3 requests ahead of you")
+    assert WAITING_MARK in queue_message(2)  # what the load test counts as a queue note

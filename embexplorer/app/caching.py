@@ -20,6 +20,7 @@ import streamlit as st
 
 from .. import align, compare, extract, geometry, invariance, neighbours, projection, rogue
 from .. import contextuality as word_context
+from ..batching import ModelQueue
 from ..cache import BoundedCache
 from ..layers import LayerProfile, layer_profile, layer_similarity_matrix
 from ..limits import load_limits
@@ -69,11 +70,26 @@ def cached_model(name: str) -> LoadedModel:
     return shared_caches().models.get_or_compute(name, lambda: load_model(name))
 
 
-def cached_states(name: str, texts: tuple[str, ...], progress=None) -> extract.HiddenStates:
-    """All layers of all tokens of ``texts`` (the only place the app runs a model)."""
+@st.cache_resource(show_spinner=False)
+def model_queue(name: str) -> ModelQueue:
+    """The queue of one model's requests from every session (runs them together)."""
+    return ModelQueue()
+
+
+def cached_states(
+    name: str, texts: tuple[str, ...], progress=None, waiting=None
+) -> extract.HiddenStates:
+    """All layers of all tokens of ``texts`` (the only place the app runs a model).
+
+    The same texts are computed once however many sessions ask; different texts that wait for
+    the same model run together (:class:`~embexplorer.batching.ModelQueue`), and ``waiting``
+    hears how many requests are ahead.
+    """
     return shared_caches().states.get_or_compute(
         (name, texts),
-        lambda: extract.extract_hidden_states(cached_model(name), texts, progress=progress),
+        lambda: model_queue(name).run(
+            cached_model(name), texts, progress=progress, waiting=waiting
+        ),
     )
 
 

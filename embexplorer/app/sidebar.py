@@ -217,6 +217,15 @@ def _resume() -> None:
     st.session_state.pop("_cancelled", None)
 
 
+def queue_message(ahead: int) -> str:
+    """What a visitor waiting behind other visitors' model runs is told."""
+    requests = "1 request" if ahead == 1 else f"{ahead:,} requests"
+    return (
+        f"{requests} ahead of you: other visitors' sentences are running through the model; "
+        "yours follow."
+    )
+
+
 def _run_models(
     names: tuple[str, str],
     infos: tuple[ModelInfo, ModelInfo],
@@ -234,7 +243,17 @@ def _run_models(
     label = f"{infos[0].short_name} and {infos[1].short_name} on {len(texts):,} sentence(s)"
     if len(texts) < PROGRESS_MIN_SENTENCES:
         with status.container(), st.spinner(f"Running {label}…"):
-            return [cached_states(name, texts) for name in names]
+            queue_note = st.empty()
+
+            def waiting(ahead: int) -> None:
+                if ahead:
+                    queue_note.caption(queue_message(ahead))
+                else:
+                    queue_note.empty()
+
+            states = [cached_states(name, texts, waiting=waiting) for name in names]
+        queue_note.empty()
+        return states
     with status.container():
         bar = st.progress(0.0, text=f"Running {label}…")
         st.button("Cancel", on_click=_cancel, args=(texts,), key="cancel_run")
@@ -247,7 +266,11 @@ def _run_models(
                     text=f"Running {infos[which].short_name}: {done:,} of {total:,} sentences",
                 )
 
-            states.append(cached_states(name, texts, progress=progress))
+            def waiting(ahead: int, which=which) -> None:
+                if ahead:
+                    bar.progress(which / 2, text=queue_message(ahead))
+
+            states.append(cached_states(name, texts, progress=progress, waiting=waiting))
     status.empty()
     return states
 
