@@ -16,7 +16,8 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from .extract import HiddenStates, _validate_texts, extract_hidden_states
+from . import extract
+from .extract import HiddenStates, _validate_texts
 from .models import LoadedModel
 
 # Texts one group may hold (a few forward passes of extract's default batch of 16); a larger
@@ -146,7 +147,7 @@ def _answer(loaded: LoadedModel, group: list[_Request]) -> None:
     """Run a group's texts through the model at once and give each request its own part."""
     texts = tuple(text for request in group for text in request.texts)
     try:
-        states = extract_hidden_states(loaded, texts, progress=group[0].progress)
+        states = extract.extract_hidden_states(loaded, texts, progress=group[0].progress)
         start = 0
         for request in group:
             stop = start + len(request.texts)

@@ -560,19 +560,32 @@ def cached_isolated(selection: Selection, keep: tuple[int, ...]) -> IsolatedSele
 # --- background work ------------------------------------------------------------------------------
 
 
+# The UMAP compilation waits for the first page (at most this long): on a small server it would
+# otherwise take the CPU, and the GIL, from the first visitor's imports, model loads and chart.
+FIRST_VIEW_WAIT_S = 30.0
+
+
 @dataclass(frozen=True)
 class BackgroundWork:
-    """The two warm-up threads a server starts once."""
+    """The two warm-up threads a server starts once, and the first view's signal."""
 
     models: threading.Thread
     umap: threading.Thread
+    first_view: threading.Event
+
+
+def _warm_up_umap_after(models: threading.Thread, first_view: threading.Event) -> None:
+    models.join()
+    first_view.wait(FIRST_VIEW_WAIT_S)
+    projection.warm_up_umap()
 
 
 @st.cache_resource(show_spinner=False)
 def start_background_work() -> BackgroundWork:
-    """Once per process, at the first page view: load the default models in one thread and
-    compile UMAP's numba code (~13 s; ~30 s on a fresh install) in another, both at once, so the
-    first page draws immediately and the first UMAP view finds the compilation done or under way.
+    """Once per process, at the first page view: load the default models in one thread, and in
+    another compile UMAP's numba code (~13 s; ~30 s on a fresh install) once the models are
+    loaded and the first page has its hidden states (:func:`first_view_ready`), so the first
+    page draws as soon as it can and the first UMAP view finds the compilation done or under way.
     """
     models = shared_caches().models
     limits = load_limits()
@@ -587,13 +600,26 @@ def start_background_work() -> BackgroundWork:
             except Exception:  # noqa: BLE001 - the page that asks for the model reports it
                 pass
 
+    loading = threading.Thread(target=load_defaults, name="model-warm-up", daemon=True)
+    first_view = threading.Event()
     work = BackgroundWork(
-        models=threading.Thread(target=load_defaults, name="model-warm-up", daemon=True),
-        umap=threading.Thread(target=projection.warm_up_umap, name="umap-warm-up", daemon=True),
+        models=loading,
+        umap=threading.Thread(
+            target=_warm_up_umap_after,
+            args=(loading, first_view),
+            name="umap-warm-up",
+            daemon=True,
+        ),
+        first_view=first_view,
     )
-    work.umap.start()
     work.models.start()
+    work.umap.start()
     return work
+
+
+def first_view_ready() -> None:
+    """A page has its hidden states: background work that waited for it may start."""
+    start_background_work().first_view.set()
 
 
 def wait_for_umap_warm_up() -> None:

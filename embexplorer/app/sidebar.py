@@ -18,6 +18,7 @@ from .caching import (
     cached_model,
     cached_states,
     cached_token_counts,
+    first_view_ready,
     start_background_work,
     states_ready,
 )
@@ -330,6 +331,7 @@ def sidebar() -> View | None:
         return None
     if states is None:
         return None
+    first_view_ready()
     warnings = tuple(dict.fromkeys(states[0].warnings + states[1].warnings))
     for warning in warnings:
         st.warning(warning)
