@@ -18,10 +18,12 @@ from pathlib import Path
 
 from .app_sessions import measure_app_sessions, measure_warm_rerun, worker_app_session
 from .browser import measure_layer_step_browser
+from .classroom import measure_classroom
 from .core import SIZES, Bench, Result, Settings, UsageError, json_safe
 from .corpus import measure_corpus
 from .corpus_pages import measure_corpus_pages, worker_corpus_pages
 from .extraction import measure_extract_overhead
+from .latency import measure_browser_latency
 from .report import format_report, machine_info
 from .scores import measure_layer_matrix, measure_permutations
 
@@ -37,8 +39,20 @@ MEASUREMENTS = (
     "corpus",
     "corpus_pages",
     "layer_step_browser",
+    "browser_first_chart",
+    "browser_text_change",
+    "browser_layer_change",
+    "classroom_last_chart",
+    "classroom_cpu_per_visitor",
+    "classroom_peak_rss_mb",
 )
-UNITS = {"umap_first": "s", "umap_first_cold": "s", "peak_rss_mb": "MB", "corpus": "tokens/s"}
+UNITS = {
+    "umap_first": "s",
+    "umap_first_cold": "s",
+    "peak_rss_mb": "MB",
+    "corpus": "tokens/s",
+    "classroom_peak_rss_mb": "MB",
+}
 
 
 def run_measurements(bench: Bench, selected: Sequence[str], log: Callable[[str], None]):
@@ -53,6 +67,14 @@ def run_measurements(bench: Bench, selected: Sequence[str], log: Callable[[str],
         ("umap_first+peak_rss_mb", lambda: measure_app_sessions(bench, chosen)),
         ("corpus_pages", lambda: measure_corpus_pages(bench)),
         ("layer_step_browser", lambda: measure_layer_step_browser(bench)),
+        (
+            "browser_first_chart+browser_text_change+browser_layer_change",
+            lambda: [r for r in measure_browser_latency(bench) if r.name in chosen],
+        ),
+        (
+            "classroom_last_chart+classroom_cpu_per_visitor+classroom_peak_rss_mb",
+            lambda: [r for r in measure_classroom(bench) if r.name in chosen],
+        ),
     ]
     results: list[Result] = []
     for key, step in steps:

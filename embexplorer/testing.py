@@ -316,8 +316,9 @@ def start_app(root: Path, env: dict[str, str], log, port: int | None = None):
     return process, f"http://127.0.0.1:{port}"
 
 
-def wait_until_healthy(url: str, process, timeout: float) -> None:
-    """Until the server answers its health check (or exits, or ``timeout`` seconds pass)."""
+def wait_until_healthy(url: str, process, timeout: float, poll_s: float = 0.3) -> None:
+    """Until the server answers its health check (or exits, or ``timeout`` seconds pass),
+    asking every ``poll_s`` seconds."""
     import time
     import urllib.request
 
@@ -330,7 +331,7 @@ def wait_until_healthy(url: str, process, timeout: float) -> None:
                 if response.read().strip() == b"ok":
                     return
         except OSError:
-            time.sleep(0.3)
+            time.sleep(poll_s)
     raise TimeoutError(f"streamlit did not answer at {url} within {timeout:.0f} s")
 
 

@@ -1,0 +1,116 @@
+"""``classroom``: N visitors open a served app at once, each with their own sentences.
+
+One ``streamlit run app.py`` on loopback; the visitors are :mod:`embexplorer.loadtest` websocket
+clients (Streamlit's own protocol, no browser), each opening the Projection page with its own
+``text=`` in the link. A warm-up visitor first loads the models and the imports (a server that has
+just started for a class has done that for its first visitor). Then one visitor alone gives the
+baselines, and N arrive at once.
+"""
+
+from __future__ import annotations
+
+from .core import ROOT, Bench, Result
+
+CLASSROOM_SIZE = {"full": 30, "tiny": 4}
+# Shared work (identical texts once, queued requests in one model run) should let a class wait
+# at most half of what the same visitors would wait one after the other.
+LAST_CHART_TARGET_RATIO = 0.5
+CPU_PER_VISITOR_TARGET_RATIO = 1.0  # a crowd costs no more CPU per visitor than one alone
+RSS_TARGET_RATIO = 1.25  # and barely more memory than one visitor's server
+VISITOR_TIMEOUT_S = 600.0
+IDLE_CPU_S = 0.1  # the server counts as idle when it uses less than this per second
+
+
+def wait_until_idle(pid: int, timeout: float = 180.0) -> float:
+    """Until process ``pid`` has finished its background work (the UMAP compilation starts after
+    the first view); returns the seconds waited."""
+    import time
+
+    from embexplorer.loadtest import process_cpu_seconds
+
+    start = time.monotonic()
+    before = process_cpu_seconds(pid)
+    while time.monotonic() - start < timeout:
+        time.sleep(1.0)
+        now = process_cpu_seconds(pid)
+        if now - before < IDLE_CPU_S:
+            break
+        before = now
+    return time.monotonic() - start
+
+
+def measure_classroom(bench: Bench) -> list[Result]:
+    from embexplorer.loadtest import run_classroom
+    from embexplorer.testing import start_app, stop_app, wait_until_healthy
+
+    n_visitors = CLASSROOM_SIZE[bench.settings.size]
+    log_path = bench.workdir / "classroom.log"
+    with log_path.open("w") as log:
+        process, url = start_app(ROOT, bench.subprocess_env(), log)
+        try:
+            wait_until_healthy(url, process, timeout=180)
+            warm_up = run_classroom(url, process.pid, 1, first_index=1000)
+            idle_after_s = wait_until_idle(process.pid)
+            alone = run_classroom(url, process.pid, 1, first_index=1001)
+            crowd = run_classroom(url, process.pid, n_visitors, timeout=VISITOR_TIMEOUT_S)
+        finally:
+            stop_app(process)
+    problems = warm_up.problems() + alone.problems() + crowd.problems()
+    status = "error" if problems else "ok"
+    details = {
+        "idle_after_warm_up_s": idle_after_s,
+        "warm_up": warm_up.to_dict(),
+        "alone": alone.to_dict(),
+        "crowd": crowd.to_dict(),
+    }
+    queued = sum(1 for s in crowd.sessions if s.waiting_texts)
+    common = [
+        f"{n_visitors} visitors open the Projection page at once, each with 3 sentences of "
+        "their own in the link (websocket clients speaking Streamlit's protocol); a warm-up "
+        f"visitor loaded the models first and the server was left to finish its background "
+        f"warm-up; {queued} of them were told how many requests were "
+        "ahead of them",
+    ] + [f"problem: {p}" for p in problems[:5]]
+    return [
+        Result(
+            "classroom_last_chart",
+            "s",
+            value=crowd.last_chart_s,
+            baseline=None if alone.last_chart_s is None else alone.last_chart_s * n_visitors,
+            target=LAST_CHART_TARGET_RATIO,
+            status=status,
+            repeats=1,
+            notes=common
+            + [
+                "value: seconds until the last visitor's first chart arrived; baseline: one "
+                f"visitor alone on the same warm server, times {n_visitors} (one after another)"
+            ],
+            details=details,
+        ),
+        Result(
+            "classroom_cpu_per_visitor",
+            "s",
+            value=crowd.cpu_s_per_visitor,
+            baseline=alone.cpu_s_per_visitor,
+            target=CPU_PER_VISITOR_TARGET_RATIO,
+            status=status,
+            repeats=1,
+            notes=[
+                "the server's CPU seconds (user + system, /proc/<pid>/stat) per visitor while "
+                f"the {n_visitors} were served; baseline: the same for one visitor alone"
+            ],
+        ),
+        Result(
+            "classroom_peak_rss_mb",
+            "MB",
+            value=crowd.peak_rss_mb,
+            baseline=alone.peak_rss_mb,
+            target=RSS_TARGET_RATIO,
+            status=status,
+            repeats=1,
+            notes=[
+                "the server's peak RSS (VmHWM) after the crowd; baseline: its peak after the "
+                "warm-up visitor and one visitor alone"
+            ],
+        ),
+    ]
