@@ -14,6 +14,7 @@ Nothing here imports Streamlit until a session runs (its protobufs come with it)
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Sequence
@@ -92,7 +93,7 @@ class SessionResult:
         if not self.charts:
             problems.append(f"session {self.index}: no chart arrived")
             return problems
-        shown = "\n".join(self.charts)
+        shown = set(re.findall(r"\w+", "\n".join(self.charts)))  # whole words: "emu" in "lemur"
         own = session_words(self.index)
         if not all(word in shown for word in own):
             problems.append(f"session {self.index}: its chart lacks its own words {own}")

@@ -23,6 +23,10 @@ def test_a_chart_with_another_visitors_words_is_a_problem():
     swapped = SessionResult(0, finished_s=1.0, charts=[f'{{"text": ["{theirs[0]}"]}}'])
     failed = SessionResult(0, finished_s=1.0, errors=["exception ValueError: boom"])
     assert right.problems([0, 1]) == []
+    # Whole words only: visitor 4's "emu" is not in visitor 11's "lemur".
+    assert "emu" in session_words(4) and "lemur" in session_words(11)
+    lemur = SessionResult(11, finished_s=1.0, charts=[f'{{"text": {list(session_words(11))}}}'])
+    assert lemur.problems([4, 11]) == []
     assert any("sessions [1]" in p for p in swapped.problems([0, 1]))
     assert any("lacks its own words" in p for p in swapped.problems([0, 1]))
     assert any("boom" in p for p in failed.problems([0, 1]))
