@@ -18,6 +18,7 @@ CLASSROOM_SIZE = {"full": 30, "tiny": 4}
 # at most half of what the same visitors would wait one after the other.
 LAST_CHART_TARGET_RATIO = 0.5
 CPU_PER_VISITOR_TARGET_RATIO = 1.0  # a crowd costs no more CPU per visitor than one alone
+GROUPING_TARGET_RATIO = 1.0  # running queued requests together must not make the class wait longer
 RSS_TARGET_RATIO = 1.25  # and barely more memory than one visitor's server
 VISITOR_TIMEOUT_S = 600.0
 # The server counts as idle when it used less than this many CPU seconds in each of a few
@@ -43,14 +44,13 @@ def wait_until_idle(pid: int, timeout: float = 180.0) -> float:
     return time.monotonic() - start
 
 
-def measure_classroom(bench: Bench, root: Path = ROOT) -> list[Result]:
+def _serve_class(bench: Bench, root: Path, n_visitors: int, label: str, env: dict[str, str]):
+    """One server: a warm-up visitor, quiet, one visitor alone, then ``n_visitors`` at once."""
     from embexplorer.loadtest import run_classroom
     from embexplorer.testing import start_app, stop_app, wait_until_healthy
 
-    n_visitors = CLASSROOM_SIZE[bench.settings.size]
-    log_path = bench.workdir / "classroom.log"
-    with log_path.open("w") as log:
-        process, url = start_app(root, bench.subprocess_env(), log)
+    with (bench.workdir / f"classroom-{label}.log").open("w") as log:
+        process, url = start_app(root, dict(bench.subprocess_env(), **env), log)
         try:
             wait_until_healthy(url, process, timeout=180)
             warm_up = run_classroom(url, process.pid, 1, first_index=1000)
@@ -59,10 +59,19 @@ def measure_classroom(bench: Bench, root: Path = ROOT) -> list[Result]:
             crowd = run_classroom(url, process.pid, n_visitors, timeout=VISITOR_TIMEOUT_S)
         finally:
             stop_app(process)
-    problems = warm_up.problems() + alone.problems() + crowd.problems()
+    return warm_up, alone, crowd, idle_after_s
+
+
+def measure_classroom(bench: Bench, root: Path = ROOT) -> list[Result]:
+    n_visitors = CLASSROOM_SIZE[bench.settings.size]
+    warm_up, alone, crowd, idle_after_s = _serve_class(bench, root, n_visitors, "grouped", {})
+    # The same class on a second server whose model queues run every request on its own.
+    ungrouped = _serve_class(bench, root, n_visitors, "ungrouped", {"EMBEXPLORER_GROUP_TEXTS": "1"})
+    problems = [p for run in (warm_up, alone, crowd, *ungrouped[:3]) for p in run.problems()]
     status = "error" if problems else "ok"
     details = {
         "idle_after_warm_up_s": idle_after_s,
+        "ungrouped": {"alone": ungrouped[1].to_dict(), "crowd": ungrouped[2].to_dict()},
         "warm_up": warm_up.to_dict(),
         "alone": alone.to_dict(),
         "crowd": crowd.to_dict(),
@@ -90,6 +99,21 @@ def measure_classroom(bench: Bench, root: Path = ROOT) -> list[Result]:
                 f"visitor alone on the same warm server, times {n_visitors} (one after another)"
             ],
             details=details,
+        ),
+        Result(
+            "classroom_grouping",
+            "s",
+            value=crowd.last_chart_s,
+            baseline=ungrouped[2].last_chart_s,
+            target=GROUPING_TARGET_RATIO,
+            status=status,
+            repeats=1,
+            notes=[
+                "the last chart of the class with queued requests run together; baseline: the "
+                "same class on a second server started with EMBEXPLORER_GROUP_TEXTS=1 (every "
+                f"request on its own; CPU per visitor there {ungrouped[2].cpu_s_per_visitor:.2f} s "
+                f"against {crowd.cpu_s_per_visitor:.2f} s)"
+            ],
         ),
         Result(
             "classroom_cpu_per_visitor",

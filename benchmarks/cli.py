@@ -43,6 +43,7 @@ MEASUREMENTS = (
     "browser_text_change",
     "browser_layer_change",
     "classroom_last_chart",
+    "classroom_grouping",
     "classroom_cpu_per_visitor",
     "classroom_peak_rss_mb",
 )
@@ -72,7 +73,7 @@ def run_measurements(bench: Bench, selected: Sequence[str], log: Callable[[str],
             lambda: [r for r in measure_browser_latency(bench) if r.name in chosen],
         ),
         (
-            "classroom_last_chart+classroom_cpu_per_visitor+classroom_peak_rss_mb",
+            "classroom_last_chart+classroom_grouping+classroom_cpu_per_visitor+classroom_peak_rss_mb",
             lambda: [r for r in measure_classroom(bench) if r.name in chosen],
         ),
     ]

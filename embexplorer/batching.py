@@ -20,8 +20,9 @@ from . import extract
 from .extract import HiddenStates, _validate_texts
 from .models import LoadedModel
 
-# Texts one group may hold (a few forward passes of extract's default batch of 16); a larger
-# request, or one that reports progress (a corpus, with a Cancel button), runs on its own.
+# Texts one group may hold (a few forward passes of extract's default batch of 16; the app reads
+# EMBEXPLORER_GROUP_TEXTS); a larger request, or one that reports progress (a corpus, with a
+# Cancel button), runs on its own.
 MAX_GROUP_TEXTS = 64
 WAIT_POLL_S = 0.2
 
@@ -33,10 +34,11 @@ class _Request:
     done: bool = False
     result: HiddenStates | None = None
     error: BaseException | None = None
+    max_group_texts: int = MAX_GROUP_TEXTS
     alone: bool = field(init=False)
 
     def __post_init__(self):
-        self.alone = self.progress is not None or len(self.texts) > MAX_GROUP_TEXTS
+        self.alone = self.progress is not None or len(self.texts) > self.max_group_texts
 
 
 class ModelQueue:
@@ -106,7 +108,7 @@ class ModelQueue:
         HiddenStates
             The same as ``extract_hidden_states(loaded, texts)`` up to float rounding.
         """
-        request = _Request(_validate_texts(texts), progress)
+        request = _Request(_validate_texts(texts), progress, max_group_texts=self.max_group_texts)
         told = None
         with self._changed:
             self._pending.append(request)

@@ -73,7 +73,7 @@ def cached_model(name: str) -> LoadedModel:
 @st.cache_resource(show_spinner=False)
 def model_queue(name: str) -> ModelQueue:
     """The queue of one model's requests from every session (runs them together)."""
-    return ModelQueue()
+    return ModelQueue(max_group_texts=load_limits().group_texts)
 
 
 def cached_states(
