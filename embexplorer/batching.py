@@ -120,7 +120,12 @@ class ModelQueue:
                     ahead = self._ahead_of(request)
                     if waiting is not None and ahead != told:
                         told = ahead
-                        waiting(ahead)
+                        self._changed.release()  # the callback draws on a page: never under lock
+                        try:
+                            waiting(ahead)
+                        finally:
+                            self._changed.acquire()
+                        continue
                     self._changed.wait(WAIT_POLL_S)
             finally:
                 if request in self._pending:  # the caller gave up (an exception while waiting)
