@@ -16,6 +16,8 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from . import extract
 from .extract import HiddenStates, _validate_texts
 from .models import LoadedModel
@@ -50,10 +52,13 @@ class ModelQueue:
         Model runs so far (a group of requests counts once).
     requests : int
         Requests answered so far.
+    dtype : numpy float dtype
+        How the hidden states are stored (``extract_hidden_states``' ``dtype``; the app: float16).
     """
 
-    def __init__(self, max_group_texts: int = MAX_GROUP_TEXTS):
+    def __init__(self, max_group_texts: int = MAX_GROUP_TEXTS, dtype=np.float32):
         self.max_group_texts = max_group_texts
+        self.dtype = dtype
         self._pending: list[_Request] = []
         self._running: list[_Request] = []
         self._changed = threading.Condition()
@@ -141,7 +146,7 @@ class ModelQueue:
         self._changed.notify_all()
         self._changed.release()
         try:
-            _answer(loaded, group)
+            _answer(loaded, group, self.dtype)
         finally:
             self._changed.acquire()
             self._running = []
@@ -150,11 +155,13 @@ class ModelQueue:
             self._changed.notify_all()
 
 
-def _answer(loaded: LoadedModel, group: list[_Request]) -> None:
+def _answer(loaded: LoadedModel, group: list[_Request], dtype=np.float32) -> None:
     """Run a group's texts through the model at once and give each request its own part."""
     texts = tuple(text for request in group for text in request.texts)
     try:
-        states = extract.extract_hidden_states(loaded, texts, progress=group[0].progress)
+        states = extract.extract_hidden_states(
+            loaded, texts, progress=group[0].progress, dtype=dtype
+        )
         start = 0
         for request in group:
             stop = start + len(request.texts)

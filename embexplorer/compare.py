@@ -312,17 +312,21 @@ def control_comparison(
 
 
 def control_states(
-    loaded: LoadedModel, which: int, texts: list[str] | tuple[str, ...], control_seed: int = 0
+    loaded: LoadedModel,
+    which: int,
+    texts: list[str] | tuple[str, ...],
+    control_seed: int = 0,
+    dtype=np.float32,
 ) -> HiddenStates:
     """Hidden states of the random-weight copy of model ``which`` (0 = A, 1 = B) on ``texts``.
 
     The copy (weights seed ``control_seeds(control_seed)[which]``) is built, run and released
     before this returns: only its hidden states are kept, so a caller may cache them without
-    keeping a second model in memory.
+    keeping a second model in memory. ``dtype`` as in :func:`extract_hidden_states`.
     """
     control = control_model(loaded, control_seeds(control_seed)[which])
     try:
-        return extract_hidden_states(control, list(texts))
+        return extract_hidden_states(control, list(texts), dtype=dtype)
     finally:
         del control
 

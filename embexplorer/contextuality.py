@@ -169,11 +169,21 @@ def _bootstrap_self_similarity(
     """
     k = sentence.size
     samples = rng.integers(0, k, size=(bootstraps, k))
-    rows, cols = np.triu_indices(k, k=1)
-    first, second = samples[:, rows], samples[:, cols]
-    keep = sentence[first] != sentence[second]
-    totals = np.where(keep, similarity[first, second], 0.0).sum(axis=1)
-    counts = keep.sum(axis=1)
+    # A resample is its multiplicities c: its pairs of different sentences sum to c^T S' c / 2,
+    # S' the cosines with same-sentence pairs (and the diagonal) zeroed. O(bootstraps k^2) time
+    # in two matrix products and O(bootstraps k) memory, not a (bootstraps, k^2 / 2) gather: a
+    # frequent word of a corpus has hundreds of occurrences.
+    multiplicity = np.bincount(
+        (samples + k * np.arange(bootstraps)[:, None]).ravel(), minlength=bootstraps * k
+    ).reshape(bootstraps, k)
+    multiplicity = multiplicity.astype(np.float64)
+    different = sentence[:, None] != sentence[None, :]
+    totals = np.einsum(
+        "bi,bi->b", multiplicity @ np.where(different, similarity, 0.0), multiplicity
+    )
+    totals /= 2
+    counts = np.einsum("bi,bi->b", multiplicity @ different.astype(np.float64), multiplicity) / 2
+    counts = np.rint(counts)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(counts > 0, totals / np.maximum(counts, 1), np.nan)
 
@@ -350,7 +360,8 @@ def context_profile(
             ).format(occurs=occurs)
         )
     kept = np.flatnonzero(items.position != 0) if skip_first else np.arange(items.n_items)
-    keys = [word_keys(items)[i] for i in kept]
+    every_key = word_keys(items)  # once: per kept item it would be O(n^2) on a corpus
+    keys = [every_key[i] for i in kept]
     rng = np.random.default_rng(seed)
     tail = 100 * (1 - ci_level) / 2
     similarity, baseline, low, high = [], [], [], []

@@ -267,3 +267,25 @@ def test_highlight_works_on_the_animation_and_dims_everything_else_in_3d():
     highlight(flat, [3, 4])
     assert list(flat.data[0].selectedpoints) == [3, 4]
     assert list(flat.data[1].selectedpoints) == [3, 4]
+
+
+def test_a_pca_fitted_on_spread_items_draws_every_item_close_to_the_full_fit():
+    rng = np.random.default_rng(5)
+    spread = np.array([10.0, 6.0] + [1.0] * 8)  # a clear top plane, as in a model's layers
+    vectors = np.array(
+        [rng.standard_normal((400, 10)) * spread * (1 + layer) for layer in range(3)]
+    )
+    full = layer_aligned_projections(vectors)
+    fitted = layer_aligned_projections(vectors, max_fit_items=100)
+    assert fitted.coords.shape == full.coords.shape == (3, 400, 2)
+    for layer in range(3):  # the same picture, up to a turn, within the fit's sampling error
+        turn, _ = orthogonal_procrustes(fitted.coords[layer], full.coords[layer])
+        error = fitted.coords[layer] @ turn - full.coords[layer]
+        assert np.sqrt(np.mean(np.sum(error**2, axis=1))) < 0.1  # of a unit RMS radius
+    np.testing.assert_allclose(
+        fitted.explained_variance_ratio, full.explained_variance_ratio, atol=0.1
+    )
+    same = layer_aligned_projections(vectors, max_fit_items=400)  # no fewer items: the full fit
+    np.testing.assert_array_equal(same.coords, full.coords)
+    with pytest.raises(ValueError, match="max_fit_items"):
+        layer_aligned_projections(vectors, max_fit_items=1)

@@ -344,3 +344,23 @@ def test_intra_sentence_similarity_equals_the_per_sentence_loop():
             cosines = cosine_similarity_matrix(np.vstack([members.mean(axis=0), members]))[0, 1:]
             per_sentence.append(cosines.mean())
     assert intra_sentence_similarity(X, sentence) == pytest.approx(np.mean(per_sentence), rel=1e-12)
+
+
+def test_bootstrap_self_similarity_equals_averaging_every_resampled_pair():
+    """The multiplicity form (c^T S' c / 2) is the mean over the resample's pairs of positions
+    from different sentences, resample by resample."""
+    from embexplorer.contextuality import _bootstrap_self_similarity
+
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((9, 5))
+    sentence = np.array([0, 0, 1, 2, 2, 2, 3, 4, 4])
+    similarity = cosine_similarity_matrix(X)
+    fast = _bootstrap_self_similarity(similarity, sentence, 300, np.random.default_rng(7))
+    samples = np.random.default_rng(7).integers(0, 9, size=(300, 9))
+    expected = []
+    for sample in samples:
+        pairs = [(i, j) for p, i in enumerate(sample) for j in sample[p + 1 :]]
+        values = [similarity[i, j] for i, j in pairs if sentence[i] != sentence[j]]
+        expected.append(np.mean(values) if values else np.nan)
+    np.testing.assert_allclose(fast, expected, rtol=1e-12, atol=1e-15)
+    assert np.isnan(fast).any() == np.isnan(expected).any()

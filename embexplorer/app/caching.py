@@ -36,8 +36,13 @@ SAMPLE_SEED = 0
 # The per-layer curves (anisotropy, norms, intra-sentence similarity, PC1 share) are means: on a
 # corpus they use whole sentences spread through the text, about this many items.
 MAX_PROFILE_ITEMS = 3_000
+# The Explore page's every-layer PCA is fitted on at most this many items (all are drawn).
+MAX_PROJECTION_FIT_ITEMS = 3_000
 APP_PERMUTATIONS = 2_000  # most permutations / bootstraps; fewer for large sets (see compare)
 APP_BOOTSTRAPS = 500
+# Hidden states are kept as float16 (computed in float32): half the memory of a corpus's states,
+# ~3 significant digits (relative error <= 2**-11); every statistic converts to float64 at use.
+STATES_DTYPE = np.float16
 
 
 # --- models and hidden states (shared by every session) ------------------------------------------
@@ -73,7 +78,7 @@ def cached_model(name: str) -> LoadedModel:
 @st.cache_resource(show_spinner=False)
 def model_queue(name: str) -> ModelQueue:
     """The queue of one model's requests from every session (runs them together)."""
-    return ModelQueue(max_group_texts=load_limits().group_texts)
+    return ModelQueue(max_group_texts=load_limits().group_texts, dtype=STATES_DTYPE)
 
 
 def cached_states(
@@ -252,7 +257,9 @@ def cached_control_states(name: str, texts: tuple[str, ...], which: int) -> extr
     cache); the copy itself is built, run and dropped inside, never cached."""
     return shared_caches().states.get_or_compute(
         ("control", name, texts, which, CONTROL_SEED),
-        lambda: compare.control_states(cached_model(name), which, texts, CONTROL_SEED),
+        lambda: compare.control_states(
+            cached_model(name), which, texts, CONTROL_SEED, dtype=STATES_DTYPE
+        ),
     )
 
 
@@ -280,8 +287,11 @@ def _control_items(selection: Selection) -> tuple[align.Items, align.Items]:
 def cached_control(
     selection: Selection, metric: str, method: str, exclude_same_word: bool = False
 ) -> compare.ControlResult:
-    """The Similarity page's scores for random-weight copies of both models, scored the same."""
-    comparison = _scored(_control_items(selection), selection, metric, method, exclude_same_word)
+    """The Similarity page's scores for random-weight copies of both models, scored the same
+    (without the permutation test: the page reads the control's value and CI, not its p)."""
+    items = _control_items(selection)
+    settings = _score_settings(selection, items[0].n_items, metric, method, exclude_same_word)
+    comparison = compare.compare_items(*items, **dict(settings, permutations=0))
     return compare.ControlResult(
         seed=CONTROL_SEED,
         seeds=compare.control_seeds(CONTROL_SEED),
@@ -385,15 +395,24 @@ def cached_procrustes(selection: Selection) -> geometry.ProcrustesResult:
 
 
 PROCRUSTES_SHUFFLES = 100
-PROCRUSTES_BUDGET = 2e9  # shuffles x rank^3 (one rank x rank eigendecomposition per shuffle)
+# shuffles x (n rank^2 + rank^3): per shuffle one (rank x n) @ (n x rank) product, one
+# rank x rank eigendecomposition
+PROCRUSTES_BUDGET = 2e10
 
 
-@st.cache_resource(show_spinner=False, max_entries=32)
+@st.cache_resource(
+    show_spinner="Aligning item-shuffled pairings of B onto A (the scale for the disparity)…",
+    max_entries=32,
+)
 def cached_procrustes_null(selection: Selection) -> geometry.ProcrustesNull:
-    """Procrustes disparity of the true pairing and of item-shuffled pairings (the scale)."""
-    vectors = paired_vectors(selection)
-    rank = min(vectors[0].shape[0], vectors[0].shape[1], vectors[1].shape[1])
-    shuffles = int(min(PROCRUSTES_SHUFFLES, max(10, PROCRUSTES_BUDGET // max(rank, 1) ** 3)))
+    """Procrustes disparity of the true pairing and of item-shuffled pairings (the scale), on
+    the compared items (a corpus's spread sample: each shuffle costs n x rank^2)."""
+    index, _ = paired_sample(selection)
+    vectors = [side[index] for side in paired_vectors(selection)]
+    n = vectors[0].shape[0]
+    rank = min(n, vectors[0].shape[1], vectors[1].shape[1])
+    per_shuffle = max(n * rank**2 + rank**3, 1)
+    shuffles = int(min(PROCRUSTES_SHUFFLES, max(10, PROCRUSTES_BUDGET // per_shuffle)))
     return geometry.procrustes_shuffle_null(*vectors, n_shuffles=shuffles, scale=True)
 
 
@@ -478,7 +497,9 @@ def cached_neighbour_overlap(selection: Selection, k: int) -> np.ndarray:
 def cached_layer_projections(selection: Selection, which: int) -> projection.LayerProjections:
     """Model ``which``'s items at every layer, PCA aligned layer to layer (``all_layers``)."""
     vectors = items_of(selection)[which].vectors
-    return projection.layer_aligned_projections(vectors, selection.preprocessing)
+    return projection.layer_aligned_projections(
+        vectors, selection.preprocessing, max_fit_items=MAX_PROJECTION_FIT_ITEMS
+    )
 
 
 # The animated heatmaps hold every layer's matrix in the page: at most this many items each.

@@ -219,6 +219,8 @@ def procrustes(view: View, labels: list[str]) -> None:
         ).format(n=null.shuffled.size),
     )
     cells[0].caption(procrustes_scale(null))
+    with cells[0]:
+        widgets.sample_note(view, _("The shuffles (and the disparity read against them)"))
     if widths[1] < widths[0]:
         widths_note = _("Both centred; B ({width} wide) zero-padded to A's width")
     elif widths[1] != widths[0]:

@@ -261,7 +261,9 @@ def layer_picker_chart(fig, key: str) -> None:
 
 # Similarity page: the random-weight baseline
 
-CONTROL_AUTO_MAX_SENTENCES = 200  # above this the baseline (one more run of each model) is off
+# Above this the baseline (one more run of each model) is off by default: with full-size models
+# 200 sentences added 65 s to the Similarity page's first view (2 shared CPU cores, load ~7).
+CONTROL_AUTO_MAX_SENTENCES = 50
 
 
 def _store_control_choice() -> None:
