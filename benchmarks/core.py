@@ -192,16 +192,18 @@ class Bench:
         jobs: Sequence[tuple[str, dict[str, Any]]],
         parallel: bool = False,
         numba_cache_dir: str | None = None,
+        timeout_s: float = WORKER_TIMEOUT_S,
     ) -> list[dict]:
         """Run each ``(name, config)`` in a fresh Python process (one after the other, or side by
-        side), each with its own empty numba cache unless ``numba_cache_dir`` is shared; return
-        the JSON each wrote."""
+        side), each with its own empty numba cache unless ``numba_cache_dir`` is shared, each
+        stopped after ``timeout_s``; return the JSON each wrote."""
         if not parallel:
             return [
-                self._finish(*self._start(name, config, numba_cache_dir)) for name, config in jobs
+                self._finish(*self._start(name, config, numba_cache_dir), timeout_s)
+                for name, config in jobs
             ]
         started = [self._start(name, config, numba_cache_dir) for name, config in jobs]
-        return [self._finish(*job) for job in started]
+        return [self._finish(*job, timeout_s) for job in started]
 
     def _start(self, name: str, config: dict[str, Any], numba_cache_dir: str | None = None):
         result_path = Path(tempfile.mkstemp(suffix=".json", dir=self.workdir)[1])
@@ -216,13 +218,19 @@ class Bench:
         )
         return name, process, result_path
 
-    def _finish(self, name: str, process: subprocess.Popen, result_path: Path) -> dict:
+    def _finish(
+        self,
+        name: str,
+        process: subprocess.Popen,
+        result_path: Path,
+        timeout_s: float = WORKER_TIMEOUT_S,
+    ) -> dict:
         try:
-            stdout, stderr = process.communicate(timeout=WORKER_TIMEOUT_S)
+            stdout, stderr = process.communicate(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             process.kill()
             process.communicate()
-            raise RuntimeError(f"worker {name} took over {WORKER_TIMEOUT_S} s") from None
+            raise RuntimeError(f"worker {name} took over {timeout_s:.0f} s") from None
         if process.returncode != 0 or not result_path.stat().st_size:
             tail = (stderr or stdout).strip().splitlines()[-3:]
             raise RuntimeError(f"worker {name} failed ({process.returncode}): {' | '.join(tail)}")

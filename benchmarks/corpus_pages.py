@@ -21,7 +21,16 @@ from .app_sessions import (
     models_weights_mb,
     peak_rss_mb,
 )
-from .core import PAGES_DIR, ROOT, Bench, Result, corpus_sentences, time_once, unavailable
+from .core import (
+    PAGES_DIR,
+    ROOT,
+    WORKER_TIMEOUT_S,
+    Bench,
+    Result,
+    corpus_sentences,
+    time_once,
+    unavailable,
+)
 
 PAGES = ("projection", "similarity", "layers", "geometry", "context", "explore")
 PAGE_FILES = {page: PAGES_DIR / f"{n}_{page}.py" for n, page in enumerate(PAGES, start=1)}
@@ -39,18 +48,21 @@ CORPUS_LIMITS = {
 }
 
 
-# The 1,000-sentence tour did not finish within the worker's 900 s limit on this machine (2 shared
-# cores, load 2.4-4.3; the worker's RSS was 9.8 GB after 770 s), so --quick runs 200 sentences.
-QUICK_NOTE = (
-    "quick: 200 sentences only; the 1,000-sentence tour (full mode) exceeded the worker's 900 s "
-    "limit here (2 shared cores, load 2.4-4.3, worker RSS 9.8 GB after 770 s)"
-)
+# A worker runs both models on the corpus (untimed, but inside its limit), then every page twice.
+# On 2 shared CPU cores under load ~6, full-size stand-ins took ~145 s for 200 sentences' model
+# runs and the 1,000-sentence tour ~4 times as long as the 200-sentence one: each corpus gets a
+# limit in proportion (at least the usual worker limit).
+WORKER_SECONDS_PER_SENTENCE = 3.0
 
 
 def corpus_sizes(bench: Bench) -> tuple[int, ...]:
     if bench.settings.tiny:
         return (30,)
-    return (200,) if bench.settings.quick else (200, 1_000)
+    return (200, 1_000)
+
+
+def worker_timeout_s(n_sentences: int) -> float:
+    return max(WORKER_TIMEOUT_S, WORKER_SECONDS_PER_SENTENCE * n_sentences)
 
 
 # --- the worker (a fresh app process per corpus) --------------------------------------------------
@@ -69,9 +81,11 @@ def worker_corpus_pages(config: dict[str, Any]) -> dict[str, Any]:
     corpus = "\n".join(corpus_sentences()[: config["n"]])
     # Untimed: the first page views of a process import plotly, scipy and the pages themselves.
     _tour(names, "\n".join(corpus_sentences()[-5:]), config["layer"])
+    load_before = os.getloadavg()
     default = _tour(names, "\n".join(DEFAULT_TEXTS), config["layer"])
     on_corpus = _tour(names, corpus, config["layer"])
     out: dict[str, Any] = {"default": default, "corpus": on_corpus}
+    out["load_average"] = {"before": load_before, "after": os.getloadavg()}
     out["peak_rss_mb"], out["ru_maxrss_mb"] = peak_rss_mb()
     out["rss_at_end_mb"] = current_rss_mb()
     out["weights_mb"] = models_weights_mb(names)
@@ -159,20 +173,21 @@ def measure_corpus_pages(bench: Bench) -> list[Result]:
     results = []
     for n in sizes:
         job = dict(models=list(bench.settings.model_names), n=n, env=CORPUS_LIMITS, layer=layer)
-        (session,) = bench.run_workers([("corpus_pages", job)])
+        (session,) = bench.run_workers([("corpus_pages", job)], timeout_s=worker_timeout_s(n))
         results.extend(_rows(n, session, layer))
-    if bench.settings.quick and not bench.settings.tiny:
-        results[0].notes.append(QUICK_NOTE)
     return results
 
 
 def _rows(n: int, session: dict[str, Any], layer: int) -> list[Result]:
     default, corpus = session["default"], session["corpus"]
     used = corpus["sentences_used"]
+    load = session.get("load_average", {})
     run = (
         f"both models ran on {used:,} of {n:,} corpus sentences ({corpus['tokens_used'][0]:,} / "
         f"{corpus['tokens_used'][1]:,} tokens) in {corpus['model_run_s']:.1f} s before the pages "
-        f"(not in the timings); limits raised for the worker: {CORPUS_LIMITS}"
+        f"(not in the timings); limits raised for the worker: {CORPUS_LIMITS}; 1-minute load "
+        f"average {load.get('before', [float('nan')])[0]:.1f} before the tours, "
+        f"{load.get('after', [float('nan')])[0]:.1f} after"
     )
     common = {k: v for k, v in corpus.items() if k != "pages"}
     rows = []
