@@ -135,26 +135,17 @@ def compare_items(
         matrix_a,
         matrix_b,
         method=method,
-        permutations=0 if noise else permutations,
-        bootstraps=0 if noise else bootstraps,
-        seed=seed,
-        same_word=same_word_pairs(items_a) | same_word_pairs(items_b),
+        permutations=0,
+        bootstraps=0,
+        same_word=_same_word(items_a, items_b),
         exclude_same_word=exclude_same_word,
     )
     if noise:
         nan = math.nan
         rsa = dataclasses.replace(
-            rsa,
-            pearson=nan,
-            spearman=nan,
-            p_value=nan,
-            ci_low=nan,
-            ci_high=nan,
-            reason=noise,
-            permutations=permutations,
-            bootstraps=bootstraps,
+            rsa, pearson=nan, spearman=nan, p_value=nan, ci_low=nan, ci_high=nan, reason=noise
         )
-    return Comparison(
+    comparison = Comparison(
         items_a=items_a,
         items_b=items_b,
         layers=layers,
@@ -169,6 +160,43 @@ def compare_items(
         cka_debiased=math.nan if noise else float(linear_cka(vectors_a, vectors_b, True)),
         cka_reason=noise,
     )
+    if permutations == 0 and bootstraps == 0:
+        return comparison
+    return with_resampling(comparison, permutations, bootstraps, seed, exclude_same_word)
+
+
+def _same_word(items_a: Items, items_b: Items) -> np.ndarray:
+    return same_word_pairs(items_a) | same_word_pairs(items_b)
+
+
+def with_resampling(
+    comparison: Comparison,
+    permutations: int,
+    bootstraps: int,
+    seed: int = 0,
+    exclude_same_word: bool = False,
+) -> Comparison:
+    """The same comparison with its RSA permutation p-value and bootstrap CI.
+
+    ``compare_items(..., permutations=0, bootstraps=0)`` gives the scores at once; this adds the
+    resampling, the slow part on a corpus's 1,000 items (a page shows the scores first). The
+    result equals ``compare_items`` called with these counts.
+    """
+    rsa = comparison.rsa
+    if comparison.cka_reason:  # noise only: nothing to resample (every score is NaN)
+        rsa = dataclasses.replace(rsa, permutations=permutations, bootstraps=bootstraps)
+    else:
+        rsa = rsa_score(
+            comparison.matrix_a,
+            comparison.matrix_b,
+            method=rsa.method,
+            permutations=permutations,
+            bootstraps=bootstraps,
+            seed=seed,
+            same_word=_same_word(comparison.items_a, comparison.items_b),
+            exclude_same_word=exclude_same_word,
+        )
+    return dataclasses.replace(comparison, rsa=rsa)
 
 
 def compare_models(

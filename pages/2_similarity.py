@@ -49,7 +49,7 @@ unit = view.paired_unit
 widgets.paired_unit_notice(view.unit)
 
 try:
-    comparison = view.comparison(metric, method, exclude_same)
+    comparison = view.scores(metric, method, exclude_same)
 except ValueError as error:
     message = widgets.escape_markdown(error)
     if not message.startswith("RSA is not defined"):
@@ -59,9 +59,19 @@ except ValueError as error:
     st.stop()
 
 names = (view.infos[0].short_name, view.infos[1].short_name)
-similarity_sections.score_card(
-    view, comparison, metric, method, exclude_same, show_control, unit, names
-)
+# A corpus's permutation test and CI take seconds: its scores come first, they come last.
+later = similarity_sections.resample_later(comparison)
+card = st.empty()
+if later:
+    with card.container():
+        waiting = similarity_sections.score_card(
+            view, comparison, metric, method, None, "", unit, names, pending=True
+        )
+else:
+    comparison = view.comparison(metric, method, exclude_same)
+    control = similarity_sections.baseline(view, metric, method, exclude_same, show_control)
+    with card.container():
+        similarity_sections.score_card(view, comparison, metric, method, *control, unit, names)
 
 if metric == "cosine" and view.preprocessing == "none":
     for which, vectors in enumerate((comparison.vectors_a, comparison.vectors_b)):
@@ -139,3 +149,13 @@ with downloads[2]:
         "pairs.csv",
         key="dl_pairs",
     )
+
+if later:  # the card again, with its p-value, CI and the random-weight baseline
+    with (
+        waiting if waiting is not None else st.container(),
+        st.spinner(similarity_sections.resampling_spinner(comparison)),
+    ):
+        comparison = view.comparison(metric, method, exclude_same)
+        control = similarity_sections.baseline(view, metric, method, exclude_same, show_control)
+    with card.container():
+        similarity_sections.score_card(view, comparison, metric, method, *control, unit, names)

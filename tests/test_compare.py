@@ -12,6 +12,7 @@ from embexplorer.compare import (
     compare_models,
     control_comparison,
     control_seeds,
+    with_resampling,
 )
 from embexplorer.extract import extract_hidden_states
 from embexplorer.rsa import RSAResult
@@ -142,6 +143,21 @@ def test_repeated_sentence_gives_the_same_score_as_once(tiny_gpt2, tiny_bert):
         assert comparison.n_duplicate_sentences == copies - 1
         scores.append((comparison.rsa.spearman, comparison.rsa.p_value))
     assert scores[0] == scores[1] == scores[2]
+
+
+@pytest.mark.parametrize("exclude_same_word", [False, True])
+def test_resampling_added_later_equals_resampling_at_once(tiny_gpt2, tiny_bert, exclude_same_word):
+    """The Similarity page shows the scores first and adds p and CI afterwards: same numbers."""
+    texts = [*TEXTS, "The bank by the river was closed.", "Rates at the bank rose again."]
+    states = [extract_hidden_states(m, texts) for m in (tiny_gpt2, tiny_bert)]
+    settings = dict(preprocessing="center", exclude_same_word=exclude_same_word)
+    at_once = compare_models(*states, permutations=300, bootstraps=200, **settings)
+    scores_first = compare_models(*states, permutations=0, bootstraps=0, **settings)
+    assert math.isnan(scores_first.rsa.p_value) and math.isnan(scores_first.rsa.ci_low)
+    assert scores_first.rsa.spearman == at_once.rsa.spearman
+    later = with_resampling(scores_first, 300, 200, exclude_same_word=exclude_same_word)
+    assert later.rsa == at_once.rsa and math.isfinite(later.rsa.p_value)
+    np.testing.assert_array_equal(later.matrix_a, at_once.matrix_a)
 
 
 def test_control_comparison_scores_random_copies_the_same_way(gpt2_real, minilm):

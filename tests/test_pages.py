@@ -169,6 +169,25 @@ def test_dark_theme_heatmaps_have_a_dark_middle(model_runs, monkeypatch):
     assert dark["colorscale"] != light["colorscale"] and dark["cmid"] == light["cmid"] == 0
 
 
+def test_similarity_scores_first_then_the_same_card_with_p_ci_and_baseline(model_runs, monkeypatch):
+    """On a corpus the card shows the scores first and is redrawn with the p-value, the CI and
+    the random-weight baseline after the rest of the page: the same card in the end."""
+    from embexplorer.app import similarity_sections
+
+    at_once = page("pages/2_similarity.py").run()
+    assert_clean(at_once)
+    st.cache_resource.clear()
+    monkeypatch.setattr(similarity_sections, "RESAMPLE_LATER_ITEMS", 3)
+    later = page("pages/2_similarity.py").run()
+    assert_clean(later)
+    assert [(m.label, m.value) for m in later.metric] == [
+        (m.label, m.value) for m in at_once.metric
+    ]
+    assert "…" not in [m.value for m in later.metric]
+    assert [md.value for md in later.markdown] == [md.value for md in at_once.markdown]
+    assert any("Random-weight copies" in md.value for md in later.markdown)
+
+
 def test_link_restores_settings(model_runs):
     at = page("pages/1_projection.py")
     at.query_params.update(

@@ -161,23 +161,33 @@ def cached_joint(selection: Selection, method: str, dims: int) -> projection.Joi
 # --- Similarity page ------------------------------------------------------------------------------
 
 
+def resampling_counts(n_items: int) -> tuple[int, int]:
+    """The app's (permutations, bootstraps) for RSA over ``n_items`` items: fewer for more items,
+    so the resampling's cost stays bounded (see :func:`compare.interactive_resamples`)."""
+    return (
+        compare.interactive_resamples(
+            n_items, APP_PERMUTATIONS, compare.INTERACTIVE_PERMUTATION_VALUES
+        ),
+        compare.interactive_resamples(
+            n_items, APP_BOOTSTRAPS, compare.INTERACTIVE_BOOTSTRAP_VALUES
+        ),
+    )
+
+
 def _score_settings(
     selection: Selection, n_items: int, metric: str, method: str, exclude_same_word: bool
 ) -> dict:
     """The settings of :func:`compare.compare_items` for a selection, the same for the trained
     models and their random-weight control."""
+    permutations, bootstraps = resampling_counts(n_items)
     return dict(
         layer_a=selection.layers[0],
         layer_b=selection.layers[1],
         metric=metric,
         preprocessing=selection.preprocessing,
         method=method,
-        permutations=compare.interactive_resamples(
-            n_items, APP_PERMUTATIONS, compare.INTERACTIVE_PERMUTATION_VALUES
-        ),
-        bootstraps=compare.interactive_resamples(
-            n_items, APP_BOOTSTRAPS, compare.INTERACTIVE_BOOTSTRAP_VALUES
-        ),
+        permutations=permutations,
+        bootstraps=bootstraps,
         exclude_same_word=exclude_same_word,
     )
 
@@ -235,16 +245,34 @@ def compared_items(selection: Selection) -> tuple[align.Items, align.Items]:
 
 
 @st.cache_resource(
-    show_spinner="Comparing the two similarity structures: RSA, its permutation test, bootstrap "
-    "CI and CKA…",
+    show_spinner="Comparing the two similarity structures: both matrices, RSA and CKA…",
+    max_entries=64,
+)
+def cached_scores(
+    selection: Selection, metric: str, method: str, exclude_same_word: bool = False
+) -> compare.Comparison:
+    """Both matrices, RSA and CKA, without the permutation test and the bootstrap CI (the slow
+    part on a corpus: a page shows these first)."""
+    items = compared_items(selection)
+    settings = _score_settings(selection, items[0].n_items, metric, method, exclude_same_word)
+    comparison = compare.compare_items(*items, **dict(settings, permutations=0, bootstraps=0))
+    comparison.duplicate_sentences = tuple(align.duplicate_sentences(selection.texts))
+    return comparison
+
+
+@st.cache_resource(
+    show_spinner="Testing the RSA score against item permutations and bootstrapping its CI…",
     max_entries=64,
 )
 def cached_comparison(
     selection: Selection, metric: str, method: str, exclude_same_word: bool = False
 ) -> compare.Comparison:
-    comparison = _scored(compared_items(selection), selection, metric, method, exclude_same_word)
-    comparison.duplicate_sentences = tuple(align.duplicate_sentences(selection.texts))
-    return comparison
+    """:func:`cached_scores` with the RSA p-value and CI (the same matrices, not a copy)."""
+    scores = cached_scores(selection, metric, method, exclude_same_word)
+    permutations, bootstraps = resampling_counts(scores.items_a.n_items)
+    return compare.with_resampling(
+        scores, permutations, bootstraps, exclude_same_word=exclude_same_word
+    )
 
 
 # --- the chance baseline: random-weight copies of both models -------------------------------------

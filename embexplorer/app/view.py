@@ -84,6 +84,14 @@ class View:
 
     # Similarity page
 
+    def scores(
+        self, metric: str, method: str, exclude_same_word: bool = False
+    ) -> compare.Comparison:
+        """:meth:`comparison` without the RSA p-value and CI (quick: shown first)."""
+        return caching.cached_scores(
+            self.selection.paired().at_layers(), metric, method, exclude_same_word
+        )
+
     def comparison(
         self, metric: str, method: str, exclude_same_word: bool = False
     ) -> compare.Comparison:
