@@ -7,6 +7,7 @@ float64 arrays and never modifies its input.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -333,7 +334,9 @@ def _spectrum_by_covariance(centred: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return np.clip(eigenvalues[::-1], 0.0, None), eigenvectors[:, ::-1].T
 
 
-def pca(X, n_components: int | None = None, solver: str = "auto") -> PCAResult:
+def pca(
+    X, n_components: int | None = None, solver: str = "auto", with_coords: bool = True
+) -> PCAResult:
     """PCA of the centred items, with fixed component signs.
 
     Parameters
@@ -347,6 +350,9 @@ def pca(X, n_components: int | None = None, solver: str = "auto") -> PCAResult:
         ``"svd"``: thin SVD of the centred items. ``"covariance"``: eigendecomposition of the
         d x d matrix ``Xc^T Xc``. ``"auto"`` takes the covariance route when
         ``n_items > 2 * n_dims`` and SVD otherwise.
+    with_coords : bool, default True
+        False leaves ``coords`` empty (shape (n_items, 0)): a spectrum alone needs no projected
+        items, which would cost another n x d x k product and n x k floats.
 
     Returns
     -------
@@ -397,7 +403,7 @@ def pca(X, n_components: int | None = None, solver: str = "auto") -> PCAResult:
         eigenvalues=eigenvalues[:k],
         explained_variance_ratio=ratios[:k],
         mean=mean,
-        coords=centred @ components.T,
+        coords=centred @ components.T if with_coords else np.empty((n_items, 0)),
     )
 
 
@@ -437,8 +443,21 @@ def random_orthogonal(d: int, seed: int | None = 0) -> np.ndarray:
     """
     if int(d) != d or d < 1:
         raise ValueError(f"d must be a positive integer; got {d!r}")
+    if not isinstance(seed, (int, np.integer)):  # None, a Generator or a SeedSequence
+        return _haar_orthogonal(int(d), seed)
+    # A seeded matrix is the same every time: the QR of a 768 x 768 matrix is kept, not redone
+    # on every layer change of the Geometry page (a copy, so a caller may modify it).
+    return _seeded_orthogonal(int(d), int(seed)).copy()
+
+
+@functools.lru_cache(maxsize=8)
+def _seeded_orthogonal(d: int, seed: int) -> np.ndarray:
+    return _haar_orthogonal(d, seed)
+
+
+def _haar_orthogonal(d: int, seed: int | None) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    q, r = np.linalg.qr(rng.standard_normal((int(d), int(d))))
+    q, r = np.linalg.qr(rng.standard_normal((d, d)))
     signs = np.sign(np.diag(r))
     signs[signs == 0] = 1.0
     return q * signs[None, :]

@@ -409,3 +409,25 @@ def test_first_pc_share_equals_sklearn_pca(shape):
     expected = PCA().fit(X).explained_variance_ratio_[0]
     assert first_pc_share(X) == pytest.approx(expected, rel=1e-10)
     assert first_pc_share(np.ones((4, 3))) == 0.0
+
+
+def test_pca_without_coords_gives_the_same_spectrum():
+    from embexplorer.geometry import pca
+
+    X = np.random.default_rng(2).standard_normal((300, 20)) * np.arange(1, 21)
+    full, spectrum = pca(X), pca(X, with_coords=False)
+    np.testing.assert_array_equal(spectrum.eigenvalues, full.eigenvalues)
+    np.testing.assert_array_equal(spectrum.explained_variance_ratio, full.explained_variance_ratio)
+    np.testing.assert_array_equal(spectrum.components, full.components)
+    assert spectrum.coords.shape == (300, 0)
+
+
+def test_seeded_rotation_is_kept_but_each_caller_gets_its_own_copy():
+    from embexplorer.geometry import random_orthogonal
+
+    first = random_orthogonal(6, seed=3)
+    first[:] = 0.0  # a caller's change does not reach the kept matrix
+    again = random_orthogonal(6, seed=np.int64(3))
+    np.testing.assert_allclose(again @ again.T, np.eye(6), atol=1e-12)
+    np.testing.assert_array_equal(again, random_orthogonal(6, seed=3))
+    assert not np.array_equal(again, random_orthogonal(6, seed=4))

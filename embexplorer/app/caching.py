@@ -5,6 +5,10 @@ objects shared by all sessions (bounded by entries and by memory; concurrent req
 once). Derived results use ``st.cache_resource`` with ``max_entries`` rather than
 ``st.cache_data``, which pickles and copies every hit; everything cached is read-only.
 
+Results that hold n x n matrices or every layer of a corpus's items keep fewer entries (8-16: a
+sweep through one model's layers) than small ones: 1,000 items' two similarity matrices weigh
+16 MB, the rotation demo's five 40 MB, a corpus's word items hundreds of MB.
+
 Every derived result takes one :class:`~.selection.Selection` as its key, normalised to what the
 result depends on (see :meth:`Selection.for_items`), so changing the layer, metric, projection or a
 display setting never runs a model again, and a display setting recomputes nothing.
@@ -113,7 +117,7 @@ def cached_token_counts(name: str, texts: tuple[str, ...]) -> list[int]:
 
 
 @st.cache_resource(
-    show_spinner="Pooling each model's sub-word pieces into shared words…", max_entries=64
+    show_spinner="Pooling each model's sub-word pieces into shared words…", max_entries=8
 )
 def cached_items(selection: Selection) -> tuple[align.Items, align.Items]:
     """Both models' items: their own tokens, or the same shared words / sentences."""
@@ -246,7 +250,7 @@ def compared_items(selection: Selection) -> tuple[align.Items, align.Items]:
 
 @st.cache_resource(
     show_spinner="Comparing the two similarity structures: both matrices, RSA and CKA…",
-    max_entries=64,
+    max_entries=16,
 )
 def cached_scores(
     selection: Selection, metric: str, method: str, exclude_same_word: bool = False
@@ -262,7 +266,7 @@ def cached_scores(
 
 @st.cache_resource(
     show_spinner="Testing the RSA score against item permutations and bootstrapping its CI…",
-    max_entries=64,
+    max_entries=16,
 )
 def cached_comparison(
     selection: Selection, metric: str, method: str, exclude_same_word: bool = False
@@ -402,13 +406,13 @@ def cached_word_tokens(selection: Selection) -> tuple[list[tuple[str, ...]], lis
 # --- Geometry page --------------------------------------------------------------------------------
 
 
-@st.cache_resource(show_spinner="Computing both models' PCA spectra…", max_entries=32)
+@st.cache_resource(show_spinner="Computing both models' PCA spectra…", max_entries=16)
 def cached_spectra(selection: Selection) -> tuple[geometry.PCAResult, geometry.PCAResult]:
-    """Both models' full PCA spectra at their layers."""
-    return tuple(geometry.pca(vectors) for vectors in paired_vectors(selection))
+    """Both models' full PCA spectra at their layers (eigenvalues and ratios; no coordinates)."""
+    return tuple(geometry.pca(vectors, with_coords=False) for vectors in paired_vectors(selection))
 
 
-@st.cache_resource(show_spinner="Rotating and stretching model A's vectors…", max_entries=32)
+@st.cache_resource(show_spinner="Rotating and stretching model A's vectors…", max_entries=8)
 def cached_invariance(selection: Selection, seed: int, method: str) -> invariance.InvarianceDemo:
     """The rotation demo on the compared items (the spread sample of a corpus)."""
     index, _ = paired_sample(selection)
@@ -416,7 +420,7 @@ def cached_invariance(selection: Selection, seed: int, method: str) -> invarianc
     return invariance.invariance_demo(*vectors, seed=seed, method=method)
 
 
-@st.cache_resource(show_spinner="Rotating B onto A (Procrustes)…", max_entries=32)
+@st.cache_resource(show_spinner="Rotating B onto A (Procrustes)…", max_entries=8)
 def cached_procrustes(selection: Selection) -> geometry.ProcrustesResult:
     """B rotated (and scaled) onto A, both centred."""
     return geometry.procrustes_align(*paired_vectors(selection), scale=True)
