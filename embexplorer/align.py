@@ -194,9 +194,33 @@ def shares_token(members: list[list[int]]) -> np.ndarray:
 def _pool(vectors: np.ndarray, members: list[list[int]], pooling: str) -> np.ndarray:
     """Pool token vectors [layers, tokens, dim] into [layers, len(members), dim]."""
     if pooling == "mean":
-        return np.stack([vectors[:, m, :].mean(axis=1) for m in members], axis=1)
+        return _mean_pool(vectors, members)
     pick = [m[0] if pooling == "first" else m[-1] for m in members]
     return vectors[:, pick, :]
+
+
+def _mean_pool(vectors: np.ndarray, members: list[list[int]]) -> np.ndarray:
+    """Each member list's mean vector at every layer, in ``vectors``' dtype.
+
+    One sparse (n_members x n_tokens) averaging matrix times each layer: a Python loop over a
+    corpus's ~22,000 words took seconds. Averaged in float64 (float16 states in float32: the
+    result is rounded to 11 bits anyway).
+    """
+    from scipy import sparse
+
+    sizes = np.array([len(m) for m in members])
+    work = np.float32 if vectors.dtype == np.float16 else np.float64
+    averaging = sparse.csr_matrix(
+        (
+            np.repeat(1.0 / sizes, sizes).astype(work),
+            (np.repeat(np.arange(len(members)), sizes), np.concatenate(members)),
+        ),
+        shape=(len(members), vectors.shape[1]),
+    )
+    pooled = np.empty((vectors.shape[0], len(members), vectors.shape[2]), dtype=vectors.dtype)
+    for layer, tokens in enumerate(vectors):
+        pooled[layer] = averaging @ tokens.astype(work, copy=False)
+    return pooled
 
 
 def segment_texts(texts: tuple[str, ...] | list[str]) -> list[Word]:
