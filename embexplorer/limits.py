@@ -28,8 +28,9 @@ DEFAULT_ALLOWED_MODELS = (
     "roberta-base",
 )
 
-# (local, hosted) defaults. 20,000 tokens is ~1,000 sentences of 20 tokens; all 13 layers of
-# 768 floats keep about 0.8 GB per model for that, which is why the cache has a memory budget.
+# (local, hosted) defaults. 20,000 tokens is ~1,000 sentences of 20 tokens (~750 of 25-27);
+# all 13 layers of 768 float16 values keep about 0.4 GB per model for that, which is why the cache
+# has a memory budget.
 _DEFAULTS = {
     "max_sentences": (2_000, 50),
     "max_characters": (200_000, 5_000),
