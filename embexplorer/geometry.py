@@ -702,5 +702,16 @@ def first_pc_share(X) -> float:
         return 0.0
     scatter = centred.T @ centred if centred.shape[0] >= centred.shape[1] else centred @ centred.T
     size = scatter.shape[0]
-    top = eigh(scatter, eigvals_only=True, subset_by_index=[size - 1, size - 1])[0]
+    if size > _LANCZOS_MIN_SIZE:
+        # Lanczos (ARPACK) from a fixed start: the top eigenvalue to machine precision, 2-3 times
+        # faster than LAPACK's subset driver on 768 x 768 (the Layers page needs 52 of them).
+        from scipy.sparse.linalg import eigsh
+
+        start = np.full(size, 1 / np.sqrt(size))
+        top = eigsh(scatter, k=1, which="LA", v0=start, tol=0, return_eigenvectors=False)[0]
+    else:
+        top = eigh(scatter, eigvals_only=True, subset_by_index=[size - 1, size - 1])[0]
     return float(min(max(top / total, 0.0), 1.0))
+
+
+_LANCZOS_MIN_SIZE = 256

@@ -400,7 +400,7 @@ def test_procrustes_disparity_scale_is_calibrated_by_the_shuffle_null():
         procrustes_shuffle_null(np.ones((5, 3)), Y[:5])
 
 
-@pytest.mark.parametrize("shape", [(300, 40), (20, 100), (2, 5)])
+@pytest.mark.parametrize("shape", [(300, 40), (20, 100), (2, 5), (900, 300), (300, 900)])
 def test_first_pc_share_equals_sklearn_pca(shape):
     from embexplorer.geometry import first_pc_share
 
