@@ -65,74 +65,88 @@ def home() -> None:
     left, right = st.columns([3, 2], gap="large")
     with left:
         st.markdown(
-            """
-Type sentences in the sidebar. Both models turn every token into a vector at every layer; this
-app projects those vectors to 2D/3D, draws item-by-item similarity heatmaps, and scores how alike
-the two models' similarity structures are (RSA).
-
-**Why they differ.** GPT-2 is *causal*: a token's vector depends only on the words before it.
-BERT is *bidirectional*: every vector sees the whole sentence. So "bank" in *"the bank of the
-river"* is the same GPT-2 vector as in *"the bank raised rates"* up to the word "bank", while
-BERT's already differs. Their tokenizers differ too (GPT-2's byte-level BPE, BERT's WordPiece),
-so the app segments the text into words once and pools each model's pieces into the same items.
-"""
+            _(
+                "Type sentences in the sidebar. Both models turn every token into a vector at "
+                "every layer; this app projects those vectors to 2D/3D, draws item-by-item "
+                "similarity heatmaps, and scores how alike the two models' similarity structures "
+                "are (RSA)."
+            )
+            + "\n\n"  # one paragraph per catalogue entry, one element on the page
+            + _(
+                "**Why they differ.** GPT-2 is *causal*: a token's vector depends only on the "
+                "words before it. BERT is *bidirectional*: every vector sees the whole sentence. "
+                'So "bank" in *"the bank of the river"* is the same GPT-2 vector as in *"the bank '
+                'raised rates"* up to the word "bank", while BERT\'s already differs. Their '
+                "tokenizers differ too (GPT-2's byte-level BPE, BERT's WordPiece), so the app "
+                "segments the text into words once and pools each model's pieces into the same "
+                "items."
+            )
         )
+        # Formulas on two lines where one would be cut at 1280 px (the right column is narrow).
         st.latex(
-            r"\text{GPT-2: } h_t = f(w_1, \dots, w_t) \qquad \text{BERT: } h_t = f(w_1, \dots, w_T)"
+            r"\begin{aligned} \text{GPT-2: } h_t &= f(w_1, \dots, w_t) \\"
+            r" \text{BERT: } h_t &= f(w_1, \dots, w_T) \end{aligned}"
         )
         params = link_params()
         st.page_link(
             PAGES["lesson"],
-            label="Start the lesson: the five ideas behind these views, one step at a time",
+            label=_("Start the lesson: the five ideas behind these views, one step at a time"),
             icon=":material/school:",
             query_params={key: value for key, value in params.items() if key not in ("text", "t")},
         )
-        st.markdown("**Open a view**")
+        st.markdown(_("**Open a view**"))
         st.page_link(
             PAGES["projection"],
-            label="Projection: PCA / UMAP / t-SNE, 2D or 3D",
+            label=_("Projection: PCA / UMAP / t-SNE, 2D or 3D"),
             query_params=params,
         )
         st.page_link(
             PAGES["similarity"],
-            label="Similarity: heatmaps, RSA score and scatter",
+            label=_("Similarity: heatmaps, RSA score and scatter"),
             query_params=params,
         )
         st.page_link(
             PAGES["layers"],
-            label="Layers: every layer of A against every layer of B; geometry by depth",
+            label=_("Layers: every layer of A against every layer of B; geometry by depth"),
             query_params=params,
         )
         st.page_link(
             PAGES["geometry"],
-            label="Geometry: PCA spectrum, rotations, Procrustes, rogue dimensions",
+            label=_("Geometry: PCA spectrum, rotations, Procrustes, rogue dimensions"),
             query_params=params,
         )
         st.page_link(
             PAGES["context"],
-            label="Context: one word's occurrences in different sentences, layer by layer",
+            label=_("Context: one word's occurrences in different sentences, layer by layer"),
             query_params=params,
         )
         st.page_link(
             PAGES["explore"],
-            label="Explore: search, nearest neighbours in both models, linked selection, "
-            "layers you can play, a pair through depth, saved views",
+            label=_("Explore: search, neighbours, linked selection, animation, saved views"),
             query_params=params,
         )
     with right:
-        st.markdown("**The mathematics in one place**")
-        st.caption("Cosine similarity (angle only, blind to length)")
+        st.markdown(_("**The mathematics in one place**"))
+        st.caption(_("Cosine similarity (angle only, blind to length)"))
         st.latex(r"\cos(u, v) = \frac{u^\top v}{\lVert u \rVert \, \lVert v \rVert}")
-        st.caption("Euclidean distance (length matters)")
-        st.latex(r"d(u, v) = \lVert u - v \rVert_2 = \sqrt{\textstyle\sum_i (u_i - v_i)^2}")
-        st.caption("PCA: eigenvectors of the covariance of the centred vectors X")
+        st.caption(_("Euclidean distance (length matters)"))
         st.latex(
-            r"\tfrac{1}{n-1} X^\top X \, w_k = \lambda_k w_k, \qquad \text{explained}_k = \lambda_k / \textstyle\sum_j \lambda_j"
+            r"\begin{aligned} d(u, v) &= \lVert u - v \rVert_2 \\"
+            r" &= \sqrt{\textstyle\sum_i (u_i - v_i)^2} \end{aligned}"
         )
-        st.caption("RSA: correlate the upper triangles of the two item-by-item matrices")
+        st.caption(_("PCA: eigenvectors of the covariance of the centred vectors X"))
+        st.latex(
+            r"\begin{aligned} \tfrac{1}{n-1} X^\top X \, w_k &= \lambda_k w_k \\ \text{"
+            + _("explained")
+            + r"}_k &= \lambda_k / \textstyle\sum_j \lambda_j \end{aligned}"
+        )
+        st.caption(_("RSA: correlate the upper triangles of the two item-by-item matrices"))
         st.latex(r"\text{RSA} = \rho\big(\{S^A_{ij}\}_{i<j},\ \{S^B_{ij}\}_{i<j}\big)")
-        st.caption("Rotation invariance: an orthogonal R moves coordinates, not cosines")
-        st.latex(r"R^\top R = I \;\Rightarrow\; \cos(Ru, Rv) = \cos(u, v)")
+        st.caption(_("Rotation invariance: an orthogonal R moves coordinates, not cosines"))
+        st.latex(
+            r"\begin{aligned} R^\top R &= I \\"
+            r" \Rightarrow\; \cos(Ru, Rv) &= \cos(u, v) \end{aligned}"
+        )
     sidebar()
 
 

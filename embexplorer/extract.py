@@ -13,6 +13,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from .i18n import N_, Message
 from .models import LoadedModel, ModelInfo
 
 # Shown instead of whitespace in token strings, so "Ġbank" reads "␣bank" and a newline is visible.
@@ -50,6 +51,7 @@ class HiddenStates:
     truncated : tuple of bool
         Per text: True when it was longer than the model's maximum and was cut.
     warnings : list of str
+        English strings that show in the reader's language (:class:`~.i18n.Message`).
     """
 
     model: ModelInfo
@@ -135,12 +137,12 @@ def _validate_texts(texts: Sequence[str]) -> tuple[str, ...]:
         raise TypeError("texts must be a list of strings, not one string")
     texts = tuple(texts)
     if not texts:
-        raise ValueError("no text given: enter at least one sentence")
+        raise ValueError(Message(N_("no text given: enter at least one sentence")))
     for index, text in enumerate(texts):
         if not isinstance(text, str):
             raise TypeError(f"text {index + 1} is {type(text).__name__}, not str")
         if not text.strip():
-            raise ValueError(f"text {index + 1} is empty")
+            raise ValueError(Message(N_("text {number} is empty"), number=index + 1))
     return texts
 
 
@@ -206,17 +208,26 @@ def _forward(loaded: LoadedModel, rows: list[dict], dtype=np.float32) -> list[np
     return [stacked[:, index, :length, :].astype(dtype) for index, length in enumerate(lengths)]
 
 
-def _truncation_warnings(truncated: list[bool], info: ModelInfo) -> list[str]:
-    """One warning for all truncated texts (a corpus must not produce a wall of them)."""
+def _truncation_warnings(truncated: list[bool], info: ModelInfo) -> list[Message]:
+    """One warning for all truncated texts (a corpus must not produce a wall of them), in the
+    language of whoever reads it (the hidden states are cached for every visitor)."""
     cut = [index + 1 for index, was_cut in enumerate(truncated) if was_cut]
     if not cut:
         return []
-    shown = ", ".join(map(str, cut[:5])) + (f" and {len(cut) - 5} more" if len(cut) > 5 else "")
-    texts, verb = (f"text {shown}", "was") if len(cut) == 1 else (f"texts {shown}", "were")
-    return [
-        f"{texts} {verb} longer than {info.short_name}'s maximum of {info.max_length} tokens "
-        f"and {verb} truncated; words after the cut are left out."
-    ]
+    listed = ", ".join(map(str, cut[:5]))
+    if len(cut) > 5:
+        listed = Message(N_("{listed} and {more:,} more"), listed=listed, more=len(cut) - 5)
+    if len(cut) == 1:
+        text = N_(
+            "text {listed} was longer than {model}'s maximum of {max_tokens} tokens and was "
+            "truncated; words after the cut are left out."
+        )
+    else:
+        text = N_(
+            "texts {listed} were longer than {model}'s maximum of {max_tokens} tokens and were "
+            "truncated; words after the cut are left out."
+        )
+    return [Message(text, listed=listed, model=info.short_name, max_tokens=info.max_length)]
 
 
 def extract_hidden_states(
@@ -278,7 +289,11 @@ def extract_hidden_states(
                 and progress(min(start + batch_size, len(order)), len(order)) is False
             ):
                 raise ExtractionCancelled(
-                    f"cancelled after {start + len(batch)} of {len(order)} texts"
+                    Message(
+                        N_("cancelled after {done:,} of {total:,} texts"),
+                        done=start + len(batch),
+                        total=len(order),
+                    )
                 )
 
     warnings = _truncation_warnings(truncated, loaded.info)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ._validation import check_choice
-from .i18n import N_, _
+from .i18n import N_, _, current_language, language
 
 METRIC_LABELS = {"cosine": N_("cosine"), "euclidean": N_("Euclidean distance")}
 RSA_METHOD_LABELS = {"spearman": N_("Spearman ρ"), "pearson": N_("Pearson r")}
@@ -25,6 +25,8 @@ PREPROCESSING_LABELS = {
     "center": N_("mean-centre"),
     "standardize": N_("standardise"),
 }
+POOLING_LABELS = {"mean": N_("mean"), "first": N_("first piece"), "last": N_("last piece")}
+COLOUR_BY_LABELS = {"sentence": N_("sentence"), "word": N_("word"), "position": N_("position")}
 UNIT_LABELS = {"token": N_("tokens"), "word": N_("words"), "sentence": N_("sentences")}
 PROJECTION_LABELS = {"pca": N_("PCA"), "umap": N_("UMAP"), "tsne": N_("t-SNE")}
 # ``ModelInfo.kind``: how a model's attention reads the sentence.
@@ -43,8 +45,16 @@ def label(labels: dict[str, str], key: str) -> str:
 
 
 def formatter(labels: dict[str, str]) -> Callable[[str], str]:
-    """A widget's ``format_func`` that shows each option's name in the visitor's language."""
-    return lambda key: label(labels, key)
+    """A widget's ``format_func`` that shows each option's name in the visitor's language: the
+    language of the run that draws the widget, wherever it is called from (Streamlit's test
+    harness calls it again from its own thread to find the chosen option)."""
+    code = current_language()
+
+    def format_key(key: str) -> str:
+        with language(code):
+            return label(labels, key)
+
+    return format_key
 
 
 def correlation_symbol(method: str) -> str:

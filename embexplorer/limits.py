@@ -19,6 +19,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from .i18n import N_, Message
+
 DEFAULT_ALLOWED_MODELS = (
     "gpt2",
     "distilgpt2",
@@ -60,8 +62,13 @@ class Limits:
         """In hosted mode only allowlisted names pass (exactly; no paths, no other hub ids)."""
         if self.hosted and name not in self.allowed_models:
             raise ModelNotAllowed(
-                f"this hosted demo only offers {', '.join(self.allowed_models)}; "
-                "other models and local folders are disabled here"
+                Message(
+                    N_(
+                        "this hosted demo only offers {models}; other models and local folders "
+                        "are disabled here"
+                    ),
+                    models=", ".join(self.allowed_models),
+                )
             )
 
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .i18n import N_, Message
+
 DEFAULT_MODEL_A = "gpt2"
 DEFAULT_MODEL_B = "bert-base-uncased"
 ENV_MODEL_A = "EMBEXPLORER_MODEL_A"
@@ -29,7 +31,11 @@ _HUB_PROBE_TIMEOUT_S = 3.0
 
 
 class ModelLoadError(RuntimeError):
-    """A model could not be loaded; the message says which and how to provide it."""
+    """A model could not be loaded; the message says which and how to provide it.
+
+    Its message is a :class:`~.i18n.Message`: a load may run in another thread (the warm-up) or
+    for another visitor, and ``str(error)`` still speaks the reader's language.
+    """
 
 
 def default_model_names() -> tuple[str, str]:
@@ -104,8 +110,16 @@ def resolve_layer(layer: int, n_hidden_states: int, model_name: str = "model") -
     resolved = layer + n_hidden_states if layer < 0 else layer
     if not 0 <= resolved < n_hidden_states:
         raise ValueError(
-            f"layer {layer} is out of range for {model_name}: it has {n_hidden_states} hidden "
-            f"states (0 = embeddings .. {n_hidden_states - 1}; negative counts from the last)"
+            Message(
+                N_(
+                    "layer {layer} is out of range for {model}: it has {n} hidden states "
+                    "(0 = embeddings .. {last}; negative counts from the last)"
+                ),
+                layer=layer,
+                model=model_name,
+                n=n_hidden_states,
+                last=n_hidden_states - 1,
+            )
         )
     return resolved
 
@@ -158,12 +172,17 @@ def _hub_reachable() -> bool:
         return False
 
 
-def _how_to_provide(name: str) -> str:
-    return (
-        f"To use it offline, put the model in a local folder (tokenizer + config + weights, "
-        f"e.g. saved with save_pretrained) and give that path instead of {name!r}, or download it "
-        f"once into the Hugging Face cache on a connected machine; set {ENV_MODEL_A} / "
-        f"{ENV_MODEL_B} to change the defaults."
+def _how_to_provide(name: str) -> Message:
+    return Message(
+        N_(
+            "To use it offline, put the model in a local folder (tokenizer + config + weights, "
+            "e.g. saved with save_pretrained) and give that path instead of {name!r}, or download "
+            "it once into the Hugging Face cache on a connected machine; set {env_a} / {env_b} to "
+            "change the defaults."
+        ),
+        name=name,
+        env_a=ENV_MODEL_A,
+        env_b=ENV_MODEL_B,
     )
 
 
@@ -180,7 +199,11 @@ def _load_files(name: str) -> tuple[Any, Any]:
     """Local folder, then the local cache, then (only if the hub answers) a download."""
     is_folder = Path(name).expanduser().is_dir()
     if Path(name).expanduser().exists() and not is_folder:
-        raise ModelLoadError(f"model {name!r} is a file; give the folder that holds its files.")
+        raise ModelLoadError(
+            Message(
+                N_("model {name!r} is a file; give the folder that holds its files."), name=name
+            )
+        )
     # Hub ids are "name" or "owner/name"; anything else can only be a path.
     looks_like_path = name.startswith((".", "/", "~")) or name.count("/") > 1
     try:
@@ -188,25 +211,44 @@ def _load_files(name: str) -> tuple[Any, Any]:
     except Exception as local_error:  # noqa: BLE001 - transformers raises many kinds here
         if is_folder:
             raise ModelLoadError(
-                f"model folder {name!r} could not be loaded: {_first_line(local_error)}"
+                Message(
+                    N_("model folder {name!r} could not be loaded: {why}"),
+                    name=name,
+                    why=_first_line(local_error),
+                )
             ) from local_error
         if looks_like_path:
             raise ModelLoadError(
-                f"model {name!r} is neither a folder on this machine nor a hub id. "
-                + _how_to_provide(name)
+                Message(
+                    N_("model {name!r} is neither a folder on this machine nor a hub id. {how}"),
+                    name=name,
+                    how=_how_to_provide(name),
+                )
             ) from local_error
         if _offline() or not _hub_reachable():
-            why = "HF_HUB_OFFLINE is set" if _offline() else "the Hugging Face hub is unreachable"
+            why = (
+                Message(N_("HF_HUB_OFFLINE is set"))
+                if _offline()
+                else Message(N_("the Hugging Face hub is unreachable"))
+            )
             raise ModelLoadError(
-                f"model {name!r} is not in the local Hugging Face cache and {why}. "
-                + _how_to_provide(name)
+                Message(
+                    N_("model {name!r} is not in the local Hugging Face cache and {why}. {how}"),
+                    name=name,
+                    why=why,
+                    how=_how_to_provide(name),
+                )
             ) from local_error
     try:
         return _from_pretrained(name, False)
     except Exception as error:  # noqa: BLE001
         raise ModelLoadError(
-            f"model {name!r} could not be downloaded: {_first_line(error)}. "
-            + _how_to_provide(name)
+            Message(
+                N_("model {name!r} could not be downloaded: {why}. {how}"),
+                name=name,
+                why=_first_line(error),
+                how=_how_to_provide(name),
+            )
         ) from error
 
 
@@ -239,12 +281,19 @@ def load_model(name: str, device: str | None = None) -> LoadedModel:
 
     name = str(name).strip()
     if not name:
-        raise ModelLoadError("no model name given: use a hub id such as 'gpt2' or a local folder.")
+        raise ModelLoadError(
+            Message(N_("no model name given: use a hub id such as 'gpt2' or a local folder."))
+        )
     tokenizer, model = _load_files(name)
     if not getattr(tokenizer, "is_fast", False):
         raise ModelLoadError(
-            f"model {name!r} has no fast tokenizer; character offsets (needed to align words) "
-            "come only from fast tokenizers."
+            Message(
+                N_(
+                    "model {name!r} has no fast tokenizer; character offsets (needed to align "
+                    "words) come only from fast tokenizers."
+                ),
+                name=name,
+            )
         )
     if tokenizer.pad_token is None:
         # GPT-2 has no padding token; its end-of-text token pads, and the attention mask keeps

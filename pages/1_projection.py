@@ -6,49 +6,62 @@ from embexplorer import figures
 from embexplorer.app import geometry_sections, tables, widgets
 from embexplorer.app.present import projection_notice, word_key_note
 from embexplorer.app.sidebar import open_page
-from embexplorer.labels import PROJECTION_LABELS
+from embexplorer.i18n import N_, _
+from embexplorer.labels import COLOUR_BY_LABELS, PROJECTION_LABELS, formatter
 
 view = open_page(
-    "Projection",
-    "Each point is one item's vector at the chosen layer, projected to 2D/3D; "
-    "each model in its own space, or both together after aligning B onto A.",
+    N_("Projection"),
+    N_(
+        "Each point is one item's vector at the chosen layer, projected to 2D/3D; "
+        "each model in its own space, or both together after aligning B onto A."
+    ),
 )
 
 controls = widgets.controls_row()
 method = controls.segmented_control(
-    "Method",
+    _("Method"),
     list(PROJECTION_LABELS),
     key="method",
     required=True,
-    format_func=PROJECTION_LABELS.get,
-    help="PCA is linear and exact (axes show explained variance); UMAP and t-SNE keep "
-    "neighbourhoods but distort distances. All are seeded, so a rerun gives the same picture.",
+    format_func=formatter(PROJECTION_LABELS),
+    help=_(
+        "PCA is linear and exact (axes show explained variance); UMAP and t-SNE keep "
+        "neighbourhoods but distort distances. All are seeded, so a rerun gives the same picture."
+    ),
 )
 dims = controls.segmented_control(
-    "Dimensions", [2, 3], key="dims", required=True, format_func=lambda d: f"{d}D"
+    _("Dimensions"), [2, 3], key="dims", required=True, format_func=lambda d: f"{d}D"
 )
 colour = controls.segmented_control(
-    "Colour by", list(figures.COLOUR_BY), key="colour", required=True
+    _("Colour by"),
+    list(figures.COLOUR_BY),
+    key="colour",
+    required=True,
+    format_func=formatter(COLOUR_BY_LABELS),
 )
 with controls.container(width="content"):
-    st.markdown("Show")
+    st.markdown(_("Show"))
     options = st.container(horizontal=True)
-    show_labels = options.checkbox("labels", key="labels")
+    show_labels = options.checkbox(_("labels"), key="labels")
     show_lines = options.checkbox(
-        "order", key="lines", help="Join each sentence's items in reading order."
+        _("order"), key="lines", help=_("Join each sentence's items in reading order.")
     )
     joint = options.checkbox(
-        "joint",
+        _("joint"),
         key="joint",
-        help="Align B onto A (orthogonal Procrustes) and draw both in "
-        "one space, each shared item linked.",
+        help=_(
+            "Align B onto A (orthogonal Procrustes) and draw both in one space, each shared "
+            "item linked."
+        ),
     )
 
 items_a, items_b = view.items()
 if joint and view.unit == "token":
     st.info(
-        "The joint view links the same item in both models, so it needs words or sentences: "
-        "the two tokenizers cut the text into different tokens. Showing side by side."
+        _(
+            "The joint view links the same item in both models, so it needs words or sentences: "
+            "the two tokenizers cut the text into different tokens. Showing side by side."
+        )
     )
     joint = False
 
@@ -59,7 +72,9 @@ try:
     else:
         projections = [view.projection(which, method, dims) for which in (0, 1)]
 except ValueError as error:
-    st.warning(f"This projection cannot be drawn: {error}")
+    st.warning(
+        _("This projection cannot be drawn: {error}").format(error=widgets.error_text(error))
+    )
     st.stop()
 
 panels = [
@@ -79,9 +94,10 @@ if joint:
     )
     widgets.chart(fig, key="projection_joint")
     st.caption(
-        "B was rotated (and scaled) onto A by orthogonal Procrustes after centring. "
-        + geometry_sections.procrustes_scale(view.procrustes_null())
-        + " Long links are items the two models place differently."
+        _(
+            "B was rotated (and scaled) onto A by orthogonal Procrustes after centring. {scale} "
+            "Long links are items the two models place differently."
+        ).format(scale=geometry_sections.procrustes_scale(view.procrustes_null()))
     )
 else:
     fig = figures.projection_figure(
@@ -102,14 +118,14 @@ if key_note:
 downloads = st.columns(2)
 with downloads[0]:
     widgets.download_csv(
-        "Projected coordinates (CSV)",
+        _("Projected coordinates (CSV)"),
         lambda: tables.projection_table(coordinates, (items_a, items_b), view.names),
         "projection.csv",
         key="dl_projection",
     )
 with downloads[1]:
     widgets.download_npz(
-        "Item vectors at these layers (NPZ)",
+        _("Item vectors at these layers (NPZ)"),
         lambda: {
             "items": items_a.labels if view.unit != "token" else [],
             "labels_a": items_a.labels,

@@ -13,37 +13,41 @@ from embexplorer.app.present import (
     sample_pairs,
 )
 from embexplorer.app.sidebar import open_page
-from embexplorer.labels import (
-    PREPROCESSING_LABELS,
-    RSA_METHOD_LABELS,
-)
+from embexplorer.i18n import N_, _
+from embexplorer.labels import PREPROCESSING_LABELS, RSA_METHOD_LABELS, formatter, label
 from embexplorer.rsa import RSA_METHODS
 
 view = open_page(
-    "Similarity & RSA",
-    "Every cell compares two items within one model. RSA then asks: do the two models "
-    "find the same pairs alike?",
+    N_("Similarity & RSA"),
+    N_(
+        "Every cell compares two items within one model. RSA then asks: do the two models "
+        "find the same pairs alike?"
+    ),
 )
 
 controls = widgets.controls_row()
 metric = widgets.metric_control(controls)
 method = controls.segmented_control(
-    "RSA correlation",
+    _("RSA correlation"),
     list(RSA_METHODS),
     key="rsa",
     required=True,
-    format_func=RSA_METHOD_LABELS.get,
-    help="Spearman compares ranks (robust to the very different scales of the two models); "
-    "Pearson compares values.",
+    format_func=formatter(RSA_METHOD_LABELS),
+    help=_(
+        "Spearman compares ranks (robust to the very different scales of the two models); "
+        "Pearson compares values."
+    ),
 )
 options = controls.container(width="content")
 show_control = widgets.control_toggle(options, len(view.texts))
 exclude_same = options.checkbox(
-    "Leave out pairs of the same word",
+    _("Leave out pairs of the same word"),
     key="exclude_same",
-    help="Two occurrences of one word ('bank' in two sentences) are alike in any two models, "
-    "trained or not. Leaving their pairs out asks whether the models agree on different words; "
-    "the p-value then shuffles whole words.",
+    help=_(
+        "Two occurrences of one word ('bank' in two sentences) are alike in any two models, "
+        "trained or not. Leaving their pairs out asks whether the models agree on different "
+        "words; the p-value then shuffles whole words."
+    ),
 )
 unit = view.paired_unit
 widgets.paired_unit_notice(view.unit)
@@ -51,9 +55,11 @@ widgets.paired_unit_notice(view.unit)
 try:
     comparison = view.scores(metric, method, exclude_same)
 except ValueError as error:
-    message = widgets.escape_markdown(error)
-    if not message.startswith("RSA is not defined"):
-        st.info(f"Nothing to compare yet: {message}.")
+    message = widgets.error_text(error)
+    reason = error.args[0] if error.args else ""
+    # Recognised by its English text, which a core Message keeps whatever the visitor's language.
+    if not (isinstance(reason, str) and reason.startswith("RSA is not defined")):
+        st.info(_("Nothing to compare yet: {message}.").format(message=message))
         st.stop()
     similarity_sections.undefined_card(message)
     st.stop()
@@ -78,10 +84,17 @@ if metric == "cosine" and view.preprocessing == "none":
         mean_cosine = geometry.anisotropy(vectors)
         if mean_cosine > 0.9:
             st.info(
-                f"Model {'AB'[which]}'s cosines are all close to 1 (mean between different "
-                f"items {mean_cosine:.2f}): a common direction and a few 'rogue' dimensions "
-                "with huge values dominate every vector (anisotropy). Choose **mean-centre** "
-                "or **standardise** in the sidebar to see the structure underneath."
+                _(
+                    "Model {slot}'s cosines are all close to 1 (mean between different items "
+                    "{mean:.2f}): a common direction and a few 'rogue' dimensions with huge "
+                    "values dominate every vector (anisotropy). Choose **{centre}** or "
+                    "**{standardise}** in the sidebar to see the structure underneath."
+                ).format(
+                    slot="AB"[which],
+                    mean=mean_cosine,
+                    centre=label(PREPROCESSING_LABELS, "center"),
+                    standardise=label(PREPROCESSING_LABELS, "standardize"),
+                )
             )
 
 labels = comparison.labels
@@ -95,20 +108,20 @@ fig = figures.heatmap_pair_figure(
     presentation=view.presentation,
 )
 widgets.chart(fig, key="heatmaps")
-st.caption(
-    f"Preprocessing: {PREPROCESSING_LABELS[view.preprocessing]}. "
-    + (
-        "Cosine uses one scale centred on 0 in both panels."
-        if metric == "cosine"
-        else "Distances differ in scale between models, so each panel has its own colour scale."
+notes = [
+    _("Preprocessing: {prep}.").format(prep=label(PREPROCESSING_LABELS, view.preprocessing)),
+    _("Cosine uses one scale centred on 0 in both panels.")
+    if metric == "cosine"
+    else _("Distances differ in scale between models, so each panel has its own colour scale."),
+]
+if len(shown) < len(labels):
+    notes.append(
+        _(
+            "{n:,} items are too many to read: the heatmaps show {shown} evenly spaced ones; the "
+            "scores above use all of them."
+        ).format(n=len(labels), shown=len(shown))
     )
-    + (
-        f" {len(labels):,} items are too many to read: the heatmaps show {len(shown)} evenly "
-        "spaced ones; the scores above use all of them."
-        if len(shown) < len(labels)
-        else ""
-    )
-)
+st.caption(" ".join(notes))
 
 values_a, values_b, pair_labels = comparison.pair_values()
 quantity = "cosine" if metric == "cosine" else "distance"
@@ -118,15 +131,24 @@ scatter = figures.rsa_scatter_figure(
     values_b[drawn],
     [pair_labels[i] for i in drawn],
     comparison.fit_line(),
-    axis_titles=(f"{quantity} in A ({names[0]})", f"{quantity} in B ({names[1]})"),
+    axis_titles=tuple(
+        (
+            _("cosine in {slot} ({name})")
+            if metric == "cosine"
+            else _("distance in {slot} ({name})")
+        ).format(slot=slot, name=name)
+        for slot, name in zip("AB", names, strict=True)
+    ),
     presentation=view.presentation,
 )
-st.subheader("Each pair of items in both models")
+st.subheader(_("Each pair of items in both models"))
 widgets.chart(scatter, key="rsa_scatter")
 if len(drawn) < len(values_a):
     st.caption(
-        f"{len(drawn):,} of {len(values_a):,} pairs drawn (a random sample); the line and the "
-        "scores use all pairs."
+        _(
+            "{drawn:,} of {total:,} pairs drawn (a random sample); the line and the scores use "
+            "all pairs."
+        ).format(drawn=len(drawn), total=len(values_a))
     )
 
 downloads = st.columns(3)
@@ -135,14 +157,14 @@ for column, (tag, matrix) in zip(
 ):
     with column:
         widgets.download_csv(
-            f"Matrix {tag} (CSV)",
+            _("Matrix {slot} (CSV)").format(slot=tag),
             lambda matrix=matrix: tables.matrix_table(matrix, labels),
             f"similarity_{tag}.csv",
             key=f"dl_matrix_{tag}",
         )
 with downloads[2]:
     widgets.download_csv(
-        "Pairs (CSV)",
+        _("Pairs (CSV)"),
         lambda: pd.DataFrame(
             {"pair": pair_labels, f"{quantity}_A": values_a, f"{quantity}_B": values_b}
         ),

@@ -97,7 +97,7 @@ def test_repeated_sentences_are_counted_once_or_not_defined(model_runs):  # noqa
 
     repeated = "The cat sat on the mat.\nThe cat sat on the mat.\nA dog ran home."
     at = opened("pages/2_similarity.py", text=repeated)
-    assert "1 sentence(s) (S2) repeat an earlier one exactly and are counted once" in captions(at)
+    assert "1 sentence (S2) repeats an earlier one exactly and is counted once" in captions(at)
     assert "12 words" in captions(at)  # 6 + 6: the copy adds none
 
 

@@ -26,6 +26,7 @@ from .. import align, compare, extract, geometry, invariance, neighbours, projec
 from .. import contextuality as word_context
 from ..batching import ModelQueue
 from ..cache import BoundedCache
+from ..i18n import L_, _
 from ..layers import LayerProfile, layer_profile, layer_similarity_matrix
 from ..limits import load_limits
 from ..models import LoadedModel, default_model_names, load_model
@@ -117,7 +118,7 @@ def cached_token_counts(name: str, texts: tuple[str, ...]) -> list[int]:
 
 
 @st.cache_resource(
-    show_spinner="Pooling each model's sub-word pieces into shared words…", max_entries=8
+    show_spinner=L_("Pooling each model's sub-word pieces into shared words…"), max_entries=8
 )
 def cached_items(selection: Selection) -> tuple[align.Items, align.Items]:
     """Both models' items: their own tokens, or the same shared words / sentences."""
@@ -146,7 +147,7 @@ def paired_vectors(selection: Selection) -> tuple[np.ndarray, np.ndarray]:
 # --- Projection page ------------------------------------------------------------------------------
 
 
-@st.cache_resource(show_spinner="Projecting the items to 2D/3D…", max_entries=128)
+@st.cache_resource(show_spinner=L_("Projecting the items to 2D/3D…"), max_entries=128)
 def cached_projection(
     selection: Selection, which: int, method: str, dims: int
 ) -> projection.Projection:
@@ -154,7 +155,7 @@ def cached_projection(
 
 
 @st.cache_resource(
-    show_spinner="Aligning B onto A (Procrustes) and projecting both…", max_entries=64
+    show_spinner=L_("Aligning B onto A (Procrustes) and projecting both…"), max_entries=64
 )
 def cached_joint(selection: Selection, method: str, dims: int) -> projection.JointProjection:
     return projection.joint_projection(
@@ -249,7 +250,7 @@ def compared_items(selection: Selection) -> tuple[align.Items, align.Items]:
 
 
 @st.cache_resource(
-    show_spinner="Comparing the two similarity structures: both matrices, RSA and CKA…",
+    show_spinner=L_("Comparing the two similarity structures: both matrices, RSA and CKA…"),
     max_entries=16,
 )
 def cached_scores(
@@ -265,7 +266,7 @@ def cached_scores(
 
 
 @st.cache_resource(
-    show_spinner="Testing the RSA score against item permutations and bootstrapping its CI…",
+    show_spinner=L_("Testing the RSA score against item permutations and bootstrapping its CI…"),
     max_entries=16,
 )
 def cached_comparison(
@@ -314,7 +315,7 @@ def _control_items(selection: Selection) -> tuple[align.Items, align.Items]:
 
 
 @st.cache_resource(
-    show_spinner="Scoring the random-weight copies of both models the same way…", max_entries=32
+    show_spinner=L_("Scoring the random-weight copies of both models the same way…"), max_entries=32
 )
 def cached_control(
     selection: Selection, metric: str, method: str, exclude_same_word: bool = False
@@ -334,7 +335,7 @@ def cached_control(
 
 
 @st.cache_resource(
-    show_spinner="Comparing every layer of the random-weight copies…", max_entries=32
+    show_spinner=L_("Comparing every layer of the random-weight copies…"), max_entries=32
 )
 def cached_control_layer_matrix(selection: Selection, metric: str, method: str) -> np.ndarray:
     """The Layers page's layer-by-layer matrix for the random-weight copies."""
@@ -345,14 +346,16 @@ def cached_control_layer_matrix(selection: Selection, metric: str, method: str) 
 # --- Layers and Context pages (results over every layer) -----------------------------------------
 
 
-@st.cache_resource(show_spinner="Comparing every layer of A with every layer of B…", max_entries=64)
+@st.cache_resource(
+    show_spinner=L_("Comparing every layer of A with every layer of B…"), max_entries=64
+)
 def cached_layer_matrix(selection: Selection, metric: str, method: str) -> np.ndarray:
     """Every layer of A against every layer of B, from the cached hidden states."""
     items_a, items_b = compared_items(selection)
     return layer_similarity_matrix(items_a, items_b, metric, selection.preprocessing, method)
 
 
-@st.cache_resource(show_spinner="Measuring each model's space at every layer…", max_entries=64)
+@st.cache_resource(show_spinner=L_("Measuring each model's space at every layer…"), max_entries=64)
 def cached_layer_profiles(selection: Selection) -> tuple[LayerProfile, LayerProfile]:
     return tuple(
         layer_profile(whole_sentences(side, MAX_PROFILE_ITEMS), selection.preprocessing)
@@ -379,7 +382,7 @@ def whole_sentence_index(items: align.Items, max_items: int) -> np.ndarray:
 
 
 @st.cache_resource(
-    show_spinner="Measuring the word's occurrences at every layer (with a bootstrap)…",
+    show_spinner=L_("Measuring the word's occurrences at every layer (with a bootstrap)…"),
     max_entries=64,
 )
 def cached_context_profiles(
@@ -406,13 +409,13 @@ def cached_word_tokens(selection: Selection) -> tuple[list[tuple[str, ...]], lis
 # --- Geometry page --------------------------------------------------------------------------------
 
 
-@st.cache_resource(show_spinner="Computing both models' PCA spectra…", max_entries=16)
+@st.cache_resource(show_spinner=L_("Computing both models' PCA spectra…"), max_entries=16)
 def cached_spectra(selection: Selection) -> tuple[geometry.PCAResult, geometry.PCAResult]:
     """Both models' full PCA spectra at their layers (eigenvalues and ratios; no coordinates)."""
     return tuple(geometry.pca(vectors, with_coords=False) for vectors in paired_vectors(selection))
 
 
-@st.cache_resource(show_spinner="Rotating and stretching model A's vectors…", max_entries=8)
+@st.cache_resource(show_spinner=L_("Rotating and stretching model A's vectors…"), max_entries=8)
 def cached_invariance(selection: Selection, seed: int, method: str) -> invariance.InvarianceDemo:
     """The rotation demo on the compared items (the spread sample of a corpus)."""
     index, _ = paired_sample(selection)
@@ -420,7 +423,7 @@ def cached_invariance(selection: Selection, seed: int, method: str) -> invarianc
     return invariance.invariance_demo(*vectors, seed=seed, method=method)
 
 
-@st.cache_resource(show_spinner="Rotating B onto A (Procrustes)…", max_entries=8)
+@st.cache_resource(show_spinner=L_("Rotating B onto A (Procrustes)…"), max_entries=8)
 def cached_procrustes(selection: Selection) -> geometry.ProcrustesResult:
     """B rotated (and scaled) onto A, both centred."""
     return geometry.procrustes_align(*paired_vectors(selection), scale=True)
@@ -433,7 +436,7 @@ PROCRUSTES_BUDGET = 2e10
 
 
 @st.cache_resource(
-    show_spinner="Aligning item-shuffled pairings of B onto A (the scale for the disparity)…",
+    show_spinner=L_("Aligning item-shuffled pairings of B onto A (the scale for the disparity)…"),
     max_entries=32,
 )
 def cached_procrustes_null(selection: Selection) -> geometry.ProcrustesNull:
@@ -456,7 +459,9 @@ class RogueDimensions:
     contributions: tuple[rogue.DimensionContributions, rogue.DimensionContributions]
 
 
-@st.cache_resource(show_spinner="Finding the dimensions that decide most cosines…", max_entries=32)
+@st.cache_resource(
+    show_spinner=L_("Finding the dimensions that decide most cosines…"), max_entries=32
+)
 def cached_rogue_dimensions(selection: Selection, exclude_first: bool) -> RogueDimensions:
     keeps = tuple(rogue.keep_items(side, exclude_first) for side in items_of(selection))
     return RogueDimensions(
@@ -493,7 +498,9 @@ def preprocessing_cosines(
     return out
 
 
-@st.cache_resource(show_spinner="Computing cosines raw, centred and standardised…", max_entries=16)
+@st.cache_resource(
+    show_spinner=L_("Computing cosines raw, centred and standardised…"), max_entries=16
+)
 def cached_preprocessing_grid(
     selection: Selection, exclude_first: bool, shown: tuple[int, ...]
 ) -> list[np.ndarray]:
@@ -509,14 +516,14 @@ ISOLATED_PERMUTATIONS = 500  # a selection is small and changes often: modest re
 ISOLATED_BOOTSTRAPS = 200
 
 
-@st.cache_resource(show_spinner="Finding nearest neighbours in both models…", max_entries=64)
+@st.cache_resource(show_spinner=L_("Finding nearest neighbours in both models…"), max_entries=64)
 def cached_neighbours(selection: Selection, item: int, k: int) -> neighbours.NeighbourComparison:
     """One item's k nearest items by cosine in both models' full spaces at their layers."""
     return neighbours.compare_neighbours(*paired_vectors(selection), item, k, "cosine")
 
 
 @st.cache_resource(
-    show_spinner="Comparing every item's nearest neighbours in A and B…", max_entries=64
+    show_spinner=L_("Comparing every item's nearest neighbours in A and B…"), max_entries=64
 )
 def cached_neighbour_overlap(selection: Selection, k: int) -> np.ndarray:
     """Every item's Jaccard@k between its neighbours in A and in B."""
@@ -524,7 +531,7 @@ def cached_neighbour_overlap(selection: Selection, k: int) -> np.ndarray:
 
 
 @st.cache_resource(
-    show_spinner="Projecting every layer and aligning them layer to layer…", max_entries=32
+    show_spinner=L_("Projecting every layer and aligning them layer to layer…"), max_entries=32
 )
 def cached_layer_projections(selection: Selection, which: int) -> projection.LayerProjections:
     """Model ``which``'s items at every layer, PCA aligned layer to layer (``all_layers``)."""
@@ -538,7 +545,9 @@ def cached_layer_projections(selection: Selection, which: int) -> projection.Lay
 MAX_ANIMATED_HEATMAP_ITEMS = 60
 
 
-@st.cache_resource(show_spinner="Computing both models' cosines at every layer…", max_entries=16)
+@st.cache_resource(
+    show_spinner=L_("Computing both models' cosines at every layer…"), max_entries=16
+)
 def cached_layer_heatmaps(
     selection: Selection, shown: tuple[int, ...]
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -591,7 +600,7 @@ class IsolatedSelection:
 
 
 @st.cache_resource(
-    show_spinner="Recomputing the projection and RSA on the selection…", max_entries=16
+    show_spinner=L_("Recomputing the projection and RSA on the selection…"), max_entries=16
 )
 def cached_isolated(selection: Selection, keep: tuple[int, ...]) -> IsolatedSelection:
     """PCA and RSA recomputed on the items ``keep`` only (at least three)."""
@@ -680,7 +689,9 @@ def wait_for_umap_warm_up() -> None:
     thread = start_background_work().umap
     if thread.is_alive():
         with st.spinner(
-            "Preparing UMAP: its numerical code is compiled once after the server starts "
-            "(up to half a minute on a small server)…"
+            _(
+                "Preparing UMAP: its numerical code is compiled once after the server starts "
+                "(up to half a minute on a small server)…"
+            )
         ):
             thread.join()

@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..figures import keyed_words
-from ..labels import correlation_symbol
+from ..i18n import N_, _, ngettext, translated
+from ..labels import UNIT_LABELS, correlation_symbol, label
 from ..rsa import RSAResult
 from .widgets import escape_markdown, plain_number
 
@@ -17,31 +18,34 @@ HEATMAP_MAX_ITEMS = 150  # above this a heatmap shows an evenly spaced sample of
 SCATTER_MAX_PAIRS = 20_000
 
 
-def _strength(size: float) -> str:
-    if size >= 0.7:
-        return "strong"
-    if size >= 0.4:
-        return "moderate"
-    return "weak" if size >= 0.1 else "hardly any"
+STRENGTH_LABELS = {"strong": N_("strong"), "moderate": N_("moderate"), "weak": N_("weak")}
+STRENGTHS = ((0.7, "strong"), (0.4, "moderate"), (0.1, "weak"))  # least |correlation|, name
+
+
+def _strength(size: float) -> str | None:
+    """What a correlation of this size is called (a key of :data:`STRENGTH_LABELS`), or None
+    for hardly any."""
+    return next((name for least, name in STRENGTHS if size >= least), None)
 
 
 def _correlation_sentence(rsa: RSAResult, names: tuple[str, str], unit: str) -> str:
     value, symbol = rsa.value, correlation_symbol(rsa.method)
     strength = _strength(abs(value))
-    if strength == "hardly any":
-        return (
-            f"{symbol} = {value:.2f}: which pairs of {unit}s {names[0]} finds alike says almost "
-            f"nothing about which {names[1]} finds alike."
-        )
+    fields = dict(symbol=symbol, value=value, a=names[0], b=names[1], unit=label(UNIT_LABELS, unit))
+    if strength is None:
+        return _(
+            "{symbol} = {value:.2f}: which pairs of {unit} {a} finds alike says almost nothing "
+            "about which {b} finds alike."
+        ).format(**fields)
     if value >= 0:
-        return (
-            f"{symbol} = {value:.2f}, a {strength} agreement: pairs of {unit}s that {names[0]} "
-            f"finds alike tend to be alike in {names[1]} too."
-        )
-    return (
-        f"{symbol} = {value:.2f}, a {strength} inverse relation: pairs of {unit}s that "
-        f"{names[0]} finds alike tend to be unalike in {names[1]}."
-    )
+        return _(
+            "{symbol} = {value:.2f}, a {strength} agreement: pairs of {unit} that {a} finds "
+            "alike tend to be alike in {b} too."
+        ).format(strength=label(STRENGTH_LABELS, strength), **fields)
+    return _(
+        "{symbol} = {value:.2f}, a {strength} inverse relation: pairs of {unit} that {a} finds "
+        "alike tend to be unalike in {b}."
+    ).format(strength=label(STRENGTH_LABELS, strength), **fields)
 
 
 def _control_sentence(rsa: RSAResult, control: RSAResult, unit: str) -> tuple[str, bool]:
@@ -49,27 +53,41 @@ def _control_sentence(rsa: RSAResult, control: RSAResult, unit: str) -> tuple[st
     (above the control's CI, or its value when it has none); clearly below is said too."""
     if not control.defined:
         return (
-            f"For random-weight copies of both models the score is not defined ({control.reason}).",
+            _(
+                "For random-weight copies of both models the score is not defined ({reason})."
+            ).format(reason=translated(control.reason)),
             False,
         )
-    symbol = correlation_symbol(rsa.method)
-    upper = control.ci_high if np.isfinite(control.ci_high) else control.value
-    text = (
-        f"Random-weight copies of the same two models give {symbol} = {control.value:.2f} on "
-        f"the same {unit}s"
+    fields = dict(
+        symbol=correlation_symbol(rsa.method), value=control.value, unit=label(UNIT_LABELS, unit)
     )
+    upper = control.ci_high if np.isfinite(control.ci_high) else control.value
     lower = control.ci_low if np.isfinite(control.ci_low) else control.value
     if rsa.value > upper:
-        return f"{text}; the trained models' excess over that is what training added.", True
+        return (
+            _(
+                "Random-weight copies of the same two models give {symbol} = {value:.2f} on the "
+                "same {unit}; the trained models' excess over that is what training added."
+            ).format(**fields),
+            True,
+        )
     if rsa.value < lower:
         return (
-            f"{text}, more than the trained models: these agree less than untrained copies "
-            "would on the input alone (repeated words, shared prefixes, sentence membership).",
+            _(
+                "Random-weight copies of the same two models give {symbol} = {value:.2f} on the "
+                "same {unit}, more than the trained models: these agree less than untrained "
+                "copies would on the input alone (repeated words, shared prefixes, sentence "
+                "membership)."
+            ).format(**fields),
             False,
         )
     return (
-        f"{text}, as high within its uncertainty: this agreement comes from the input "
-        "(repeated words, shared prefixes, sentence membership), not from what the models learned.",
+        _(
+            "Random-weight copies of the same two models give {symbol} = {value:.2f} on the same "
+            "{unit}, as high within its uncertainty: this agreement comes from the input "
+            "(repeated words, shared prefixes, sentence membership), not from what the models "
+            "learned."
+        ).format(**fields),
         False,
     )
 
@@ -90,44 +108,52 @@ def describe_rsa(
     ``control`` (:func:`control_comparison`) that scores clearly lower.
     """
     if not rsa.defined:
-        return f"RSA is not defined here: {rsa.reason}"
+        return _("RSA is not defined here: {reason}").format(reason=translated(rsa.reason))
     sentences = [_correlation_sentence(rsa, names, unit)]
     repetition = rsa.n_same_word_pairs > 0 and not rsa.same_word_excluded
     above_control = False
     if control is not None:
         text, above_control = _control_sentence(rsa, control, unit)
         sentences.append(text)
-    inverse = rsa.value < 0 and _strength(abs(rsa.value)) != "hardly any"
+    inverse = rsa.value < 0 and _strength(abs(rsa.value)) is not None
     if rsa.permutations and np.isfinite(rsa.p_value) and inverse:
         # The test is one-sided (agreement): a large p does not mean "no structure" here.
         sentences.append(
-            f"The permutation test asks only whether the two models agree more than {unit}s "
-            f"paired up at random would (p {_p_text(rsa.p_value)}); an inverse relation is not "
-            "agreement, so that p says nothing about it."
+            _(
+                "The permutation test asks only whether the two models agree more than {unit} "
+                "paired up at random would (p {p}); an inverse relation is not agreement, so that "
+                "p says nothing about it."
+            ).format(unit=label(UNIT_LABELS, unit), p=_p_text(rsa.p_value))
         )
     elif rsa.permutations and np.isfinite(rsa.p_value):
         sentences.append(
-            f"The permutation test asks how often {unit}s paired up at random between the two "
-            f"models score this high: p {_p_text(rsa.p_value)}."
+            _(
+                "The permutation test asks how often {unit} paired up at random between the two "
+                "models score this high: p {p}."
+            ).format(unit=label(UNIT_LABELS, unit), p=_p_text(rsa.p_value))
         )
         if rsa.p_value >= 0.05:
-            sentences.append("That is compatible with no shared structure at all.")
+            sentences.append(_("That is compatible with no shared structure at all."))
         elif repetition:
             sentences.append(
-                f"But {rsa.n_same_word_pairs:,} pairs are two occurrences of the same word, which "
-                "any two models find alike, so a small p does not show that the models learned "
-                "the same thing: leave same-word pairs out, and compare with the random-weight "
-                "control."
+                _(
+                    "But {n:,} pairs are two occurrences of the same word, which any two models "
+                    "find alike, so a small p does not show that the models learned the same "
+                    "thing: leave same-word pairs out, and compare with the random-weight control."
+                ).format(n=rsa.n_same_word_pairs)
             )
         elif control is None:
             sentences.append(
-                "A small p only rules out a random pairing; the random-weight control shows how "
-                "much agreement any two models of these architectures get from the input alone."
+                _(
+                    "A small p only rules out a random pairing; the random-weight control shows "
+                    "how much agreement any two models of these architectures get from the input "
+                    "alone."
+                )
             )
         elif above_control:
-            sentences.append("The agreement is unlikely to be chance and above the control.")
+            sentences.append(_("The agreement is unlikely to be chance and above the control."))
     if rsa.ci_note:
-        sentences.append(rsa.ci_note)
+        sentences.append(translated(rsa.ci_note))
     return " ".join(sentences)
 
 
@@ -156,22 +182,37 @@ def pairs_caption(comparison, unit: str) -> str:
     ``comparison`` is a :class:`embexplorer.compare.Comparison`.
     """
     rsa = comparison.rsa
-    parts = [f"{rsa.n_items:,} {unit}s · {rsa.n_pairs:,} pairs."]
-    if rsa.n_same_word_pairs:
-        same = (
-            f"{rsa.n_same_word_pairs:,} of {rsa.n_pairs:,} pairs are two occurrences of the same "
-            "word"
+    parts = [
+        _("{n:,} {unit} · {pairs:,} pairs.").format(
+            n=rsa.n_items, unit=label(UNIT_LABELS, unit), pairs=rsa.n_pairs
         )
-        if rsa.same_word_excluded:
-            same += f"; they are left out, so {rsa.n_pairs_compared:,} pairs are compared"
-        parts.append(same + ".")
+    ]
+    if rsa.n_same_word_pairs and rsa.same_word_excluded:
+        parts.append(
+            _(
+                "{same:,} of {pairs:,} pairs are two occurrences of the same word; they are left "
+                "out, so {compared:,} pairs are compared."
+            ).format(same=rsa.n_same_word_pairs, pairs=rsa.n_pairs, compared=rsa.n_pairs_compared)
+        )
+    elif rsa.n_same_word_pairs:
+        parts.append(
+            _("{same:,} of {pairs:,} pairs are two occurrences of the same word.").format(
+                same=rsa.n_same_word_pairs, pairs=rsa.n_pairs
+            )
+        )
     repeats = comparison.duplicate_sentences
     if repeats:
         listed = ", ".join(f"S{index + 1}" for index in repeats[:10])
-        more = f" and {len(repeats) - 10:,} more" if len(repeats) > 10 else ""
+        if len(repeats) > 10:
+            listed = _("{listed} and {more:,} more").format(listed=listed, more=len(repeats) - 10)
         parts.append(
-            f"{len(repeats):,} sentence(s) ({listed}{more}) repeat an earlier one exactly and are "
-            "counted once: their copies would pair every word with itself."
+            ngettext(
+                "{n:,} sentence ({listed}) repeats an earlier one exactly and is counted once: "
+                "its copies would pair every word with itself.",
+                "{n:,} sentences ({listed}) repeat an earlier one exactly and are counted once: "
+                "their copies would pair every word with itself.",
+                len(repeats),
+            ).format(n=len(repeats), listed=listed)
         )
     return " ".join(parts)
 
@@ -186,12 +227,18 @@ def shared_token_note(shared: list[dict], labels: list[str], names: tuple[str, s
         f"({', '.join(names['AB'.index(tag)] for tag in entry['models'])})"
         for entry in shared[:15]
     ]
-    more = f", and {len(shared) - 15:,} more" if len(shared) > 15 else ""
-    return (
-        f"{len(shared):,} word(s) share a model token with another word (one token such as "
-        "'://' or '...' spanning two words, or one [UNK] covering several), so part or all of "
-        f"their vector is the other word's: {', '.join(shown)}{more}."
-    )
+    listed = ", ".join(shown)
+    if len(shared) > 15:
+        listed = _("{listed} and {more:,} more").format(listed=listed, more=len(shared) - 15)
+    return ngettext(
+        "{n:,} word shares a model token with another word (one token such as '://' or '...' "
+        "spanning two words, or one [UNK] covering several), so part or all of its vector is "
+        "the other word's: {listed}.",
+        "{n:,} words share a model token with another word (one token such as '://' or '...' "
+        "spanning two words, or one [UNK] covering several), so part or all of their vector is "
+        "the other word's: {listed}.",
+        len(shared),
+    ).format(n=len(shared), listed=listed)
 
 
 def projection_notice(infos) -> str:
@@ -199,21 +246,22 @@ def projection_notice(infos) -> str:
     vectors can depend on is said only for a model that is causal (``ModelInfo.kind``)."""
     causal = [info.short_name for info in infos if info.kind == "causal"]
     if causal:
-        names = " and ".join(escape_markdown(name) for name in dict.fromkeys(causal))
-        context = (
-            f"{names} is causal: a word's vector depends only on the words before it, so with "
+        names = [escape_markdown(name) for name in dict.fromkeys(causal)]
+        names = names[0] if len(names) == 1 else _("{a} and {b}").format(a=names[0], b=names[1])
+        context = _(
+            "{names} is causal: a word's vector depends only on the words before it, so with "
             "**order** on its path runs through context it has already seen, and two sentences "
             "that start with the same word give that word the same vector whatever follows."
-        )
+        ).format(names=names)
     else:
-        context = (
+        context = _(
             "Both models are bidirectional: every word's vector depends on the whole sentence, "
             "the words after it included."
         )
-    return (
-        f"What to notice: {context} In trained GPT-2 the raw layers are dominated by a few huge "
+    return _(
+        "What to notice: {context} In trained GPT-2 the raw layers are dominated by a few huge "
         "dimensions: try mean-centring."
-    )
+    ).format(context=context)
 
 
 def word_key_note(panels) -> str:
@@ -225,11 +273,10 @@ def word_key_note(panels) -> str:
     keyed, every_word = keyed_words(panels), keyed_words(panels, limit=None)
     if len(keyed) == len(every_word):
         return ""
-    return (
-        f"Colour by word: the {len(keyed)} most frequent of {len(every_word):,} words have their "
-        f"own colour and legend entry; the other {len(every_word) - len(keyed):,} are grey "
-        "(hover over a point to see its word)."
-    )
+    return _(
+        "Colour by word: the {keyed} most frequent of {total:,} words have their own colour and "
+        "legend entry; the other {grey:,} are grey (hover over a point to see its word)."
+    ).format(keyed=len(keyed), total=len(every_word), grey=len(every_word) - len(keyed))
 
 
 def score_text(value: float, spec: str = ".2f") -> str:
@@ -242,6 +289,6 @@ def score_text(value: float, spec: str = ".2f") -> str:
     ('0.00', '0.24', 'not defined')
     """
     if not np.isfinite(value):
-        return "not defined"
+        return _("not defined")
     text = format(value, spec)
     return text[1:] if text.startswith("-") and float(text) == 0 else text

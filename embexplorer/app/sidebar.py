@@ -10,10 +10,17 @@ from __future__ import annotations
 import streamlit as st
 
 from .. import align, extract
-from ..i18n import LANGUAGES
-from ..labels import PREPROCESSING_LABELS, UNIT_LABELS
+from ..i18n import LANGUAGES, _, ngettext, translated
+from ..labels import POOLING_LABELS, PREPROCESSING_LABELS, UNIT_LABELS, formatter
 from ..limits import Limits, load_limits, sentences_within_budget
-from ..models import DOWNLOAD_SIZES_MB, LoadedModel, ModelInfo, ModelLoadError
+from ..models import (
+    DOWNLOAD_SIZES_MB,
+    ENV_MODEL_A,
+    ENV_MODEL_B,
+    LoadedModel,
+    ModelInfo,
+    ModelLoadError,
+)
 from .caching import (
     cached_model,
     cached_states,
@@ -36,7 +43,7 @@ from .state import (
     write_url,
 )
 from .view import View
-from .widgets import escape_markdown, page_header
+from .widgets import error_text, escape_markdown, page_header
 
 PROGRESS_MIN_SENTENCES = 32  # below this a run takes well under a second: no progress bar
 
@@ -46,12 +53,17 @@ def parse_texts(raw: str, limits: Limits) -> tuple[tuple[str, ...], list[str]]:
     notes = []
     if len(raw) > limits.max_characters:
         raw = raw[: limits.max_characters]
-        notes.append(f"Only the first {limits.max_characters:,} characters are used (the limit).")
+        notes.append(
+            _("Only the first {n:,} characters are used (the limit).").format(
+                n=limits.max_characters
+            )
+        )
     texts = [line.strip() for line in raw.splitlines() if line.strip()]
     if len(texts) > limits.max_sentences:
         notes.append(
-            f"Only the first {limits.max_sentences:,} of {len(texts):,} sentences are used "
-            "(the limit)."
+            _("Only the first {n:,} of {total:,} sentences are used (the limit).").format(
+                n=limits.max_sentences, total=len(texts)
+            )
         )
         texts = texts[: limits.max_sentences]
     return tuple(texts), notes
@@ -59,37 +71,45 @@ def parse_texts(raw: str, limits: Limits) -> tuple[tuple[str, ...], list[str]]:
 
 def _load(name: str, slot: str, limits: Limits, status) -> LoadedModel | None:
     size = DOWNLOAD_SIZES_MB.get(name)
-    first_run = f" (the first run downloads about {size} MB)" if size else ""
+    loading = (
+        _("Loading model {slot}: {name} (the first run downloads about {size} MB)…")
+        if size
+        else _("Loading model {slot}: {name}…")
+    )
     try:
         limits.check_model(name)
-        with status.container(), st.spinner(f"Loading model {slot}: {name}{first_run}…"):
+        with status.container(), st.spinner(loading.format(slot=slot, name=name, size=size)):
             return cached_model(name)
     except (ModelLoadError, ValueError) as error:
         st.error(
-            f"**Model {slot} ({escape_markdown(name)}) could not be loaded.** Choose another "
-            "model in the sidebar's **Models** box (a hub id such as gpt2, or a folder on this "
-            "machine).",
+            _(
+                "**Model {slot} ({name}) could not be loaded.** Choose another model in the "
+                "sidebar's **Models** box (a hub id such as gpt2, or a folder on this machine)."
+            ).format(slot=slot, name=escape_markdown(name)),
             icon="⚠️",
         )
-        with st.expander(f"Why model {slot} could not be loaded"):
-            st.markdown(escape_markdown(error))
+        with st.expander(_("Why model {slot} could not be loaded").format(slot=slot)):
+            st.markdown(error_text(error))
         return None
 
 
 def _layer_slider(slot: str, key: str, info: ModelInfo) -> int:
     options = list(range(info.n_hidden_states))
+    embeddings = _("emb")  # translated now: the format function may be called from elsewhere
     value = st.session_state[key]
     resolved = value + info.n_hidden_states if value < 0 else value
     # A link from another model, or a model change, may leave the layer out of range.
     st.session_state[key] = min(max(resolved, 0), info.n_layers)
     set_resolved_default(key, info.n_layers)  # the last layer is the default: not in the link
     return st.sidebar.select_slider(
-        f"Layer, model {slot} ({info.short_name})",
+        _("Layer, model {slot} ({name})").format(slot=slot, name=info.short_name),
         options=options,
         key=key,
-        format_func=lambda layer: "emb" if layer == 0 else str(layer),
-        help="0 is the embedding layer (token + position embeddings); "
-        f"1..{info.n_layers} are the outputs of the transformer blocks.",
+        format_func=lambda layer: embeddings if layer == 0 else str(layer),
+        help=_(
+            "0 is the embedding layer (token + position embeddings); 1..{last} are the outputs "
+            "of the transformer blocks."
+        ).format(last=info.n_layers),
     )
 
 
@@ -119,20 +139,28 @@ def _text_controls(limits: Limits):
     run says what it is doing (:func:`_run_status`)."""
     bar = st.sidebar
     bar.text_area(
-        "Sentences, one per line",
+        _("Sentences, one per line"),
         key="text",
         height=170,
-        help="Each line is one sentence. Words that occur in several sentences (like 'bank') "
-        "show how context changes a vector.",
+        help=_(
+            "Each line is one sentence. Words that occur in several sentences (like 'bank') "
+            "show how context changes a vector."
+        ),
     )
-    with bar.expander("Upload a corpus (.txt)"):
+    with bar.expander(_("Upload a corpus (.txt)")):
         st.file_uploader(
-            "One sentence per line; it replaces the text above",
+            _("One sentence per line; it replaces the text above"),
             type=["txt"],
             key="upload",
             on_change=_read_upload,
-            help=f"Up to {limits.max_sentences:,} sentences, {limits.max_characters:,} "
-            f"characters and {limits.max_tokens:,} tokens per model on this server.",
+            help=_(
+                "Up to {sentences:,} sentences, {characters:,} characters and {tokens:,} tokens "
+                "per model on this server."
+            ).format(
+                sentences=limits.max_sentences,
+                characters=limits.max_characters,
+                tokens=limits.max_tokens,
+            ),
         )
     return _run_status()
 
@@ -147,17 +175,26 @@ def _run_status():
 
 
 def _model_controls(limits: Limits) -> None:
-    with st.sidebar.expander("Models", expanded=False):
+    with st.sidebar.expander(_("Models"), expanded=False):
         if limits.hosted:
             for slot in "AB":
                 st.selectbox(
-                    f"Model {slot}", list(limits.allowed_models), key=f"model_{slot.lower()}"
+                    _("Model {slot}").format(slot=slot),
+                    list(limits.allowed_models),
+                    key=f"model_{slot.lower()}",
                 )
-            st.caption("This hosted demo offers these models only.")
+            st.caption(_("This hosted demo offers these models only."))
         else:
-            st.text_input("Model A (hub id or local folder)", key="model_a")
-            st.text_input("Model B (hub id or local folder)", key="model_b")
-            st.caption("Defaults come from EMBEXPLORER_MODEL_A / EMBEXPLORER_MODEL_B.")
+            for slot in "AB":
+                st.text_input(
+                    _("Model {slot} (hub id or local folder)").format(slot=slot),
+                    key=f"model_{slot.lower()}",
+                )
+            st.caption(
+                _("Defaults come from {env_a} / {env_b}.").format(
+                    env_a=ENV_MODEL_A, env_b=ENV_MODEL_B
+                )
+            )
 
 
 def _setting_controls(infos: tuple[ModelInfo, ModelInfo]) -> tuple[int, int]:
@@ -167,31 +204,39 @@ def _setting_controls(infos: tuple[ModelInfo, ModelInfo]) -> tuple[int, int]:
         _layer_slider("B", "layer_b", infos[1]),
     )
     bar.radio(
-        "Items",
+        _("Items"),
         list(align.UNITS),
         key="unit",
         horizontal=True,
-        format_func=UNIT_LABELS.get,
-        help="Tokens are each model's own pieces; words and sentences are the same items in "
-        "both models (sub-word pieces pooled), so they can be compared one to one.",
+        format_func=formatter(UNIT_LABELS),
+        help=_(
+            "Tokens are each model's own pieces; words and sentences are the same items in "
+            "both models (sub-word pieces pooled), so they can be compared one to one."
+        ),
     )
     bar.selectbox(
-        "Preprocessing",
+        _("Preprocessing"),
         list(PREPROCESSING_LABELS),
         key="prep",
-        format_func=PREPROCESSING_LABELS.get,
-        help="Mean-centring removes the common direction that makes raw cosines of a trained GPT-2 all near 1; "
-        "standardising also evens out a few 'rogue' dimensions with huge values.",
+        format_func=formatter(PREPROCESSING_LABELS),
+        help=_(
+            "Mean-centring removes the common direction that makes raw cosines of a trained "
+            "GPT-2 all near 1; standardising also evens out a few 'rogue' dimensions with huge "
+            "values."
+        ),
     )
     bar.selectbox(
-        "Sub-word pooling",
+        _("Sub-word pooling"),
         list(align.POOLINGS),
         key="pooling",
-        help="How a word split into pieces becomes one vector. For GPT-2 only the last piece "
-        "has seen the whole word.",
+        format_func=formatter(POOLING_LABELS),
+        help=_(
+            "How a word split into pieces becomes one vector. For GPT-2 only the last piece "
+            "has seen the whole word."
+        ),
     )
-    bar.checkbox("Show special tokens ([CLS], [SEP])", key="special")
-    bar.toggle("Presentation mode (large fonts)", key="present")
+    bar.checkbox(_("Show special tokens ([CLS], [SEP])"), key="special")
+    bar.toggle(_("Presentation mode (large fonts)"), key="present")
     return layers
 
 
@@ -203,9 +248,11 @@ def _within_token_budget(
     if keep < len(texts):
         totals = ", ".join(f"{sum(c):,}" for c in counts)
         st.warning(
-            f"The text has {totals} tokens (model A, model B); this server runs at most "
-            f"{limits.max_tokens:,} per model, so only the first {keep:,} of {len(texts):,} "
-            "sentences are used."
+            _(
+                "The text has {totals} tokens (model A, model B); this server runs at most "
+                "{max_tokens:,} per model, so only the first {keep:,} of {total:,} sentences "
+                "are used."
+            ).format(totals=totals, max_tokens=limits.max_tokens, keep=keep, total=len(texts))
         )
     return texts[:keep]
 
@@ -220,11 +267,13 @@ def _resume() -> None:
 
 def queue_message(ahead: int) -> str:
     """What a visitor waiting behind other visitors' model runs is told."""
-    requests = "1 request" if ahead == 1 else f"{ahead:,} requests"
-    return (
-        f"{requests} ahead of you: other visitors' sentences are running through the model; "
-        "yours follow."
-    )
+    return ngettext(
+        "{n:,} request ahead of you: other visitors' sentences are running through the model; "
+        "yours follow.",
+        "{n:,} requests ahead of you: other visitors' sentences are running through the model; "
+        "yours follow.",
+        ahead,
+    ).format(n=ahead)
 
 
 def _run_models(
@@ -238,12 +287,16 @@ def _run_models(
     if states_ready(names, texts):
         return [cached_states(name, texts) for name in names]
     if st.session_state.get("_cancelled") == hash(texts):
-        st.info("The run was cancelled. Edit the sentences, or start it again.")
-        st.button("Run the models", on_click=_resume, key="resume_run")
+        st.info(_("The run was cancelled. Edit the sentences, or start it again."))
+        st.button(_("Run the models"), on_click=_resume, key="resume_run")
         return None
-    label = f"{infos[0].short_name} and {infos[1].short_name} on {len(texts):,} sentence(s)"
+    running = ngettext(
+        "Running {a} and {b} on {n:,} sentence…",
+        "Running {a} and {b} on {n:,} sentences…",
+        len(texts),
+    ).format(a=infos[0].short_name, b=infos[1].short_name, n=len(texts))
     if len(texts) < PROGRESS_MIN_SENTENCES:
-        with status.container(), st.spinner(f"Running {label}…"):
+        with status.container(), st.spinner(running):
             queue_note = st.empty()
 
             def waiting(ahead: int) -> None:
@@ -256,15 +309,17 @@ def _run_models(
         queue_note.empty()
         return states
     with status.container():
-        bar = st.progress(0.0, text=f"Running {label}…")
-        st.button("Cancel", on_click=_cancel, args=(texts,), key="cancel_run")
+        bar = st.progress(0.0, text=running)
+        st.button(_("Cancel"), on_click=_cancel, args=(texts,), key="cancel_run")
         states = []
         for which, name in enumerate(names):
 
             def progress(done: int, total: int, which=which) -> None:
                 bar.progress(
                     (which + done / total) / 2,
-                    text=f"Running {infos[which].short_name}: {done:,} of {total:,} sentences",
+                    text=_("Running {model}: {done:,} of {total:,} sentences").format(
+                        model=infos[which].short_name, done=done, total=total
+                    ),
                 )
 
             def waiting(ahead: int, which=which) -> None:
@@ -297,11 +352,13 @@ def sidebar() -> View | None:
     status = _text_controls(limits)
     _model_controls(limits)
     for note in link_notes():
-        st.warning(note)
+        st.warning(translated(note))
     if ignored:
         st.warning(
-            "Some settings in the link are not valid here and were left at their defaults: "
-            + ", ".join(ignored)
+            _(
+                "Some settings in the link are not valid here and were left at their defaults: "
+                "{names}"
+            ).format(names=", ".join(ignored))
         )
     texts, notes = parse_texts(st.session_state["text"], limits)
     for note in notes:
@@ -315,26 +372,30 @@ def sidebar() -> View | None:
     layers = _setting_controls(infos)
     _finish_sidebar(share_box)
     if not texts:
-        st.info("Type at least one sentence in the sidebar (one per line).")
+        st.info(_("Type at least one sentence in the sidebar (one per line)."))
         return None
     try:
         texts = _within_token_budget(names, texts, limits)
         if not texts:
             st.error(
-                f"The first sentence alone has more than {limits.max_tokens:,} tokens, this "
-                "server's limit: shorten it."
+                _(
+                    "The first sentence alone has more than {max_tokens:,} tokens, this server's "
+                    "limit: shorten it."
+                ).format(max_tokens=limits.max_tokens)
             )
             return None
         states = _run_models(names, infos, texts, status)
     except (ValueError, extract.ExtractionCancelled) as error:
-        st.error(f"The models could not be run on this text: {escape_markdown(error)}")
+        st.error(
+            _("The models could not be run on this text: {error}").format(error=error_text(error))
+        )
         return None
     if states is None:
         return None
     first_view_ready()
     warnings = tuple(dict.fromkeys(states[0].warnings + states[1].warnings))
     for warning in warnings:
-        st.warning(warning)
+        st.warning(translated(warning))
     selection = Selection(
         names=names,
         texts=texts,
@@ -355,18 +416,24 @@ def sidebar() -> View | None:
 def _finish_sidebar(share_box) -> None:
     """Write the settings into the address, and the link to share into the sidebar's top."""
     write_url()
-    with share_box.expander("Share this view", icon=":material/link:"):
+    with share_box.expander(_("Share this view"), icon=":material/link:"):
         params = link_params()
-        note = "Copy this link: it opens this page with the same sentences, models and settings."
+        notes = [
+            _("Copy this link: it opens this page with the same sentences, models and settings.")
+        ]
         if SHARED_TEXT_KEY in params:
-            note += (
-                " The text is too long for a link: this server keeps it under the link's short "
-                f"id for {SHARED_TEXT_DAYS} days."
+            notes.append(
+                _(
+                    "The text is too long for a link: this server keeps it under the link's short "
+                    "id for {days} days."
+                ).format(days=SHARED_TEXT_DAYS)
             )
         for slot in local_models_left_out():
-            note += (
-                f" Model {slot} is a folder on this machine: the link cannot carry it, so it "
-                "names the default model."
+            notes.append(
+                _(
+                    "Model {slot} is a folder on this machine: the link cannot carry it, so it "
+                    "names the default model."
+                ).format(slot=slot)
             )
-        st.caption(note)
+        st.caption(" ".join(notes))
         st.code(share_link(), language=None, wrap_lines=True)

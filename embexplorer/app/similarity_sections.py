@@ -5,7 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from .. import compare
-from ..labels import correlation_symbol
+from ..i18n import _, translated
+from ..labels import RSA_METHOD_LABELS, correlation_symbol, label
 from . import caching, widgets
 from .present import describe_rsa, pairs_caption, score_text, shared_token_note
 from .view import View
@@ -27,18 +28,18 @@ def baseline(
     if not show_control:
         return None, ""
     try:
-        with st.spinner("Running random-weight copies of both models for the chance baseline…"):
+        with st.spinner(_("Running random-weight copies of both models for the chance baseline…")):
             return view.control(metric, method, exclude_same), ""
     except ValueError as error:
-        return None, f"No random-weight baseline: {widgets.escape_markdown(error)}"
+        return None, _("No random-weight baseline: {error}").format(error=widgets.error_text(error))
 
 
 def resampling_spinner(comparison: compare.Comparison) -> str:
     permutations, bootstraps = caching.resampling_counts(comparison.items_a.n_items)
-    return (
-        f"Testing the score against {permutations:,} item permutations and bootstrapping its CI "
-        f"({bootstraps:,} resamples of {comparison.items_a.n_items:,} items)…"
-    )
+    return _(
+        "Testing the score against {permutations:,} item permutations and bootstrapping its CI "
+        "({bootstraps:,} resamples of {n:,} items)…"
+    ).format(permutations=permutations, bootstraps=bootstraps, n=comparison.items_a.n_items)
 
 
 def score_card(
@@ -61,52 +62,76 @@ def score_card(
     """
     rsa = comparison.rsa
     symbol = correlation_symbol(method)
-    undefined = "not defined"
+    undefined = _("not defined")
     card = st.container(border=True)
     if control_note:
         card.caption(control_note)
     if control is not None:
         card.markdown(
-            f"**{symbol} — trained: {score_text(rsa.value)} · random weights: "
-            f"{score_text(control.rsa.value)}**",
-            help="Random weights: the same score for copies of both models whose weights are random "
-            f"(same architectures and tokenizers; weight seeds {control.seeds[0]} and "
-            f"{control.seeds[1]}), run on the same sentences. Their linear CKA: "
-            f"{widgets.number(control.cka)}.",
+            _("**{symbol} — trained: {trained} · random weights: {random}**").format(
+                symbol=symbol, trained=score_text(rsa.value), random=score_text(control.rsa.value)
+            ),
+            help=_(
+                "Random weights: the same score for copies of both models whose weights are "
+                "random (same architectures and tokenizers; weight seeds {seed_a} and {seed_b}), "
+                "run on the same sentences. Their linear CKA: {cka}."
+            ).format(
+                seed_a=control.seeds[0], seed_b=control.seeds[1], cka=widgets.number(control.cka)
+            ),
         )
     cells = card.columns([1, 1, 1.1, 1.8, 1.1])
-    cells[0].metric("Spearman ρ", f"{rsa.spearman:.3f}" if rsa.defined else undefined)
-    cells[1].metric("Pearson r", f"{rsa.pearson:.3f}" if rsa.defined else undefined)
+    cells[0].metric(
+        label(RSA_METHOD_LABELS, "spearman"), f"{rsa.spearman:.3f}" if rsa.defined else undefined
+    )
+    cells[1].metric(
+        label(RSA_METHOD_LABELS, "pearson"), f"{rsa.pearson:.3f}" if rsa.defined else undefined
+    )
     cells[2].metric(
-        "p (permutation)",
+        _("p (permutation)"),
         "…" if pending and rsa.defined else f"{rsa.p_value:.4f}" if rsa.defined else undefined,
-        help=f"One-sided Mantel test: {rsa.permutations:,} random relabellings of the "
-        "items of model B; p = (1 + #{r_perm ≥ r}) / (1 + permutations). " + rsa.null,
+        # The formula stays outside the catalogue: "#{...}" would read as a placeholder.
+        help=_(
+            "One-sided Mantel test: {n:,} random relabellings of the items of model B; p = "
+            "{formula}. {null}"
+        ).format(
+            n=rsa.permutations,
+            formula="(1 + #{r_perm ≥ r}) / (1 + " + _("permutations") + ")",
+            null=rsa.null,
+        ),
     )
     cells[3].metric(
-        f"{rsa.ci_level:.0%} CI ({symbol})",
+        _("{level:.0%} CI ({symbol})").format(level=rsa.ci_level, symbol=symbol),
         undefined
         if not rsa.defined
         else "…"
         if pending
-        else "none"
+        else _("none")
         if rsa.ci_note
         else f"[{rsa.ci_low:.2f}, {rsa.ci_high:.2f}]",
-        help=rsa.ci_note or f"Percentile bootstrap over items ({rsa.bootstraps} resamples).",
+        help=translated(rsa.ci_note)
+        or _("Percentile bootstrap over items ({n} resamples).").format(n=rsa.bootstraps),
     )
     cells[4].metric(
-        "Linear CKA",
+        _("Linear CKA"),
         widgets.number(comparison.cka),
         help=(
-            f"Not defined: {comparison.cka_reason}. "
+            _("Not defined: {reason}.").format(reason=translated(comparison.cka_reason))
             if comparison.cka_reason
-            else f"Debiased: {widgets.number(comparison.cka_debiased)}. "
+            else _("Debiased: {value}.").format(value=widgets.number(comparison.cka_debiased))
         )
-        + "Centred kernel alignment of the item vectors; 1 = same geometry up to rotation and scale.",
+        + " "
+        + _(
+            "Centred kernel alignment of the item vectors; 1 = same geometry up to rotation and "
+            "scale."
+        ),
     )
     card.caption(pairs_caption(comparison, unit))
     if comparison.cka_reason:
-        card.caption(f"CKA is not defined: {widgets.escape_markdown(comparison.cka_reason)}.")
+        card.caption(
+            _("CKA is not defined: {reason}.").format(
+                reason=widgets.escape_markdown(translated(comparison.cka_reason))
+            )
+        )
     waiting = None
     if pending and rsa.defined:
         waiting = card.empty()
@@ -118,7 +143,7 @@ def score_card(
     shared = comparison.items_sharing_tokens
     if shared:
         st.info(shared_token_note(shared, comparison.labels, names), icon="ℹ️")
-    widgets.sample_note(view, "RSA, its p-value, CI and CKA")
+    widgets.sample_note(view, _("RSA, its p-value, CI and CKA"))
     return waiting
 
 
@@ -126,8 +151,8 @@ def undefined_card(reason: str) -> None:
     """Degenerate input (e.g. one sentence repeated): the same card, every number "not defined",
     and why (``reason``, already escaped for Markdown)."""
     card = st.container(border=True)
-    labels = ("Spearman ρ", "Pearson r", "p", "Linear CKA")
-    for cell, label in zip(card.columns(4), labels, strict=True):
-        cell.metric(label, "not defined")
-    card.markdown("Every score is **not defined** for these sentences:")
+    names = (*(label(RSA_METHOD_LABELS, m) for m in ("spearman", "pearson")), "p", _("Linear CKA"))
+    for cell, name in zip(card.columns(4), names, strict=True):
+        cell.metric(name, _("not defined"))
+    card.markdown(_("Every score is **not defined** for these sentences:"))
     card.info(reason)

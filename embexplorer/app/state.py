@@ -22,7 +22,7 @@ from .. import align, geometry
 from ..cache import BoundedCache
 from ..contextuality import DEFAULT_WORD
 from ..figures import COLOUR_BY
-from ..i18n import DEFAULT_LANGUAGE, LANGUAGES
+from ..i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, Message
 from ..labels import PREPROCESSING_LABELS, PROJECTION_LABELS
 from ..layers import LAYER_METHODS
 from ..limits import load_limits
@@ -212,10 +212,16 @@ def _restore_shared_text(state) -> None:
         return
     text = shared_texts().get(key)
     if text is None:
+        # A Message, translated when shown: this runs before the visitor's language is set.
         state.setdefault(LINK_NOTES_KEY, []).append(
-            "The sentences of this link are no longer on this server (it keeps long texts for "
-            f"{SHARED_TEXT_DAYS} days, and forgets them when it restarts), so the default "
-            "sentences are shown. Ask for the text file, or a new link."
+            Message(
+                N_(
+                    "The sentences of this link are no longer on this server (it keeps long "
+                    "texts for {days} days, and forgets them when it restarts), so the default "
+                    "sentences are shown. Ask for the text file, or a new link."
+                ),
+                days=SHARED_TEXT_DAYS,
+            )
         )
     else:
         state["text"] = text

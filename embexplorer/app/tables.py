@@ -1,4 +1,8 @@
-"""The tables behind the pages' CSV downloads, built from cached results only when clicked."""
+"""The tables behind the pages' CSV downloads, built from cached results only when clicked.
+
+Column names are English identifiers in every language (data interchange); only texts a person
+reads in the page are translated.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import pandas as pd
 
 from .. import geometry, invariance, rogue
 from ..align import Items
+from ..i18n import _
 
 
 def spectrum_table(
@@ -81,7 +86,11 @@ def rogue_table(
 
 
 def token_label(tokens: Items, index: int) -> str:
-    return f"{tokens.labels[index]} (S{tokens.sentence[index] + 1}, pos {tokens.position[index]})"
+    return _("{token} (S{sentence}, pos {position})").format(
+        token=tokens.labels[index],
+        sentence=tokens.sentence[index] + 1,
+        position=tokens.position[index],
+    )
 
 
 def norms_table(

@@ -13,7 +13,8 @@ import streamlit as st
 
 from .. import align, compare, geometry, invariance, neighbours, projection, rogue
 from .. import contextuality as word_context
-from ..labels import PROJECTION_LABELS
+from ..i18n import _
+from ..labels import MODEL_KIND_LABELS, PROJECTION_LABELS, label
 from ..layers import LayerProfile
 from ..models import ModelInfo
 from . import caching
@@ -50,8 +51,13 @@ class View:
 
     def panel_title(self, which: int) -> str:
         info, layer = self.infos[which], self.layers[which]
-        where = "embeddings" if layer == 0 else f"layer {layer}/{info.n_layers}"
-        return f"{'AB'[which]}: {info.short_name} ({info.kind}) · {where}"
+        where = (
+            _("embeddings")
+            if layer == 0
+            else _("layer {layer}/{n}").format(layer=layer, n=info.n_layers)
+        )
+        kind = label(MODEL_KIND_LABELS, info.kind)
+        return f"{'AB'[which]}: {info.short_name} ({kind}) · {where}"
 
     def items(self, unit: str | None = None) -> tuple[align.Items, align.Items]:
         return caching.items_of(self.selection.for_items(unit))
@@ -70,8 +76,10 @@ class View:
         # (A spinner appears only after half a second, so a cached view shows none.)
         n_points = self.items(unit)[which].n_items
         with st.spinner(
-            f"{PROJECTION_LABELS[method]} of model {'AB'[which]}'s {n_points:,} points: it places "
-            "each point among its nearest neighbours, which takes a while for many points…",
+            _(
+                "{method} of model {slot}'s {n:,} points: it places each point among its nearest "
+                "neighbours, which takes a while for many points…"
+            ).format(method=label(PROJECTION_LABELS, method), slot="AB"[which], n=n_points),
             show_time=True,
         ):
             return caching.cached_projection(self.selection.at_layers(unit), which, method, dims)

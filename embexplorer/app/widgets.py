@@ -11,18 +11,14 @@ import streamlit as st
 
 from .. import figures, i18n
 from ..geometry import METRICS
-from ..labels import METRIC_LABELS
+from ..i18n import _, translated
+from ..labels import METRIC_LABELS, UNIT_LABELS, formatter, label
 from .state import restore_state
 
 PLOTLY_CONFIG = {
     "displaylogo": False,
     "toImageButtonOptions": {"format": "png", "scale": 2, "filename": "embexplorer"},
 }
-TOKENS_NOT_PAIRED = (
-    "The two tokenizers cut the text into different tokens, so tokens cannot be compared one to "
-    "one: this view uses **words** (each model's pieces pooled). Choose words or sentences in "
-    "the sidebar to make it explicit."
-)
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 
@@ -32,10 +28,17 @@ def escape_markdown(text) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
 
 
+def error_text(error: BaseException) -> str:
+    """An error's message for Markdown, in the reader's language when the core made it a
+    :class:`~embexplorer.i18n.Message` (made in a cache or another thread, it is English)."""
+    message = error.args[0] if len(error.args) == 1 else error
+    return escape_markdown(translated(message) if isinstance(message, str) else message)
+
+
 def number(value: float, spec: str = ".3f") -> str:
     """A statistic for display: "not defined" instead of nan (constant similarities, too few
     items for the debiased CKA, ...)."""
-    return format(value, spec) if np.isfinite(value) else "not defined"
+    return format(value, spec) if np.isfinite(value) else _("not defined")
 
 
 MACHINE_ZERO = 1e-12  # below this in size a difference is floating-point rounding (float64)
@@ -59,7 +62,7 @@ def plain_number(value: float, digits: int = 3, zero: str = MACHINE_ZERO_TEXT) -
     ('0 (to machine precision, < 1e-12)', '< 0.001', '0.0123', '12,346')
     """
     if not np.isfinite(value):
-        return "not defined"
+        return _("not defined")
     size = abs(value)
     if size < MACHINE_ZERO:
         return zero
@@ -143,17 +146,27 @@ def page_header(title: str, caption: str) -> None:
 def paired_unit_notice(unit: str, container=st) -> None:
     """Say so when a view that pairs items across models uses words instead of tokens."""
     if unit == "token":
-        container.info(TOKENS_NOT_PAIRED, icon="ℹ️")
+        container.info(
+            _(
+                "The two tokenizers cut the text into different tokens, so tokens cannot be "
+                "compared one to one: this view uses **words** (each model's pieces pooled). "
+                "Choose words or sentences in the sidebar to make it explicit."
+            ),
+            icon="ℹ️",
+        )
 
 
 def sample_note(view, what: str) -> None:
-    """Say so when an n x n statistic uses a spread sample of a corpus's items."""
+    """Say so when an n x n statistic uses a spread sample of a corpus's items (``what``: the
+    statistic's name, already translated)."""
     used, total = view.compared_index().size, view.items(view.paired_unit)[0].n_items
     if used < total:
         st.caption(
-            f"{what} on {used:,} of {total:,} {view.paired_unit}s: a seeded sample spread evenly "
-            "through the text (every item against every other would not fit in memory); the "
-            "same sentences always give the same sample."
+            _(
+                "{what} on {used:,} of {total:,} {unit}: a seeded sample spread evenly through "
+                "the text (every item against every other would not fit in memory); the same "
+                "sentences always give the same sample."
+            ).format(what=what, used=used, total=total, unit=label(UNIT_LABELS, view.paired_unit))
         )
 
 
@@ -188,11 +201,11 @@ def controls_row():
 def metric_control(container, **options) -> str:
     """The "Measure" choice (cosine or Euclidean distance), the same widget on every page."""
     return container.segmented_control(
-        "Measure",
+        _("Measure"),
         list(METRICS),
         key="metric",
         required=True,
-        format_func=METRIC_LABELS.get,
+        format_func=formatter(METRIC_LABELS),
         **options,
     )
 
@@ -279,17 +292,21 @@ def control_toggle(container, n_sentences: int) -> bool:
     large = n_sentences > CONTROL_AUTO_MAX_SENTENCES
     st.session_state["control_toggle"] = choice == "on" or (choice == "auto" and not large)
     shown = container.toggle(
-        "Show the random-weight baseline",
+        _("Show the random-weight baseline"),
         key="control_toggle",
         on_change=_store_control_choice,
-        help="Scores the same sentences with copies of both models whose weights are random "
-        "(same architectures and tokenizers): the agreement any two such models get from the "
-        "input alone. It runs each copy once (one at a time); on by default for up to "
-        f"{CONTROL_AUTO_MAX_SENTENCES} sentences, off above.",
+        help=_(
+            "Scores the same sentences with copies of both models whose weights are random "
+            "(same architectures and tokenizers): the agreement any two such models get from the "
+            "input alone. It runs each copy once (one at a time); on by default for up to "
+            "{most} sentences, off above."
+        ).format(most=CONTROL_AUTO_MAX_SENTENCES),
     )
     if large and choice == "auto":
         container.caption(
-            f"Off by default for more than {CONTROL_AUTO_MAX_SENTENCES} sentences (you have "
-            f"{n_sentences:,}): it runs both models once more."
+            _(
+                "Off by default for more than {most} sentences (you have {n:,}): it runs both "
+                "models once more."
+            ).format(most=CONTROL_AUTO_MAX_SENTENCES, n=n_sentences)
         )
     return shown
