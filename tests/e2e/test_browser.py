@@ -479,7 +479,8 @@ def test_vietnamese_link_projected_and_switched_back(app_server, browser):
         assert_no_exception(page)
         assert "lang=vi" in page.url  # kept in the link a student copies
         page.screenshot(path=str(ARTIFACTS / "similarity_vi.png"))
-        page.locator("[data-testid='stSidebar']").get_by_role("button", name="English").click()
+        # The language switch is a segmented control: its options are radio buttons.
+        page.locator("[data-testid='stSidebar']").get_by_role("radio", name="English").click()
         page.wait_for_function(
             "() => document.querySelector('h1').innerText === 'Similarity & RSA'"
         )
