@@ -125,7 +125,7 @@ def rotation(view: View, labels: list[str]) -> None:
     if abs(demo.rotation.max_cosine_change) < widgets.MACHINE_ZERO:
         st.caption(
             "After R no cosine changes: the largest change is "
-            f"{widgets.MACHINE_ZERO_TEXT}. {widgets.MACHINE_ZERO_SENTENCE}"
+            f"{widgets.machine_zero_text()}. {widgets.machine_zero_sentence()}"
         )
     widgets.chart(
         figures.displacement_figure(

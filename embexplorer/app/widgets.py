@@ -42,19 +42,28 @@ def number(value: float, spec: str = ".3f") -> str:
 
 
 MACHINE_ZERO = 1e-12  # below this in size a difference is floating-point rounding (float64)
-MACHINE_ZERO_TEXT = "0 (to machine precision, < 1e-12)"
-MACHINE_ZERO_SENTENCE = (
-    "Computers keep about 16 significant digits, so a difference below 10⁻¹² is rounding in the "
-    "last digits, not a change."
-)
 
 
-def plain_number(value: float, digits: int = 3, zero: str = MACHINE_ZERO_TEXT) -> str:
+def machine_zero_text() -> str:
+    """What a difference below :data:`MACHINE_ZERO` reads as, in the reader's language."""
+    return _("0 (to machine precision, < 1e-12)")
+
+
+def machine_zero_sentence() -> str:
+    """Why such a difference is 0, in one sentence in the reader's language."""
+    return _(
+        "Computers keep about 16 significant digits, so a difference below 10⁻¹² is rounding in "
+        "the last digits, not a change."
+    )
+
+
+def plain_number(value: float, digits: int = 3, zero: str | None = None) -> str:
     """A number for students, never in e-notation ("8.9e-16" means nothing to most).
 
-    Below :data:`MACHINE_ZERO` in size it is ``zero`` (say :data:`MACHINE_ZERO_SENTENCE`
-    nearby; a narrow metric cell passes "0" and says the rest beside it), below 0.001 "< 0.001", from 1,000 on a whole number
-    with thousands separators, otherwise ``digits`` significant digits; nan is "not defined".
+    Below :data:`MACHINE_ZERO` in size it is ``zero``, by default :func:`machine_zero_text`
+    (say :func:`machine_zero_sentence` nearby; a narrow metric cell passes "0" and says the
+    rest beside it), below 0.001 "< 0.001", from 1,000 on a whole number with thousands
+    separators, otherwise ``digits`` significant digits; nan is "not defined".
 
     Examples
     --------
@@ -65,7 +74,7 @@ def plain_number(value: float, digits: int = 3, zero: str = MACHINE_ZERO_TEXT) -
         return _("not defined")
     size = abs(value)
     if size < MACHINE_ZERO:
-        return zero
+        return machine_zero_text() if zero is None else zero
     if size < 0.001:
         return "< 0.001" if value > 0 else "> -0.001"
     text = format(value, f".{digits}g")
