@@ -16,8 +16,8 @@ from ._validation import MIN_ITEMS, check_choice, check_paired_items
 from .align import Items, duplicate_sentences, paired_items
 from .extract import HiddenStates, extract_hidden_states
 from .geometry import METRICS, preprocess, similarity_matrix
-from .i18n import _
-from .labels import UNIT_LABELS, label
+from .i18n import N_, Message
+from .labels import UNIT_LABELS
 from .layers import same_word_pairs
 from .models import LoadedModel, control_model, resolve_layer
 from .rsa import RSA_METHODS, RSAResult, is_constant, linear_cka, rsa_score, spread_reason
@@ -236,16 +236,19 @@ def check_distinct_items(texts, repeats, items: Items) -> None:
     """
     if repeats and items.n_items < MIN_ITEMS:
         distinct = len(texts) - len(repeats)
+        # A Message: its English text is how the Similarity page recognises this case, and
+        # the page shows it in the visitor's language.
         raise ValueError(
-            _(
-                "RSA is not defined: the {n_texts} texts hold {distinct} distinct sentence(s) "
-                "(exact repeats are counted once), which give {n} item(s) ({unit}); RSA needs "
-                "at least {min_items}"
-            ).format(
+            Message(
+                N_(
+                    "RSA is not defined: the {n_texts} texts hold {distinct} distinct sentence(s) "
+                    "(exact repeats are counted once), which give {n} item(s) ({unit}); RSA needs "
+                    "at least {min_items}"
+                ),
                 n_texts=len(texts),
                 distinct=distinct,
                 n=items.n_items,
-                unit=label(UNIT_LABELS, items.unit),
+                unit=Message(UNIT_LABELS[items.unit]),
                 min_items=MIN_ITEMS,
             )
         )

@@ -27,15 +27,15 @@ from .geometry import (
     similarity_matrix,
     unit_rows,
 )
-from .i18n import _
+from .i18n import N_, _
 from .rsa import upper_triangle
 
 LAYER_METHODS = ("spearman", "pearson", "cka")
 LAYER_MEASURES = {
-    "anisotropy": "anisotropy (mean cosine, different words in different sentences)",
-    "mean_norm": "mean vector norm",
-    "intra_sentence": "intra-sentence similarity",
-    "first_pc_share": "share of variance on PC1",
+    "anisotropy": N_("anisotropy (mean cosine, different words in different sentences)"),
+    "mean_norm": N_("mean vector norm"),
+    "intra_sentence": N_("intra-sentence similarity"),
+    "first_pc_share": N_("share of variance on PC1"),
 }
 
 

@@ -44,12 +44,12 @@ VECTOR_RTOL = 1e-5
 # items every resample is a relabelling, so the "interval" has zero width.
 MIN_ITEMS_FOR_CI = 8
 
-NULL_HYPOTHESIS = (
+NULL_HYPOTHESIS = N_(
     "Null hypothesis: the items are paired up at random between the two models (model B's "
     "items shuffled); p is the share of such shuffles that score at least as high, so it tests "
     "'no relation at all', not 'no more than any two models share'."
 )
-NULL_HYPOTHESIS_WORDS = (
+NULL_HYPOTHESIS_WORDS = N_(
     "Null hypothesis: the words are paired up at random between the two models (model B's words "
     "shuffled among words that occur as often, all occurrences of a word moving together) and "
     "only pairs of different words are compared; p is the share of such shuffles that score at "
@@ -168,7 +168,7 @@ class RSAResult:
     @property
     def null(self) -> str:
         """The permutation test's null hypothesis, in one plain sentence."""
-        return NULL_HYPOTHESIS_WORDS if self.same_word_excluded else NULL_HYPOTHESIS
+        return Message(NULL_HYPOTHESIS_WORDS if self.same_word_excluded else NULL_HYPOTHESIS)
 
     @property
     def defined(self) -> bool:

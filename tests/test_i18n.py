@@ -16,6 +16,7 @@ from streamlit.string_util import clean_text
 from streamlit.testing.v1 import AppTest
 
 from embexplorer import i18n
+from embexplorer.app import lesson
 from embexplorer.i18n import L_, N_, _
 
 KEYWORDS = {**DEFAULT_KEYWORDS, "L_": None}
@@ -220,9 +221,15 @@ def page_texts(at: AppTest) -> list[str]:
     return out
 
 
+# The lesson's prepared sentences are what the (English) models read, quoted as data.
+LESSON_SENTENCES = sorted({text for step in lesson.STEPS for text in step.texts}, key=len)[::-1]
+
+
 def english_in(texts: list[str]) -> list[str]:
     hits = []
     for text in texts:
+        for sentence in LESSON_SENTENCES:
+            text = text.replace(sentence, "")
         words = {word.lower() for word in re.findall(r"[A-Za-z]+", IDENTIFIER.sub("", text))}
         if words & ENGLISH_WORDS:
             hits.append(text if len(text) < 200 else text[:200] + "…")

@@ -276,7 +276,13 @@ def neighbour_lists(view: View, items: Items, k: int) -> None:
             tables.neighbour_table(side, labels, shared),
             hide_index=True,
             width="stretch",
-            column_config={"cosine": st.column_config.NumberColumn(format="%.3f")},
+            # The table's columns keep their data names; the headers are in the reader's language.
+            column_config={
+                "rank": st.column_config.NumberColumn(_("rank")),
+                "item": st.column_config.TextColumn(_("item")),
+                "cosine": st.column_config.NumberColumn(_("cosine"), format="%.3f"),
+                "in both": st.column_config.TextColumn(_("in both lists")),
+            },
         )
     st.caption(
         _(

@@ -124,8 +124,9 @@ def rotation(view: View, labels: list[str]) -> None:
     )
     if abs(demo.rotation.max_cosine_change) < widgets.MACHINE_ZERO:
         st.caption(
-            "After R no cosine changes: the largest change is "
-            f"{widgets.machine_zero_text()}. {widgets.machine_zero_sentence()}"
+            _("After R no cosine changes: the largest change is {zero}. {why}").format(
+                zero=widgets.machine_zero_text(), why=widgets.machine_zero_sentence()
+            )
         )
     widgets.chart(
         figures.displacement_figure(

@@ -96,7 +96,7 @@ def score_card(
         ).format(
             n=rsa.permutations,
             formula="(1 + #{r_perm ≥ r}) / (1 + " + _("permutations") + ")",
-            null=rsa.null,
+            null=translated(rsa.null),
         ),
     )
     cells[3].metric(
@@ -139,7 +139,7 @@ def score_card(
         control_rsa = None if control is None else control.rsa
         card.markdown(describe_rsa(rsa, names, unit, control=control_rsa))
         if rsa.defined and rsa.permutations:
-            card.caption(rsa.null)
+            card.caption(translated(rsa.null))
     shared = comparison.items_sharing_tokens
     if shared:
         st.info(shared_token_note(shared, comparison.labels, names), icon="ℹ️")
