@@ -119,8 +119,10 @@ with right:
         )
         if shown:
             st.caption(
-                "The best-matching pair is the one selected now: every page already uses "
-                f"layer {best[0]} of A and layer {best[1]} of B."
+                _(
+                    "The best-matching pair is the one selected now: every page already uses "
+                    "layer {layer_a} of A and layer {layer_b} of B."
+                ).format(layer_a=best[0], layer_b=best[1])
             )
     settings = dict(
         method=method_label,

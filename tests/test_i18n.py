@@ -193,6 +193,9 @@ def _strings(node, out: list[str]) -> None:
         for key, value in node.items():
             if key == "spec" and isinstance(value, str):  # a plotly figure's JSON
                 _plotly_texts(json.loads(value), out)
+            elif key == "columns" and isinstance(value, str):  # a table's column config JSON
+                config = json.loads(value)  # keyed by the data's column names: headers only
+                out.extend(str(column.get("label", "")) for column in config.values())
             elif key not in NOT_READ_KEYS:
                 _strings(value, out)
     elif isinstance(node, list):
