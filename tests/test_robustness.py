@@ -12,6 +12,7 @@ import streamlit as st
 from conftest import ROOT, charts, plotly_array
 from streamlit.testing.v1 import AppTest
 
+from embexplorer.app.caching import STATES_DTYPE
 from embexplorer.cli import main as cli_main
 
 PAGES = ("pages/1_projection.py", "pages/2_similarity.py")
@@ -244,7 +245,8 @@ def test_corpus_upload_progress_and_chart(fresh, monkeypatch, tiny_gpt2):
     assert progress_seen and progress_seen[-1][0] == progress_seen[-1][1] == 60
     (spec,) = charts(at)
     # 60 sentences are too many for a legend: model A's tokens are one trace, at its last layer.
-    tokens = token_items(real(tiny_gpt2, lines))
+    # The app keeps hidden states as float16: the reference stores them the same way.
+    tokens = token_items(real(tiny_gpt2, lines, dtype=STATES_DTYPE))
     expected = PCAProjector(2).fit_transform(tokens.vectors[-1]).coords
     x, y = plotly_array(spec["data"][0]["x"]), plotly_array(spec["data"][0]["y"])
     np.testing.assert_allclose(np.column_stack([x, y]), expected, rtol=1e-6, atol=1e-9)
