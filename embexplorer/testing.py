@@ -283,6 +283,20 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def offline_app_env(model_a: str | Path, model_b: str | Path) -> dict[str, str]:
+    """This process's environment for a served app on two local models, never touching the hub
+    (and with tokenizers single-threaded: the server and the test share the cores)."""
+    import os
+
+    return dict(
+        os.environ,
+        EMBEXPLORER_MODEL_A=str(model_a),
+        EMBEXPLORER_MODEL_B=str(model_b),
+        HF_HUB_OFFLINE="1",
+        TOKENIZERS_PARALLELISM="false",
+    )
+
+
 def start_app(root: Path, env: dict[str, str], log, port: int | None = None):
     """``streamlit run app.py`` on a free loopback port; returns ``(process, url)``.
 

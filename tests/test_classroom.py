@@ -1,12 +1,10 @@
 """A classroom at once: several visitors on one served app, each with their own sentences."""
 
-import os
-
 import pytest
 from conftest import ROOT
 
 from embexplorer.loadtest import SessionResult, run_classroom, session_texts, session_words
-from embexplorer.testing import start_app, stop_app, wait_until_healthy
+from embexplorer.testing import offline_app_env, start_app, stop_app, wait_until_healthy
 
 
 def test_every_visitor_has_own_marker_words():
@@ -35,13 +33,7 @@ def test_a_chart_with_another_visitors_words_is_a_problem():
 
 @pytest.fixture(scope="module")
 def served_app(tmp_path_factory, tiny_gpt2_dir, tiny_bert_dir):
-    env = dict(
-        os.environ,
-        EMBEXPLORER_MODEL_A=str(tiny_gpt2_dir),
-        EMBEXPLORER_MODEL_B=str(tiny_bert_dir),
-        HF_HUB_OFFLINE="1",
-        TOKENIZERS_PARALLELISM="false",
-    )
+    env = offline_app_env(tiny_gpt2_dir, tiny_bert_dir)
     log_path = tmp_path_factory.mktemp("classroom") / "streamlit.log"
     with log_path.open("w") as log:
         process, url = start_app(ROOT, env, log)

@@ -1,12 +1,18 @@
 """A real `streamlit run app.py` on a free loopback port, and Debian's Chromium via Playwright."""
 
-import os
 import time
 from pathlib import Path
 
 import pytest
 
-from embexplorer.testing import CHROMIUM, CHROMIUM_ARGS, start_app, stop_app, wait_until_healthy
+from embexplorer.testing import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    offline_app_env,
+    start_app,
+    stop_app,
+    wait_until_healthy,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -15,13 +21,7 @@ ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 @pytest.fixture(scope="session")
 def app_server(tiny_gpt2_dir, minilm_dir):
     """The app with a tiny random GPT-2 as model A and the real all-MiniLM-L6-v2 as model B."""
-    env = dict(
-        os.environ,
-        EMBEXPLORER_MODEL_A=str(tiny_gpt2_dir),
-        EMBEXPLORER_MODEL_B=str(minilm_dir),
-        HF_HUB_OFFLINE="1",
-        TOKENIZERS_PARALLELISM="false",
-    )
+    env = offline_app_env(tiny_gpt2_dir, minilm_dir)
     ARTIFACTS.mkdir(exist_ok=True)
     log = (ARTIFACTS / "streamlit.log").open("w")
     started = time.monotonic()
