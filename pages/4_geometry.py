@@ -38,7 +38,12 @@ sections = {
         geometry_sections.rogue_dimensions,
     ),
 }
-for tab, (heading, section) in zip(st.tabs(list(sections)), sections.values(), strict=True):
-    with tab:
-        st.subheader(heading)
-        section(view, labels)
+# On a corpus each section costs seconds, so only the open tab runs (switching tabs reruns the
+# page); a small input runs every tab at once, so switching shows its content at once.
+run_every_tab = paired[0].n_items <= geometry_sections.ALL_TABS_MAX_ITEMS
+tabs = st.tabs(list(sections), key="geometry_tab", on_change="rerun")
+for tab, (heading, section) in zip(tabs, sections.values(), strict=True):
+    if run_every_tab or tab.open:
+        with tab:
+            st.subheader(heading)
+            section(view, labels)

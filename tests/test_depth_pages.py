@@ -147,6 +147,40 @@ def test_geometry_display_settings_recompute_nothing(model_runs, monkeypatch):  
     assert "top_dimensions" in calls  # a setting the numbers depend on does recompute
 
 
+def test_geometry_on_a_corpus_runs_only_the_open_tab(model_runs, monkeypatch):  # noqa: F811
+    """Above ALL_TABS_MAX_ITEMS items only the open tab's section computes; opening another tab
+    (a rerun) computes that one, with its heading and chart."""
+    from embexplorer import geometry, invariance
+    from embexplorer.app import geometry_sections
+
+    monkeypatch.setattr(geometry_sections, "ALL_TABS_MAX_ITEMS", 5)
+    calls = []
+    for module, name in ((geometry, "pca"), (geometry, "procrustes_align")):
+        real = getattr(module, name)
+        monkeypatch.setattr(
+            module,
+            name,
+            lambda *a, _real=real, _name=name, **k: calls.append(_name) or _real(*a, **k),
+        )
+    at = page("pages/4_geometry.py").run()
+    assert_clean(at)
+    assert "pca" in calls and "procrustes_align" not in calls
+    assert [h.value for h in at.subheader] == [
+        "How many directions do the vectors use? (PCA spectrum)"
+    ]
+    assert len(charts(at)) == 1
+    procrustes = next(t.label for t in at.tabs if "Procrustes" in t.label)
+    at.session_state["geometry_tab"] = procrustes
+    at.run()
+    assert_clean(at)
+    assert "procrustes_align" in calls
+    assert [h.value for h in at.subheader] == ["Procrustes: rotate B onto A, and see what is left"]
+    assert charts(at)
+    monkeypatch.setattr(invariance, "invariance_demo", None)  # the rotation tab stays closed
+    at.run()
+    assert_clean(at)
+
+
 def test_corpus_statistics_use_a_stated_spread_sample(model_runs, monkeypatch):  # noqa: F811
     """Above MAX_PAIRED_ITEMS items, RSA, the layer matrix and the rotation demo run on a seeded
     sample spread through the text, and each page says how many of how many items it used."""

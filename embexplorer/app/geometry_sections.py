@@ -17,6 +17,10 @@ from .caching import MAX_PAIRED_ITEMS
 from .present import HEATMAP_MAX_ITEMS, sample_indices
 from .view import View
 
+# Up to this many items every tab's section runs on each rerun (together about a second); above
+# it only the open tab's does (on a 1,000-item sample the rotation demo alone takes seconds).
+ALL_TABS_MAX_ITEMS = 300
+
 
 def _new_rotation() -> None:
     st.session_state["rot_seed"] = int(st.session_state["rot_seed"]) + 1
