@@ -141,13 +141,15 @@ def peak_rss_mb() -> tuple[float, float]:
     return (int(line.split()[1]) / 2**10 if line else maxrss_mb), maxrss_mb
 
 
-def current_rss_mb() -> float | None:
-    """This process's resident memory now (Linux), in MB."""
+def current_rss_mb(field: str = "VmRSS") -> float | None:
+    """This process's resident memory now (Linux), in MB. ``field``: ``VmRSS`` (all of it),
+    ``RssAnon`` (the process's own data) or ``RssFile`` (file pages mapped in: the models'
+    weights, which transformers maps read-only from their safetensors files)."""
     try:
         status = Path("/proc/self/status").read_text()
     except OSError:
         return None
-    line = next((ln for ln in status.splitlines() if ln.startswith("VmRSS:")), None)
+    line = next((ln for ln in status.splitlines() if ln.startswith(f"{field}:")), None)
     return int(line.split()[1]) / 2**10 if line else None
 
 

@@ -92,6 +92,7 @@ def worker_corpus_pages(config: dict[str, Any]) -> dict[str, Any]:
     out["load_average"] = {"before": load_before, "after": os.getloadavg()}
     out["peak_rss_mb"], out["ru_maxrss_mb"] = peak_rss_mb()
     out["rss_at_end_mb"] = current_rss_mb()
+    out["rss_file_at_end_mb"] = current_rss_mb("RssFile")
     out["weights_mb"] = models_weights_mb(names)
     return out
 
@@ -142,6 +143,8 @@ def _tour(names: tuple[str, str], text: str, layer: int) -> dict[str, Any]:
             "setting_change_s": setting_change_s,
             "warnings": [str(w.value)[:200] for w in at.warning],
             "rss_mb": current_rss_mb(),
+            "rss_anon_mb": current_rss_mb("RssAnon"),
+            "rss_file_mb": current_rss_mb("RssFile"),
         }
     out["pages"] = pages
     # The Similarity page's random-weight baseline runs two seeded copies (on by default for
@@ -238,8 +241,10 @@ def _rows(n: int, session: dict[str, Any], layer: int) -> list[Result]:
             notes=[
                 "peak RSS (VmHWM) of the worker after every page on the default sentences and "
                 f"then on the corpus, first view and layer change; both models' hidden states "
-                f"for the corpus take {corpus['states_mb']:,.0f} MB; baseline: both models' "
-                "weights"
+                f"for the corpus take {corpus['states_mb']:,.0f} MB; at the end "
+                f"{session.get('rss_file_at_end_mb') or 0:,.0f} MB of the RSS were file pages "
+                "(the weights, mapped read-only from their safetensors files: the OS can drop and "
+                "re-read them under memory pressure); baseline: both models' weights"
             ],
             details={k: v for k, v in session.items() if k not in ("default", "corpus")}
             | {"corpus": common, "default": {k: v for k, v in default.items() if k != "pages"}},

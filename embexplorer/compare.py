@@ -14,7 +14,7 @@ import numpy as np
 
 from ._validation import MIN_ITEMS, check_choice, check_paired_items
 from .align import Items, duplicate_sentences, paired_items
-from .extract import HiddenStates, extract_hidden_states
+from .extract import HiddenStates, extract_hidden_states, release_freed_memory
 from .geometry import METRICS, preprocess, similarity_matrix
 from .i18n import N_, Message
 from .labels import UNIT_LABELS
@@ -360,6 +360,7 @@ def control_states(
         return extract_hidden_states(control, list(texts), dtype=dtype)
     finally:
         del control
+        release_freed_memory()  # the copy's weights, ~500 MB for a full-size model
 
 
 def control_from_states(

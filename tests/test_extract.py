@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -100,3 +102,26 @@ def test_readable_token():
     assert readable_token("Ã©", byte_level=True) == "é"
     assert readable_token("Ã", byte_level=True) == "<C3>"  # half of "é"
     assert readable_token("##ing", byte_level=False) == "##ing"
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc (Linux)")
+def test_release_freed_memory_returns_the_freed_heap():
+    """Freed small allocations stay in glibc's heap (RSS does not fall) until release."""
+    from embexplorer.extract import _malloc_trim, release_freed_memory
+
+    if _malloc_trim() is None:
+        pytest.skip("this C library has no malloc_trim")
+
+    def rss_mb() -> float:
+        status = Path("/proc/self/status").read_text()
+        return (
+            int(next(ln for ln in status.splitlines() if ln.startswith("VmRSS:")).split()[1]) / 1024
+        )
+
+    chunks = [np.ones(8_000) for _ in range(25_000)]  # 64 KB each (below the mmap threshold)
+    held = rss_mb()
+    keep = chunks[-1]  # the heap's top stays in use, so only a trim inside the heap frees memory
+    del chunks
+    release_freed_memory()
+    assert held - rss_mb() > 1_000, (held, rss_mb())
+    assert keep.sum() == 8_000
