@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .layerstack import LayerStack
+
 MIN_ITEMS = 3  # 3 items give 3 pairs, the fewest a correlation over pairs can use
 
 
@@ -98,6 +100,8 @@ def check_layered(vectors, name: str = "vectors") -> np.ndarray:
     A float32 array stays float32 (a corpus's layers weigh hundreds of MB: no float64 copy of all
     of them at once); the per-layer computations convert one layer at a time.
     """
+    if isinstance(vectors, LayerStack):  # read one layer at a time, each checked finite then
+        return vectors
     array = np.asarray(vectors)
     if not np.issubdtype(array.dtype, np.floating):
         array = array.astype(np.float64)

@@ -16,6 +16,7 @@ import regex
 
 from ._validation import check_choice
 from .extract import HiddenStates
+from .layerstack import LayerStack
 
 UNITS = ("token", "word", "sentence")
 COMPARABLE_UNITS = ("word", "sentence")  # the units two models share (tokens are per model)
@@ -82,7 +83,11 @@ class Items:
     position : ndarray of shape (n_items,)
         Token position in the model input (tokens), word index within the sentence (words),
         0 (sentences).
-    vectors : ndarray of shape (n_hidden_states, n_items, hidden_size)
+    vectors : ndarray or LayerStack of shape (n_hidden_states, n_items, hidden_size)
+        Every layer's item vectors. Pooled and selected items are a
+        :class:`~.layerstack.LayerStack` over the hidden states (a layer is computed when read);
+        GPT-2's token items are a view of them. Read a layer with ``vectors[layer]``, a subset
+        with ``vectors[:, rows]``; ``np.asarray(vectors)`` computes every layer.
     words : list of str
         For tokens: the word each token belongs to ("" for specials and whitespace); for words and
         sentences, the label.
@@ -100,7 +105,7 @@ class Items:
     labels: list[str]
     sentence: np.ndarray
     position: np.ndarray
-    vectors: np.ndarray
+    vectors: np.ndarray | LayerStack
     words: list[str]
     cased: bool = True
     shared_token: np.ndarray | None = None
@@ -191,36 +196,12 @@ def shares_token(members: list[list[int]]) -> np.ndarray:
     return np.array([any(counts[t] > 1 for t in tokens) for tokens in members], dtype=bool)
 
 
-def _pool(vectors: np.ndarray, members: list[list[int]], pooling: str) -> np.ndarray:
-    """Pool token vectors [layers, tokens, dim] into [layers, len(members), dim]."""
+def _pool(vectors: np.ndarray, members: list[list[int]], pooling: str) -> LayerStack:
+    """Pool token vectors [layers, tokens, dim] into [layers, len(members), dim], computed one
+    layer at a time when read (:class:`~.layerstack.LayerStack`: no copy of the states)."""
     if pooling == "mean":
-        return _mean_pool(vectors, members)
-    pick = [m[0] if pooling == "first" else m[-1] for m in members]
-    return vectors[:, pick, :]
-
-
-def _mean_pool(vectors: np.ndarray, members: list[list[int]]) -> np.ndarray:
-    """Each member list's mean vector at every layer, in ``vectors``' dtype.
-
-    One sparse (n_members x n_tokens) averaging matrix times each layer: a Python loop over a
-    corpus's ~22,000 words took seconds. Averaged in float64 (float16 states in float32: the
-    result is rounded to 11 bits anyway).
-    """
-    from scipy import sparse
-
-    sizes = np.array([len(m) for m in members])
-    work = np.float32 if vectors.dtype == np.float16 else np.float64
-    averaging = sparse.csr_matrix(
-        (
-            np.repeat(1.0 / sizes, sizes).astype(work),
-            (np.repeat(np.arange(len(members)), sizes), np.concatenate(members)),
-        ),
-        shape=(len(members), vectors.shape[1]),
-    )
-    pooled = np.empty((vectors.shape[0], len(members), vectors.shape[2]), dtype=vectors.dtype)
-    for layer, tokens in enumerate(vectors):
-        pooled[layer] = averaging @ tokens.astype(work, copy=False)
-    return pooled
+        return LayerStack.means(vectors, members)
+    return LayerStack.selection(vectors, [m[0] if pooling == "first" else m[-1] for m in members])
 
 
 def segment_texts(texts: tuple[str, ...] | list[str]) -> list[Word]:
@@ -246,13 +227,14 @@ def shared_words(*states: HiddenStates) -> list[Word]:
     return [word for word, keep in zip(words, covered, strict=True) if keep]
 
 
-def _token_vectors(vectors: np.ndarray, index: np.ndarray) -> np.ndarray:
-    """``vectors[:, index, :]`` for a sorted ``index``; a view, not a copy, when the index is one
-    contiguous run (every token kept, or one sentence without its [CLS] and [SEP])."""
+def _token_vectors(vectors: np.ndarray, index: np.ndarray) -> np.ndarray | LayerStack:
+    """``vectors[:, index, :]`` for a sorted ``index``, never a copy: a view when the index is
+    one contiguous run (every token kept, or one sentence without its [CLS] and [SEP]), else a
+    :class:`~.layerstack.LayerStack` that reads the rows one layer at a time."""
     if index.size == 0 or index[-1] - index[0] + 1 == index.size:
         start = int(index[0]) if index.size else 0
         return vectors[:, start : start + index.size, :]
-    return vectors[:, index, :]
+    return LayerStack.selection(vectors, index)
 
 
 def token_items(states: HiddenStates, include_special: bool = False) -> Items:
@@ -305,7 +287,7 @@ def word_items(states: HiddenStates, words: list[Word], pooling: str = "mean") -
         labels=labels,
         sentence=np.array([w.sentence for w in words], dtype=np.int64),
         position=position,
-        vectors=_pool(states.vectors, members, pooling) if words else states.vectors[:, :0, :],
+        vectors=_pool(states.vectors, members, pooling),
         words=labels,
         cased=not states.model.lowercase,
         shared_token=shares_token(members),
@@ -329,9 +311,7 @@ def sentence_items(states: HiddenStates, words: list[Word], pooling: str = "mean
         labels=labels,
         sentence=np.array(sentences, dtype=np.int64),
         position=np.zeros(len(sentences), dtype=np.int64),
-        vectors=_pool(per_word.vectors, members, "mean")
-        if sentences
-        else per_word.vectors[:, :0, :],
+        vectors=per_word.vectors.pooled(members),
         words=labels,
         cased=per_word.cased,
     )
