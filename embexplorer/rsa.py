@@ -112,6 +112,9 @@ def average_ranks(values, rtol: float = VALUE_RTOL) -> np.ndarray:
     ordered = values[order]
     tolerance = rtol * max(abs(float(ordered[0])), abs(float(ordered[-1])))
     starts = np.flatnonzero(np.concatenate([[True], np.diff(ordered) > tolerance]))
+    if starts.size == values.size:  # no ties: the sorted position is the rank
+        ranks[order] = np.arange(1.0, values.size + 1)
+        return ranks
     ends = np.append(starts[1:], values.size)
     ranks[order] = np.repeat((starts + ends + 1) / 2, ends - starts)
     return ranks
