@@ -709,7 +709,8 @@ def group_membership(groups) -> tuple[sparse.csr_matrix, np.ndarray, np.ndarray]
     (n_groups,), group of each row), so that ``membership @ X`` sums ``X``'s rows per group.
 
     ``groups`` is one label per row, or one row of labels per row (grouped by the whole row).
-    Build it once and reuse it for every array over the same rows (every layer).
+    One sparse product per array, O(n d), instead of a loop over groups or ``np.add.at``; build
+    it once and reuse it for every array over the same rows (every layer).
     """
     _, index = np.unique(np.asarray(groups), axis=0, return_inverse=True)
     index = index.ravel()
@@ -718,16 +719,6 @@ def group_membership(groups) -> tuple[sparse.csr_matrix, np.ndarray, np.ndarray]
         (np.ones(index.size), (index, np.arange(index.size))), shape=(n_groups, index.size)
     )
     return membership, np.bincount(index, minlength=n_groups), index
-
-
-def group_sums(X: np.ndarray, groups) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Row sums of ``X`` per group: (sums (n_groups, d), sizes (n_groups,), group of each row).
-
-    ``groups`` as in :func:`group_membership`. One sparse product, O(n d), instead of a loop over
-    groups or ``np.add.at``.
-    """
-    membership, sizes, index = group_membership(groups)
-    return np.asarray(membership @ X), sizes, index
 
 
 def first_pc_share(X) -> float:

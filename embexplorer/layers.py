@@ -202,9 +202,10 @@ def _pair_count(sizes: np.ndarray) -> int:
 
 
 def _squared_norm(sums: np.ndarray) -> float:
-    """Sum of squares of every entry (of a vector, or of all rows of a matrix)."""
+    """Sum of squares of every entry (of a vector, or of all rows of a matrix); einsum, not a
+    threaded BLAS call, which costs more than it saves on a busy 2-core server."""
     flat = np.ravel(sums)
-    return float(flat @ flat)
+    return float(np.einsum("i,i->", flat, flat))
 
 
 @dataclass(frozen=True)
@@ -383,7 +384,13 @@ def layer_profile(items: Items, preprocessing: str = "none") -> LayerProfile:
         raise ValueError(
             _("a layer profile needs at least 2 items; got {n}").format(n=layered.shape[1])
         )
-    groups = _ItemGroups.of(np.asarray(items.sentence), word_keys(items))
+    sentence, keys = np.asarray(items.sentence), word_keys(items)
+    if sentence.shape != (layered.shape[1],) or len(keys) != layered.shape[1]:
+        raise ValueError(
+            f"items.vectors has {layered.shape[1]} items while items.sentence has shape "
+            f"{sentence.shape} and items.labels {len(keys)} entries"
+        )
+    groups = _ItemGroups.of(sentence, keys)
     # Hidden states stored as float16 or float32 need no float64 scatter matrix for the PC1 share.
     product_dtype = np.float32 if layered.dtype.itemsize <= 4 else np.float64
     values: dict[str, list[float]] = {name: [] for name in LAYER_MEASURES}

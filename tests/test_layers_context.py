@@ -226,6 +226,12 @@ def test_layer_profile_equals_each_measure_layer_by_layer(preprocessing):
             assert profile.measure(name)[index] == pytest.approx(value, rel=1e-12, abs=1e-15)
 
 
+def test_layer_profile_rejects_items_whose_vectors_and_sentences_disagree():
+    items = corpus_like_items()
+    with pytest.raises(ValueError, match="items.vectors has 119 items"):
+        layer_profile(dataclasses.replace(items, vectors=items.vectors[:, 1:]))
+
+
 def test_layer_profile_of_float16_states_is_the_float64_profile_within_float32_rounding():
     items = corpus_like_items()
     half = dataclasses.replace(items, vectors=items.vectors.astype(np.float16))
