@@ -28,10 +28,16 @@ PCA_SOLVERS = ("auto", "svd", "covariance")
 # --- similarity matrices --------------------------------------------------------------------------
 
 
-def _unit_rows(X: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(X, axis=1, keepdims=True)
+def _unit_rows(X: np.ndarray, norms: np.ndarray | None = None) -> np.ndarray:
+    """:func:`unit_rows` of a checked array; ``norms`` (n_items,) when the caller has them."""
+    norms = np.linalg.norm(X, axis=1) if norms is None else norms
     # Dividing by 1 leaves a zero row at zero instead of producing 0/0 = NaN.
-    return X / np.where(norms > 0, norms, 1.0)
+    return X / np.where(norms > 0, norms, 1.0)[:, None]
+
+
+def _row_norms(X: np.ndarray) -> np.ndarray:
+    """Euclidean length of every row (one pass, no squared copy of ``X``)."""
+    return np.sqrt(np.einsum("ij,ij->i", X, X))
 
 
 def unit_rows(X) -> np.ndarray:
@@ -125,12 +131,28 @@ def similarity_matrix(X, metric: str = "cosine") -> np.ndarray:
     return euclidean_distance_matrix(X)
 
 
+def _pair_values(X: np.ndarray, metric: str) -> np.ndarray:
+    """``rsa.upper_triangle(similarity_matrix(X, metric))`` of a checked float64 array, value for
+    value, without the matrix's symmetry check and without index arrays."""
+    if metric == "euclidean":
+        return pdist(X, metric="euclidean")  # squareform's triangle, in the same order
+    units = _unit_rows(X)
+    gram = units @ units.T
+    # The same arithmetic as _cosine_similarity_matrix (the mean of both halves, clipped); a
+    # boolean mask reads the triangle row by row, as np.triu_indices does, several times faster.
+    upper = np.triu(np.ones(gram.shape, dtype=bool), k=1)
+    return np.clip(((gram + gram.T) / 2)[upper], -1.0, 1.0)
+
+
 # --- preprocessing --------------------------------------------------------------------------------
 
 
 def center(X) -> np.ndarray:
     """Subtract the mean item (column means) from every row."""
-    X = check_vectors(X)
+    return _center(check_vectors(X))
+
+
+def _center(X: np.ndarray) -> np.ndarray:
     return X - X.mean(axis=0)
 
 
@@ -139,7 +161,11 @@ def standardize(X) -> np.ndarray:
 
     A dimension with zero variance is left at 0 after centring instead of becoming NaN.
     """
-    centred = center(X)
+    return _standardize(check_vectors(X))
+
+
+def _standardize(X: np.ndarray) -> np.ndarray:
+    centred = _center(X)
     std = centred.std(axis=0)
     return centred / np.where(std > 0, std, 1.0)
 
@@ -150,7 +176,11 @@ def remove_top_pcs(X, n_components: int = 1) -> np.ndarray:
     This is "all-but-the-top" (Mu & Viswanath 2018): the dominant directions shared by all
     vectors carry frequency and position rather than meaning.
     """
-    centred = center(X)
+    return _remove_top_pcs(check_vectors(X), n_components)
+
+
+def _remove_top_pcs(X: np.ndarray, n_components: int) -> np.ndarray:
+    centred = _center(X)
     limit = min(centred.shape)
     if not 0 <= n_components <= limit:
         raise ValueError(
@@ -194,13 +224,20 @@ def preprocess(X, method: str = "none", n_components: int = 1) -> np.ndarray:
     representations. ICLR.
     """
     check_choice(method, PREPROCESSING, "preprocessing")
+    X = check_vectors(X)
+    return X.copy() if method == "none" else _preprocess(X, method, n_components)
+
+
+def _preprocess(X: np.ndarray, method: str, n_components: int = 1) -> np.ndarray:
+    """:func:`preprocess` of a checked float64 array and a valid method; "none" returns ``X``
+    itself (callers never modify it)."""
     if method == "center":
-        return center(X)
+        return _center(X)
     if method == "standardize":
-        return standardize(X)
+        return _standardize(X)
     if method == "remove_top_pcs":
-        return remove_top_pcs(X, n_components)
-    return check_vectors(X).copy()
+        return _remove_top_pcs(X, n_components)
+    return X
 
 
 # --- anisotropy and rogue dimensions --------------------------------------------------------------
@@ -667,11 +704,13 @@ def procrustes_shuffle_null(
     return ProcrustesNull(_disparity(nuclear, x_norm2, y_norm2, scale), shuffled, seed, scale)
 
 
-def group_sums(X: np.ndarray, groups) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Row sums of ``X`` per group: (sums (n_groups, d), sizes (n_groups,), group of each row).
+def group_membership(groups) -> tuple[sparse.csr_matrix, np.ndarray, np.ndarray]:
+    """Which rows form each group: (membership (n_groups, n_rows) sparse 0/1 matrix, sizes
+    (n_groups,), group of each row), so that ``membership @ X`` sums ``X``'s rows per group.
 
     ``groups`` is one label per row, or one row of labels per row (grouped by the whole row).
-    One sparse product, O(n d), instead of a loop over groups or ``np.add.at``.
+    One sparse product per array, O(n d), instead of a loop over groups or ``np.add.at``; build
+    it once and reuse it for every array over the same rows (every layer).
     """
     _, index = np.unique(np.asarray(groups), axis=0, return_inverse=True)
     index = index.ravel()
@@ -679,28 +718,40 @@ def group_sums(X: np.ndarray, groups) -> tuple[np.ndarray, np.ndarray, np.ndarra
     membership = sparse.csr_matrix(
         (np.ones(index.size), (index, np.arange(index.size))), shape=(n_groups, index.size)
     )
-    return np.asarray(membership @ X), np.bincount(index, minlength=n_groups), index
+    return membership, np.bincount(index, minlength=n_groups), index
 
 
 def first_pc_share(X) -> float:
     """The share of the total variance on the first principal component (PCA's
     ``explained_variance_ratio_[0]``), from the top eigenvalue alone.
 
-    Only the largest eigenvalue of the scatter matrix is computed (LAPACK's subset driver), on the
-    smaller of ``Xc^T Xc`` and ``Xc Xc^T``: several times faster than the full spectrum that
-    :func:`pca` computes. 0 when all rows are equal.
+    Only the largest eigenvalue of the scatter matrix is computed (Lanczos, or LAPACK's subset
+    driver for small ones), on the smaller of ``Xc^T Xc`` and ``Xc Xc^T``: several times faster
+    than the full spectrum that :func:`pca` computes. 0 when all rows are equal.
 
     Examples
     --------
     >>> round(first_pc_share([[0.0, 0.0], [2.0, 0.0], [4.0, 0.0], [2.0, 1.0]]), 6)
     0.914286
     """
-    centred = check_vectors(X, min_items=2)
-    centred = centred - centred.mean(axis=0)
+    return _first_pc_share(check_vectors(X, min_items=2))
+
+
+def _first_pc_share(X: np.ndarray, product_dtype=np.float64) -> float:
+    """:func:`first_pc_share` of a checked float64 array (at least 2 rows).
+
+    ``product_dtype=np.float32`` forms the scatter matrix, the one costly step, in single
+    precision (twice as fast): for vectors that were float16 or float32 to begin with, the share
+    then differs from the float64 one by about 1e-7 relative, far below what the input's own
+    rounding already leaves uncertain. The total variance is always summed in float64.
+    """
+    centred = _center(X)
     total = float(np.einsum("ij,ij->", centred, centred))
     if total == 0:
         return 0.0
-    scatter = centred.T @ centred if centred.shape[0] >= centred.shape[1] else centred @ centred.T
+    factor = centred.astype(product_dtype, copy=False)
+    scatter = factor.T @ factor if factor.shape[0] >= factor.shape[1] else factor @ factor.T
+    scatter = scatter.astype(np.float64, copy=False)
     size = scatter.shape[0]
     if size > _LANCZOS_MIN_SIZE:
         # Lanczos (ARPACK) from a fixed start: the top eigenvalue to machine precision, 2-3 times

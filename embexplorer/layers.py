@@ -14,21 +14,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy import sparse
 
 from ._validation import check_choice, check_layered, check_paired_items, check_vectors
 from .align import Items, word_key
 from .geometry import (
     METRICS,
     PREPROCESSING,
-    first_pc_share,
-    group_sums,
-    preprocess,
-    similarity_matrix,
-    unit_rows,
+    _first_pc_share,
+    _pair_values,
+    _preprocess,
+    _row_norms,
+    _unit_rows,
+    group_membership,
 )
 from .i18n import N_, _
-from .rsa import upper_triangle
+from .rsa import average_ranks
 
 LAYER_METHODS = ("spearman", "pearson", "cka")
 LAYER_MEASURES = {
@@ -46,8 +47,9 @@ def _standardised_rows(values: np.ndarray) -> np.ndarray:
     """Centre each row and scale it to unit length; a constant row becomes NaN (undefined)."""
     centred = values - values.mean(axis=1, keepdims=True)
     norms = np.linalg.norm(centred, axis=1, keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(norms > 0, centred / np.where(norms > 0, norms, 1.0), np.nan)
+    centred /= np.where(norms > 0, norms, 1.0)  # in place: 13 rows of 500,000 pairs each
+    centred[norms[:, 0] == 0] = np.nan
+    return centred
 
 
 def layer_pair_vectors(
@@ -86,19 +88,21 @@ def _layer_pair_vectors(
     checked."""
     rows = []
     for layer in layered:
-        prepared = preprocess(layer, preprocessing)
+        # check_layered found every value finite: the per-layer kernels need no second check.
+        prepared = _preprocess(np.asarray(layer, dtype=np.float64), preprocessing)
         if method == "cka":
             centred = prepared - prepared.mean(axis=0)
             rows.append((centred @ centred.T).ravel())  # already double-centred
+        elif method == "spearman":
+            # Exact ties only, as scipy.stats.rankdata ranked them here before.
+            rows.append(average_ranks(_pair_values(prepared, metric), rtol=0.0))
         else:
-            rows.append(upper_triangle(similarity_matrix(prepared, metric)))
+            rows.append(_pair_values(prepared, metric))
     stacked = np.vstack(rows)
     if method == "cka":
         norms = np.linalg.norm(stacked, axis=1, keepdims=True)
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(norms > 0, stacked / np.where(norms > 0, norms, 1.0), np.nan)
-    if method == "spearman":
-        stacked = stats.rankdata(stacked, axis=1)
     return _standardised_rows(stacked)
 
 
@@ -192,12 +196,72 @@ def _words(items: Items) -> list[tuple[str, str]]:
     return list(zip(words, items.labels, strict=True))
 
 
-def _pair_sum(units: np.ndarray, groups: np.ndarray) -> tuple[float, int]:
-    """Sum of cosines and number of pairs over all pairs of different rows in the same group."""
-    sums, sizes, index = group_sums(units, groups)
-    squares = np.bincount(index, weights=np.einsum("ij,ij->i", units, units))
-    total = float(np.einsum("ij,ij->", sums, sums) - squares.sum()) / 2
-    return total, int((sizes * (sizes - 1) // 2).sum())
+def _pair_count(sizes: np.ndarray) -> int:
+    """Number of pairs of different items inside groups of these sizes."""
+    return int((sizes * (sizes - 1) // 2).sum())
+
+
+def _squared_norm(sums: np.ndarray) -> float:
+    """Sum of squares of every entry (of a vector, or of all rows of a matrix); einsum, not a
+    threaded BLAS call, which costs more than it saves on a busy 2-core server."""
+    flat = np.ravel(sums)
+    return float(np.einsum("i,i->", flat, flat))
+
+
+@dataclass(frozen=True)
+class _ItemGroups:
+    """Which items share a sentence, a word, or both, as sparse membership matrices
+    (:func:`~embexplorer.geometry.group_membership`): built once per set of items and reused at
+    every layer, where each group sum is one sparse product."""
+
+    by_sentence: sparse.csr_matrix
+    sentence_sizes: np.ndarray
+    by_word: sparse.csr_matrix
+    by_sentence_and_word: sparse.csr_matrix
+    baseline_pairs: int  # pairs of different words in different sentences
+
+    @classmethod
+    def of(cls, sentence: np.ndarray, words) -> _ItemGroups:
+        _, word_ids = np.unique(np.asarray(words, dtype=object).astype(str), return_inverse=True)
+        by_sentence, sentence_sizes, _ = group_membership(sentence)
+        by_word, word_sizes, _ = group_membership(word_ids)
+        by_both, both_sizes, _ = group_membership(np.column_stack([sentence, word_ids.ravel()]))
+        # Inclusion-exclusion: all pairs, minus those in one sentence, minus those of one word,
+        # plus those of one word in one sentence (subtracted twice).
+        pairs = (
+            _pair_count(np.array([sentence.size]))
+            - _pair_count(sentence_sizes)
+            - _pair_count(word_sizes)
+            + _pair_count(both_sizes)
+        )
+        return cls(by_sentence, sentence_sizes, by_word, by_both, pairs)
+
+
+def _anisotropy(units: np.ndarray, sentence_sums: np.ndarray, groups: _ItemGroups) -> float:
+    """:func:`contextual_anisotropy` from the unit rows and their sums per sentence.
+
+    The sum of cosines over all pairs inside the groups of one grouping is
+    (sum over groups of |group sum|^2 - sum of |u_i|^2) / 2; in the inclusion-exclusion the
+    sum of |u_i|^2 is added twice and subtracted twice, so it drops out.
+    """
+    if groups.baseline_pairs <= 0:
+        return float("nan")
+    total = (
+        _squared_norm(sentence_sums.sum(axis=0))
+        - _squared_norm(sentence_sums)
+        - _squared_norm(groups.by_word @ units)
+        + _squared_norm(groups.by_sentence_and_word @ units)
+    ) / 2
+    return total / groups.baseline_pairs
+
+
+def _intra_sentence(sentence_unit_sums: np.ndarray, sentence_sums: np.ndarray, sizes) -> float:
+    """:func:`intra_sentence_similarity` from the sums per sentence of the unit rows and of the
+    rows: a sentence's cosines with its mean add up to (sum of its unit rows) . (unit mean)."""
+    cosine_sums = np.einsum("ij,ij->i", sentence_unit_sums, _unit_rows(sentence_sums))
+    kept = sizes >= 2
+    per_sentence = np.clip(cosine_sums[kept] / sizes[kept], -1.0, 1.0)
+    return float(per_sentence.mean()) if per_sentence.size else float("nan")
 
 
 def contextual_anisotropy(X, sentence, words) -> float:
@@ -229,7 +293,7 @@ def contextual_anisotropy(X, sentence, words) -> float:
     >>> round(contextual_anisotropy(X, [0, 0, 1, 1], ["a", "b", "a", "c"]), 12)  # (.6 + 0 + .8) / 3
     0.466666666667
     """
-    units = unit_rows(check_vectors(X, min_items=2))
+    units = _unit_rows(check_vectors(X, min_items=2))
     n = units.shape[0]
     sentence = np.asarray(sentence)
     if sentence.shape != (n,) or len(words) != n:
@@ -237,13 +301,8 @@ def contextual_anisotropy(X, sentence, words) -> float:
             f"X has {n} items while sentence has shape {sentence.shape} and words {len(words)} "
             "entries"
         )
-    _, word_ids = np.unique(np.asarray(words, dtype=object).astype(str), return_inverse=True)
-    every = np.zeros(n, dtype=np.int64)
-    parts = [_pair_sum(units, g) for g in (every, sentence, word_ids)]
-    both = _pair_sum(units, np.column_stack([sentence, word_ids.ravel()]))
-    total = parts[0][0] - parts[1][0] - parts[2][0] + both[0]
-    count = parts[0][1] - parts[1][1] - parts[2][1] + both[1]
-    return total / count if count > 0 else float("nan")
+    groups = _ItemGroups.of(sentence, words)
+    return _anisotropy(units, groups.by_sentence @ units, groups)
 
 
 def intra_sentence_similarity(X, sentence) -> float:
@@ -265,12 +324,9 @@ def intra_sentence_similarity(X, sentence) -> float:
             f"X must be (n_items, n_dims) and sentence (n_items,); got {X.shape} and "
             f"{sentence.shape}"
         )
-    # O(n d): each item's cosine with its sentence's mean, from one sparse group sum.
-    sums, sizes, index = group_sums(X, sentence)
-    means = unit_rows(sums / sizes[:, None])
-    cosines = np.clip(np.einsum("ij,ij->i", unit_rows(X), means[index]), -1.0, 1.0)
-    per_sentence = np.bincount(index, weights=cosines)[sizes >= 2] / sizes[sizes >= 2]
-    return float(per_sentence.mean()) if per_sentence.size else float("nan")
+    # O(n d): each sentence's cosines with its mean from two sparse group sums.
+    by_sentence, sizes, _ = group_membership(sentence)
+    return _intra_sentence(by_sentence @ _unit_rows(X), by_sentence @ X, sizes)
 
 
 @dataclass(frozen=True)
@@ -313,6 +369,11 @@ def layer_profile(items: Items, preprocessing: str = "none") -> LayerProfile:
     takes their exact mean); NaN when there is no such pair. Occurrences are matched by
     :func:`word_keys` (case kept for a cased model).
 
+    Each layer is converted to float64 once; its norms and unit rows serve every measure, and the
+    sentence and word groups are built once for all layers. For float16 or float32 hidden states
+    the PC1 share's scatter matrix is formed in float32 (see
+    :func:`embexplorer.geometry.first_pc_share`): about 1e-7 relative from the float64 value.
+
     References
     ----------
     Ethayarajh, K. (2019). How contextual are contextualized word representations? EMNLP.
@@ -323,14 +384,28 @@ def layer_profile(items: Items, preprocessing: str = "none") -> LayerProfile:
         raise ValueError(
             _("a layer profile needs at least 2 items; got {n}").format(n=layered.shape[1])
         )
-    keys = word_keys(items)
+    sentence, keys = np.asarray(items.sentence), word_keys(items)
+    if sentence.shape != (layered.shape[1],) or len(keys) != layered.shape[1]:
+        raise ValueError(
+            f"items.vectors has {layered.shape[1]} items while items.sentence has shape "
+            f"{sentence.shape} and items.labels {len(keys)} entries"
+        )
+    groups = _ItemGroups.of(sentence, keys)
+    # Hidden states stored as float16 or float32 need no float64 scatter matrix for the PC1 share.
+    product_dtype = np.float32 if layered.dtype.itemsize <= 4 else np.float64
     values: dict[str, list[float]] = {name: [] for name in LAYER_MEASURES}
     for layer in layered:
-        X = preprocess(layer, preprocessing)
-        values["anisotropy"].append(contextual_anisotropy(X, items.sentence, keys))
-        values["mean_norm"].append(float(np.linalg.norm(X, axis=1).mean()))
-        values["intra_sentence"].append(intra_sentence_similarity(X, items.sentence))
-        values["first_pc_share"].append(first_pc_share(X))
+        # Checked once (check_layered); every measure shares the layer's norms and unit rows.
+        X = _preprocess(np.asarray(layer, dtype=np.float64), preprocessing)
+        norms = _row_norms(X)
+        units = _unit_rows(X, norms)
+        sentence_unit_sums = groups.by_sentence @ units
+        values["anisotropy"].append(_anisotropy(units, sentence_unit_sums, groups))
+        values["mean_norm"].append(float(norms.mean()))
+        values["intra_sentence"].append(
+            _intra_sentence(sentence_unit_sums, groups.by_sentence @ X, groups.sentence_sizes)
+        )
+        values["first_pc_share"].append(_first_pc_share(X, product_dtype))
     return LayerProfile(
         preprocessing=preprocessing, **{name: np.array(v) for name, v in values.items()}
     )

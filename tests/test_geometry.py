@@ -400,6 +400,31 @@ def test_procrustes_disparity_scale_is_calibrated_by_the_shuffle_null():
         procrustes_shuffle_null(np.ones((5, 3)), Y[:5])
 
 
+@pytest.mark.parametrize("metric", METRICS)
+def test_pair_values_equal_the_upper_triangle_of_the_matrix_exactly(metric):
+    from embexplorer.geometry import _pair_values
+    from embexplorer.rsa import upper_triangle
+
+    X = np.random.default_rng(6).standard_normal((300, 40))
+    X[5] = 0.0  # a zero row: cosine 0 with everything
+    X[7] = X[9]  # identical rows
+    expected = upper_triangle(similarity_matrix(X, metric))
+    np.testing.assert_array_equal(_pair_values(X, metric), expected)
+
+
+def test_first_pc_share_from_a_float32_scatter_matrix_is_within_float32_rounding():
+    """What the Layers page uses for float16 hidden states: about 1e-7 from float64, against
+    the ~5e-4 relative rounding of float16 itself."""
+    from embexplorer.geometry import _first_pc_share
+
+    rng = np.random.default_rng(4)
+    for shape, offset in [((3000, 300), 0.0), ((400, 768), 5.0), ((300, 20), 0.0)]:
+        X = (rng.standard_normal(shape) + offset).astype(np.float16).astype(np.float64)
+        X[:, 3] += 40.0 * rng.standard_normal(shape[0])  # a rogue dimension
+        single = _first_pc_share(X, product_dtype=np.float32)
+        assert single == pytest.approx(_first_pc_share(X), rel=1e-5)
+
+
 @pytest.mark.parametrize("shape", [(300, 40), (20, 100), (2, 5), (900, 300), (300, 900)])
 def test_first_pc_share_equals_sklearn_pca(shape):
     from embexplorer.geometry import first_pc_share

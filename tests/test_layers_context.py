@@ -1,5 +1,7 @@
 """layers, context, invariance, rogue: the measures of the Layers, Geometry and Context pages."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -12,14 +14,21 @@ from embexplorer.contextuality import (
     recurring_words,
     self_similarity,
 )
-from embexplorer.geometry import cosine_similarity_matrix, preprocess, similarity_matrix
+from embexplorer.geometry import (
+    cosine_similarity_matrix,
+    first_pc_share,
+    preprocess,
+    similarity_matrix,
+)
 from embexplorer.invariance import invariance_demo, random_linear_map
 from embexplorer.layers import (
     LAYER_METHODS,
     best_match,
+    contextual_anisotropy,
     intra_sentence_similarity,
     layer_profile,
     layer_similarity_matrix,
+    word_keys,
 )
 from embexplorer.rogue import keep_items, largest_norms, top_dimensions
 from embexplorer.rsa import linear_cka, rsa_score
@@ -178,6 +187,59 @@ def test_layer_profile_after_centring_shows_the_common_direction_gone():
     assert raw.anisotropy[0] > 0.99
     assert abs(centred.anisotropy[0]) < 0.05
     assert raw.mean_norm[0] > 10 * centred.mean_norm[0]
+
+
+def corpus_like_items(seed=7) -> Items:
+    """3 layers of 120 items in 12 sentences, words repeating within and across sentences, one
+    zero vector and a shared direction (so anisotropy and the PC1 share are far from 0)."""
+    rng = np.random.default_rng(seed)
+    vectors = rng.standard_normal((3, 120, 40)) + np.linspace(0, 3, 3)[:, None, None]
+    vectors[1, 17] = 0.0
+    words = [f"w{i}" for i in rng.integers(0, 25, 120)]
+    return make_items(vectors, words, np.repeat(np.arange(12), 10))
+
+
+def test_contextual_anisotropy_equals_the_mean_over_every_pair():
+    items = corpus_like_items()
+    X, sentence, words = items.vectors[1], items.sentence, word_keys(items)
+    cosines = cosine_similarity_matrix(X)
+    i, j = np.triu_indices(X.shape[0], k=1)
+    kept = (sentence[i] != sentence[j]) & (np.array(words)[i] != np.array(words)[j])
+    expected = cosines[i[kept], j[kept]].mean()
+    assert contextual_anisotropy(X, sentence, words) == pytest.approx(expected, rel=1e-12)
+    assert np.isnan(contextual_anisotropy(X[:3], [0, 0, 0], words[:3]))  # no such pair
+
+
+@pytest.mark.parametrize("preprocessing", ["none", "center", "standardize", "remove_top_pcs"])
+def test_layer_profile_equals_each_measure_layer_by_layer(preprocessing):
+    items = corpus_like_items()
+    profile = layer_profile(items, preprocessing)
+    for index, layer in enumerate(items.vectors):
+        X = preprocess(layer, preprocessing)
+        expected = {
+            "anisotropy": contextual_anisotropy(X, items.sentence, word_keys(items)),
+            "mean_norm": np.linalg.norm(X, axis=1).mean(),
+            "intra_sentence": intra_sentence_similarity(X, items.sentence),
+            "first_pc_share": first_pc_share(X),
+        }
+        for name, value in expected.items():
+            assert profile.measure(name)[index] == pytest.approx(value, rel=1e-12, abs=1e-15)
+
+
+def test_layer_profile_rejects_items_whose_vectors_and_sentences_disagree():
+    items = corpus_like_items()
+    with pytest.raises(ValueError, match="items.vectors has 119 items"):
+        layer_profile(dataclasses.replace(items, vectors=items.vectors[:, 1:]))
+
+
+def test_layer_profile_of_float16_states_is_the_float64_profile_within_float32_rounding():
+    items = corpus_like_items()
+    half = dataclasses.replace(items, vectors=items.vectors.astype(np.float16))
+    double = dataclasses.replace(items, vectors=half.vectors.astype(np.float64))
+    fast, exact = layer_profile(half), layer_profile(double)
+    for name in ("anisotropy", "mean_norm", "intra_sentence"):
+        np.testing.assert_allclose(fast.measure(name), exact.measure(name), rtol=1e-12)
+    np.testing.assert_allclose(fast.first_pc_share, exact.first_pc_share, rtol=1e-5)
 
 
 # --- context --------------------------------------------------------------------------------------

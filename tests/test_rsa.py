@@ -12,6 +12,8 @@ from embexplorer.geometry import random_orthogonal, similarity_matrix
 from embexplorer.rsa import (
     MIN_ITEMS_FOR_CI,
     RSA_METHODS,
+    VALUE_RTOL,
+    average_ranks,
     bootstrap_ci,
     is_constant,
     item_permutations,
@@ -290,6 +292,19 @@ def test_noise_only_similarities_are_not_a_perfect_score():
     real = similarity_matrix(rng.standard_normal((5, 8)))
     assert "model A are all equal" in rsa_score(noisy_a, real).reason
     assert "model B are all equal" in rsa_score(real, noisy_b).reason
+
+
+@pytest.mark.parametrize("rtol", [0.0, VALUE_RTOL])
+def test_average_ranks_equal_rankdata_of_snapped_values(rtol):
+    """One sort instead of snap_ties + rankdata: the same ranks, exact ties and near-ties
+    (within and just beyond the tolerance) included."""
+    rng = np.random.default_rng(8)
+    values = np.round(rng.uniform(-1, 1, 5000), 3)  # many exact ties
+    values[:50] += 1e-14 * rng.standard_normal(50)  # noise-level near-ties
+    values[50:60] = values[60:70] + 1e-6  # far beyond the tolerance
+    expected = stats.rankdata(snap_ties(values, rtol)) if rtol else stats.rankdata(values)
+    np.testing.assert_array_equal(average_ranks(values, rtol), expected)
+    assert average_ranks([]).size == 0 and average_ranks([2.5]).tolist() == [1.0]
 
 
 def test_ties_within_tolerance_are_ranked_as_ties():
