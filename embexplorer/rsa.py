@@ -40,6 +40,11 @@ VALUE_RTOL = 1e-9
 # plus float32 noise: CKA over them (and RSA after centring) would measure the noise.
 VECTOR_RTOL = 1e-5
 
+# A bootstrap resample's rank spread (:func:`_rank_spread`) at most this share of total**3 is
+# zero up to rounding: one side of the resample is constant. Any other is at least
+# (total**2 - total) / 4, far above this for any total below 1e12 pairs.
+RANK_SPREAD_RTOL = 1e-13
+
 # Fewer items give no bootstrap CI: most resamples then repeat the same few items, and with 3
 # items every resample is a relabelling, so the "interval" has zero width.
 MIN_ITEMS_FOR_CI = 8
@@ -80,14 +85,10 @@ def snap_ties(values, rtol: float = VALUE_RTOL) -> np.ndarray:
     [0.3, 0.1, 0.1, 0.2]
     """
     values = np.asarray(values, dtype=np.float64)
-    if values.size < 2:
-        return values.copy()
-    order = np.argsort(values, kind="stable")
-    ordered = values[order]
-    tolerance = rtol * float(np.max(np.abs(values)))
-    starts = np.concatenate([[True], np.diff(ordered) > tolerance])
+    ranking = _Ranking.of(values, rtol)
+    ordered = values[ranking.order]
     snapped = np.empty_like(values)
-    snapped[order] = ordered[np.flatnonzero(starts)[np.cumsum(starts) - 1]]
+    snapped[ranking.order] = ordered[ranking.run_starts()[ranking.run]]
     return snapped
 
 
@@ -103,21 +104,56 @@ def average_ranks(values, rtol: float = VALUE_RTOL) -> np.ndarray:
     >>> average_ranks([0.3, 0.1 + 1e-14, 0.1, 0.2], rtol=0).tolist()
     [4.0, 2.0, 1.0, 3.0]
     """
-    values = np.asarray(values, dtype=np.float64)
-    ranks = np.empty(values.size)
-    if values.size == 0:
+    return _Ranking.of(np.asarray(values, dtype=np.float64), rtol).ranks()
+
+
+@dataclass(frozen=True)
+class _Ranking:
+    """One vector sorted once: its sort order and, for each sorted position, its tie run
+    (neighbours closer than ``rtol`` of the largest magnitude, as :func:`snap_ties` joins them),
+    numbered 0, 1, ... in increasing order of value.
+
+    Everything rank-based here (Spearman ranks, the bootstrap's tie groups, snapping) is read off
+    this one sort.
+    """
+
+    order: np.ndarray
+    run: np.ndarray
+
+    @classmethod
+    def of(cls, values: np.ndarray, rtol: float = VALUE_RTOL) -> _Ranking:
+        if values.size < 2:
+            return cls(np.arange(values.size), np.zeros(values.size, dtype=np.int64))
+        # Not a stable sort: equal values share one run whatever their order.
+        order = np.argsort(values)
+        tolerance = rtol * float(np.max(np.abs(values)))
+        starts = np.concatenate([[True], np.diff(values[order]) > tolerance])
+        return cls(order, np.cumsum(starts) - 1)
+
+    @property
+    def n_runs(self) -> int:
+        return int(self.run[-1]) + 1 if self.run.size else 0
+
+    def run_starts(self) -> np.ndarray:
+        """The sorted position where each run begins."""
+        return np.flatnonzero(np.concatenate([[True], np.diff(self.run) > 0]))
+
+    def groups(self) -> np.ndarray:
+        """Each value's tie run, in the values' own order (a dense rank)."""
+        groups = np.empty_like(self.run)
+        groups[self.order] = self.run
+        return groups
+
+    def ranks(self) -> np.ndarray:
+        """Average ranks with each run tied: ``scipy.stats.rankdata(snap_ties(values))``."""
+        ranks = np.empty(self.run.size)
+        if self.n_runs == self.run.size:  # no ties: the sorted position is the rank
+            ranks[self.order] = np.arange(1.0, self.run.size + 1)
+            return ranks
+        sizes = np.bincount(self.run)
+        average = np.cumsum(sizes) - (sizes - 1) / 2
+        ranks[self.order] = average[self.run]
         return ranks
-    # Not a stable sort: equal values share one average rank whatever their order.
-    order = np.argsort(values)
-    ordered = values[order]
-    tolerance = rtol * max(abs(float(ordered[0])), abs(float(ordered[-1])))
-    starts = np.flatnonzero(np.concatenate([[True], np.diff(ordered) > tolerance]))
-    if starts.size == values.size:  # no ties: the sorted position is the rank
-        ranks[order] = np.arange(1.0, values.size + 1)
-        return ranks
-    ends = np.append(starts[1:], values.size)
-    ranks[order] = np.repeat((starts + ends + 1) / 2, ends - starts)
-    return ranks
 
 
 # --- matrices -> pair vectors ---------------------------------------------------------------------
@@ -137,15 +173,6 @@ def upper_triangle(M) -> np.ndarray:
 def _upper_triangle_unchecked(M: np.ndarray) -> np.ndarray:
     """:func:`upper_triangle` of a matrix already checked (square float64)."""
     return M[np.triu_indices(M.shape[0], k=1)]
-
-
-def _to_symmetric(values: np.ndarray, n: int, diagonal: float = 0.0) -> np.ndarray:
-    """Put a condensed upper-triangle vector back into a symmetric (n, n) matrix."""
-    rows, cols = np.triu_indices(n, k=1)
-    matrix = np.full((n, n), diagonal, dtype=values.dtype)
-    matrix[rows, cols] = values
-    matrix[cols, rows] = values
-    return matrix
 
 
 def _transform(values: np.ndarray, method: str) -> np.ndarray:
@@ -298,20 +325,29 @@ def _mantel_p_value(
     permutations: int,
     seed: int | None,
     keep: np.ndarray | None = None,
+    transformed: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> float:
     """:func:`mantel_p_value` on matrices already checked.
 
     With ``keep`` (False for pairs of two occurrences of one word) only the allowed pairs are
     compared and the permutations shuffle words, not items (:func:`word_permutations`): all
     occurrences of a word move together, so the allowed pairs map onto allowed pairs and the
-    repetition structure is the same in every permutation.
+    repetition structure is the same in every permutation. ``transformed`` are the compared
+    pairs' values as :func:`_transform` gives them, when the caller has them.
+
+    Notes
+    -----
+    With symmetric weights W and B's symmetric matrix, ``sum(W * B[order][:, order])`` equals
+    ``sum(W[inverse].T * B[order])``: two row gathers (contiguous copies) instead of a row and
+    a column gather, into buffers allocated once.
     """
     n = A.shape[0]
     pairs = np.triu(np.ones((n, n), dtype=bool), k=1)
     if keep is not None:
         pairs &= keep
-    a = _transform(A[pairs], method)
-    b = _transform(B[pairs], method)
+    if transformed is None:
+        transformed = (_transform(A[pairs], method), _transform(B[pairs], method))
+    a, b = transformed
     if permutations == 0 or _constant_reason(a, b):
         return math.nan
     a_centred = a - a.mean()
@@ -319,8 +355,10 @@ def _mantel_p_value(
     scale = math.sqrt(float(a_centred @ a_centred) * float(b_centred @ b_centred))
     # Weights on the compared pairs: <weights, B permuted> is r's numerator; the centring of B
     # drops out because the weights sum to zero, and a permutation only reorders B's values.
+    # Each pair's weight is split between (i, j) and (j, i), so the weights are symmetric.
     weights = np.zeros((n, n))
-    weights[pairs] = a_centred / scale
+    weights[pairs] = a_centred / (2 * scale)
+    weights += weights.T
     b_matrix = np.zeros((n, n))
     b_matrix[pairs] = b
     b_matrix += b_matrix.T
@@ -330,10 +368,15 @@ def _mantel_p_value(
         if keep is None
         else word_permutations(word_ids(~keep), permutations, seed)
     )
+    permuted_b, permuted_weights = np.empty((n, n)), np.empty((n, n))
+    items, inverse = np.arange(n), np.empty(n, dtype=np.int64)
     count = 0
     for order in orders:
-        permuted = b_matrix.take(order, axis=0).take(order, axis=1)
-        count += np.vdot(weights, permuted) >= observed - TIE_TOLERANCE
+        inverse[order] = items
+        np.take(b_matrix, order, axis=0, out=permuted_b)
+        np.take(weights, inverse, axis=0, out=permuted_weights)
+        score = np.einsum("ki,ik->", permuted_weights, permuted_b)
+        count += score >= observed - TIE_TOLERANCE
     return _one_sided_p(int(count), permutations)
 
 
@@ -402,23 +445,6 @@ def mantel_loop_reference(
 # --- bootstrap over items -------------------------------------------------------------------------
 
 
-def _tie_groups(values: np.ndarray, n: int) -> tuple[np.ndarray, int]:
-    """Each pair's tie group (dense rank) in a symmetric matrix, -1 on the diagonal."""
-    groups, index = np.unique(snap_ties(values), return_inverse=True)
-    return _to_symmetric(index.astype(np.int64), n, diagonal=-1), groups.size
-
-
-def _ranks_of_sample(sample_groups: np.ndarray, n_groups: int) -> np.ndarray:
-    """Average ranks of a resampled pair vector, from each value's tie group, without sorting.
-
-    The resampled values are original pair values with repeats, so counting how many fall in
-    each (sorted) tie group gives their ranks directly: O(n_pairs) instead of a sort.
-    """
-    counts = np.bincount(sample_groups, minlength=n_groups)
-    below = np.cumsum(counts) - counts
-    return below[sample_groups] + (counts[sample_groups] + 1) / 2
-
-
 def _item_draws(n: int, rng: np.random.Generator):
     """A function giving one bootstrap sample of items (n draws with replacement)."""
     return lambda: rng.integers(0, n, size=n)
@@ -460,39 +486,176 @@ def _bootstrap_ci(
     ci_level: float,
     seed: int | None,
     keep: np.ndarray | None = None,
+    rankings: tuple[_Ranking, _Ranking] | None = None,
 ) -> tuple[float, float]:
-    """:func:`bootstrap_ci` on matrices already checked; only pairs ``keep`` allows count."""
-    n = A.shape[0]
+    """:func:`bootstrap_ci` on matrices already checked; only pairs ``keep`` allows count.
+
+    ``rankings`` are those of the whole upper triangles of A and B, when the caller has them.
+
+    Notes
+    -----
+    A resample of items with replacement is its items' multiplicities ``w`` (``np.bincount`` of
+    the draws): each original pair (u, v) of different items appears ``w[u] * w[v]`` times,
+    and two copies of one item never pair. So every resample is computed over the original
+    pairs with those weights (:class:`_WeightedPairs`), never listed: the same correlation as
+    listing its pairs, up to rounding.
+    """
     a, b = _upper_triangle_unchecked(A), _upper_triangle_unchecked(B)
     if bootstraps == 0 or _constant_reason(a, b):
         return math.nan, math.nan
-    groups_a, count_a = _tie_groups(a, n)
-    groups_b, count_b = _tie_groups(b, n)
-    rows, cols = np.triu_indices(n, k=1)
-    # A separate stream from the permutations', so changing one count never changes the other.
-    rng = np.random.default_rng([0 if seed is None else seed, 1])
-    draw = _item_draws(n, rng) if keep is None else _word_draws(word_ids(~keep), rng)
-    estimates = np.full(bootstraps, np.nan)
-    for index in range(bootstraps):
-        sample = draw()
-        if sample.size * (sample.size - 1) // 2 != rows.size:  # a word sample's size varies
-            rows, cols = np.triu_indices(sample.size, k=1)
-        first, second = sample[rows], sample[cols]
-        kept = first != second if keep is None else keep[first, second]
-        first, second = first[kept], second[kept]
-        if method == "spearman":
-            x = _ranks_of_sample(groups_a[first, second], count_a)
-            y = _ranks_of_sample(groups_b[first, second], count_b)
-        else:
-            x, y = A[first, second], B[first, second]
-        if x.size >= 2:
-            estimates[index] = _correlation(x, y)
+    estimates = _bootstrap_estimates(A, B, method, bootstraps, seed, keep, rankings)
     estimates = estimates[np.isfinite(estimates)]
     if estimates.size == 0:
         return math.nan, math.nan
     tail = 100 * (1 - ci_level) / 2
     low, high = np.percentile(estimates, [tail, 100 - tail])
     return float(low), float(high)
+
+
+def _bootstrap_estimates(
+    A: np.ndarray,
+    B: np.ndarray,
+    method: str,
+    bootstraps: int,
+    seed: int | None,
+    keep: np.ndarray | None = None,
+    rankings: tuple[_Ranking, _Ranking] | None = None,
+) -> np.ndarray:
+    """The correlation of each bootstrap resample, NaN where it is undefined."""
+    n = A.shape[0]
+    a, b = _upper_triangle_unchecked(A), _upper_triangle_unchecked(B)
+    if rankings is None and method == "spearman":
+        rankings = (_Ranking.of(a), _Ranking.of(b))
+    rows, cols = np.triu_indices(n, k=1)
+    allowed = None if keep is None else keep[rows, cols]
+    pairs = _WeightedPairs(a, b, rows, cols, allowed, method, rankings)
+    # A separate stream from the permutations', so changing one count never changes the other.
+    rng = np.random.default_rng([0 if seed is None else seed, 1])
+    draw = _item_draws(n, rng) if keep is None else _word_draws(word_ids(~keep), rng)
+    return np.array(
+        [pairs.correlation(np.bincount(draw(), minlength=n)) for _ in range(bootstraps)]
+    )
+
+
+class _WeightedPairs:
+    """The pairs of a bootstrap, prepared once so that each resample, given as its items'
+    multiplicities, costs a few passes over the original pairs.
+
+    Pair (u, v) counts ``w[u] * w[v]`` times in a resample with multiplicities ``w``. Spearman:
+    the pairs are kept in the order of A's values, so A's average ranks in the resample are a
+    cumulative sum of the weights (runs of tied values corrected afterwards: they are few), and
+    B's come from the weight in each of B's tie runs (``np.bincount``), which is what ranking the
+    listed pairs gives. Pearson: weighted moments of the values.
+    """
+
+    def __init__(self, a, b, rows, cols, allowed, method, rankings):
+        self.method = method
+        if method == "spearman":
+            ranking_a, ranking_b = rankings
+            order, run_a = ranking_a.order, ranking_a.run
+            if allowed is not None:  # pairs never compared carry no weight: drop them
+                kept = allowed[order]
+                order, run_a = order[kept], run_a[kept]
+            self.groups_b = ranking_b.groups()[order]
+            self.n_runs_b = ranking_b.n_runs
+            # A's runs of more than one pair: their members, and where each run starts and ends.
+            sizes = np.bincount(run_a)
+            self.tied = np.flatnonzero(sizes[run_a] > 1)
+            runs, self.run_of_tied = np.unique(run_a[self.tied], return_inverse=True)
+            self.run_ends = np.cumsum(sizes)[runs] - 1
+            self.run_starts = self.run_ends - sizes[runs] + 1
+        else:
+            order = np.arange(a.size) if allowed is None else np.flatnonzero(allowed)
+            # Centred and scaled once: the weighted moments then neither cancel nor overflow.
+            self.x, self.y = (_unit_scaled(values[order]) for values in (a, b))
+        self.rows, self.cols = rows[order], cols[order]
+
+    def correlation(self, multiplicities: np.ndarray) -> float:
+        """The correlation over the resample with these item multiplicities; NaN when it holds
+        fewer than 2 pairs or either side is constant."""
+        weights = multiplicities.astype(np.float64)
+        weights = weights[self.rows] * weights[self.cols]
+        if self.method == "spearman":
+            return self._spearman(weights)
+        return self._pearson(weights)
+
+    def _spearman(self, weights: np.ndarray) -> float:
+        # Weights are integers and average ranks half-integers: both exact in float64.
+        through = np.cumsum(weights)
+        total = float(through[-1])
+        if total < 2:
+            return math.nan
+        # A's average ranks less 1/2 (B's centred ranks sum to zero under the weights, so a
+        # constant shift of A's drops out of the cross moment).
+        ranks_a = weights / -2
+        ranks_a += through
+        before = through[self.run_starts] - weights[self.run_starts]
+        in_runs_a = through[self.run_ends] - before
+        ranks_a[self.tied] = (before + in_runs_a / 2)[self.run_of_tied]
+        in_runs_b = np.bincount(self.groups_b, weights=weights, minlength=self.n_runs_b)
+        centred_b = np.cumsum(in_runs_b)
+        centred_b -= in_runs_b / 2
+        centred_b -= total / 2  # average rank minus the mean rank, (total + 1) / 2
+        cubes_a = _cubed_sum(weights) - _cubed_sum(weights[self.tied]) + _cubed_sum(in_runs_a)
+        spread_a = _rank_spread(total, cubes_a)
+        spread_b = _rank_spread(total, _cubed_sum(in_runs_b))
+        if min(spread_a, spread_b) <= RANK_SPREAD_RTOL * total**3:  # one side constant
+            return math.nan
+        cross = float(np.einsum("i,i,i->", weights, ranks_a, centred_b[self.groups_b]))
+        return _from_moments(cross, spread_a, spread_b)
+
+    def _pearson(self, weights: np.ndarray) -> float:
+        x, y = self.x, self.y
+        total = float(weights.sum())
+        if total < 2:
+            return math.nan
+        sum_x, sum_y = float(np.einsum("i,i->", weights, x)), float(np.einsum("i,i->", weights, y))
+        spread_x = float(np.einsum("i,i,i->", weights, x, x)) - sum_x * sum_x / total
+        spread_y = float(np.einsum("i,i,i->", weights, y, y)) - sum_y * sum_y / total
+        cross = float(np.einsum("i,i,i->", weights, x, y)) - sum_x * sum_y / total
+        if _constant_in(x, weights, spread_x) or _constant_in(y, weights, spread_y):
+            return math.nan
+        return _from_moments(cross, spread_x, spread_y)
+
+
+def _cubed_sum(counts: np.ndarray) -> float:
+    return float(np.einsum("i,i,i->", counts, counts, counts))
+
+
+def _rank_spread(total: float, cubed_counts: float) -> float:
+    """Sum of squared deviations of average ranks from their mean, for ``total`` values in tie
+    groups of sizes c: ``(total**3 - total - sum(c**3 - c)) / 12``, and sum(c) is ``total``.
+
+    It is 0 when one group holds every value, and at least ``(total**2 - total) / 4``
+    otherwise; rounding moves it by a few ``1e-16 * total**3`` (see :data:`RANK_SPREAD_RTOL`).
+    """
+    return (total**3 - cubed_counts) / 12
+
+
+def _unit_scaled(values: np.ndarray) -> np.ndarray:
+    """Values minus their mean, divided by their largest deviation (when there is one)."""
+    centred = values - values.mean()
+    largest = float(np.max(np.abs(centred)))
+    return centred / largest if largest > 0 else centred
+
+
+def _constant_in(values: np.ndarray, weights: np.ndarray, spread: float) -> bool:
+    """True when the values of positive weight are all equal, or their spread is not positive.
+
+    ``values`` are scaled to a largest magnitude of 1, so rounding leaves a constant's spread
+    near ``1e-16 * weights.sum()``: a spread far above that proves they differ, and only below
+    it are they compared.
+    """
+    if spread > 1e-8 * float(weights.sum()):
+        return False
+    sampled = values[weights > 0]
+    return spread <= 0 or float(sampled.min()) == float(sampled.max())
+
+
+def _from_moments(cross: float, spread_a: float, spread_b: float) -> float:
+    """Pearson's r from the centred cross moment and the two spreads (sums of squares)."""
+    # Each root on its own: the product of two large sums of squares may overflow.
+    return float(np.clip(cross / (math.sqrt(spread_a) * math.sqrt(spread_b)), -1.0, 1.0))
 
 
 # --- RSA ------------------------------------------------------------------------------------------
@@ -601,14 +764,20 @@ def rsa_score(
     reason = _constant_reason(a, b) if a.size >= 3 else _too_few_pairs_reason(a.size)
     if reason:
         return undefined_rsa(reason, **common)
+    # Each side sorted once, for the Spearman score, the permutations and (over the whole upper
+    # triangle, which these pairs are unless some are left out) the bootstrap.
+    rankings = (_Ranking.of(a), _Ranking.of(b))
+    ranks = (rankings[0].ranks(), rankings[1].ranks())
     if ci_note:
         ci_low, ci_high = math.nan, math.nan
     else:
-        ci_low, ci_high = _bootstrap_ci(A, B, method, bootstraps, ci_level, seed, keep)
-    p_value = _mantel_p_value(A, B, method, permutations, seed, keep)
+        whole = rankings if keep is None else None
+        ci_low, ci_high = _bootstrap_ci(A, B, method, bootstraps, ci_level, seed, keep, whole)
+    compared = ranks if method == "spearman" else (a, b)
+    p_value = _mantel_p_value(A, B, method, permutations, seed, keep, compared)
     return RSAResult(
         pearson=_correlation(a, b),
-        spearman=_correlation(_transform(a, "spearman"), _transform(b, "spearman")),
+        spearman=_correlation(*ranks),
         p_value=p_value,
         ci_low=ci_low,
         ci_high=ci_high,

@@ -13,6 +13,7 @@ from embexplorer.rsa import (
     MIN_ITEMS_FOR_CI,
     RSA_METHODS,
     VALUE_RTOL,
+    _bootstrap_estimates,
     average_ranks,
     bootstrap_ci,
     is_constant,
@@ -439,3 +440,116 @@ def test_p_value_is_calibrated_under_a_true_null():
         )
     assert 0.02 <= hits / runs <= 0.09
     assert 0.02 <= hits_masked / runs <= 0.09
+
+
+# --- the bootstrap against every resample materialised ---------------------------------------------
+
+
+def bootstrap_loop_reference(A, B, method, bootstraps, ci_level=0.95, seed=0, same_word=None):
+    """The percentile CI of :func:`bootstrap_loop_estimates`."""
+    estimates = bootstrap_loop_estimates(A, B, method, bootstraps, seed, same_word)
+    estimates = estimates[np.isfinite(estimates)]
+    if not estimates.size:
+        return math.nan, math.nan
+    tail = 100 * (1 - ci_level) / 2
+    return tuple(np.percentile(estimates, [tail, 100 - tail]))
+
+
+def bootstrap_loop_estimates(A, B, method, bootstraps, seed=0, same_word=None):
+    """Each bootstrap resample's correlation with its pairs listed and correlated by scipy.
+
+    The same draws as ``rsa_score`` (the stream ``default_rng([seed, 1])``: items, or whole words
+    when ``same_word`` is given and same-word pairs are left out). A resample lists every pair of
+    positions, drops pairs of one item twice (and of one word twice), ranks its pairs by their tie
+    group over the whole matrix (runs within VALUE_RTOL, as ``snap_ties`` finds them), and is
+    NaN (skipped by the CI) when it has under 2 pairs or either side is constant.
+    """
+    n = len(A)
+    rows, cols = np.triu_indices(n, k=1)
+    groups = []
+    for M in (A, B):
+        dense = np.unique(snap_ties(M[rows, cols]), return_inverse=True)[1]
+        groups.append(np.zeros((n, n), dtype=np.int64))
+        groups[-1][rows, cols] = groups[-1][cols, rows] = dense
+    allowed = ~np.eye(n, dtype=bool) if same_word is None else ~(same_word | np.eye(n, dtype=bool))
+    rng = np.random.default_rng([seed, 1])
+    if same_word is not None:
+        ids = word_ids(same_word)
+        members = [np.flatnonzero(ids == word) for word in np.unique(ids)]
+    estimates = []
+    for _ in range(bootstraps):
+        if same_word is None:
+            sample = rng.integers(0, n, size=n)
+        else:
+            drawn = rng.integers(0, len(members), len(members))
+            sample = np.concatenate([members[word] for word in drawn])
+        first, second = (sample[index] for index in np.triu_indices(sample.size, k=1))
+        kept = allowed[first, second]
+        first, second = first[kept], second[kept]
+        if method == "spearman":
+            x = stats.rankdata(groups[0][first, second])
+            y = stats.rankdata(groups[1][first, second])
+        else:
+            x, y = A[first, second], B[first, second]
+        defined = x.size >= 2 and np.ptp(x) > 0 and np.ptp(y) > 0
+        estimates.append(stats.pearsonr(x, y)[0] if defined else math.nan)
+    return np.array(estimates)
+
+
+def tied(M, decimals):
+    """M with its values rounded, so that many pairs tie."""
+    return np.round(M, decimals)
+
+
+@pytest.mark.parametrize("method", RSA_METHODS)
+@pytest.mark.parametrize("n", [8, 13, 40])
+def test_bootstrap_ci_equals_materialising_every_resample(method, n):
+    X, Y = related_spaces(n=n, seed=n)
+    A, B = similarity_matrix(X), similarity_matrix(Y)
+    for a, b in ((A, B), (tied(A, 1), tied(B, 2))):
+        for seed in (0, 5):
+            expected = bootstrap_loop_reference(a, b, method, 60, 0.9, seed)
+            assert bootstrap_ci(a, b, method, 60, 0.9, seed) == pytest.approx(expected, abs=1e-12)
+            result = rsa_score(a, b, method, 0, 60, ci_level=0.9, seed=seed)
+            assert (result.ci_low, result.ci_high) == pytest.approx(expected, abs=1e-12)
+
+
+@pytest.mark.parametrize("method", RSA_METHODS)
+@pytest.mark.parametrize("n", [9, 24, 50])
+def test_bootstrap_ci_of_whole_words_equals_materialising_every_resample(method, n):
+    X, Y = related_spaces(n=n, seed=n)
+    A, B = similarity_matrix(X), similarity_matrix(Y)
+    words = [f"w{i % (2 * n // 3)}" for i in range(n)]  # a third of the words seen twice
+    words[1] = words[4] = "bank"
+    same = word_mask(words)
+    for a, b in ((A, B), (tied(A, 1), tied(B, 1))):
+        expected = bootstrap_loop_reference(a, b, method, 60, 0.95, 3, same_word=same)
+        result = rsa_score(a, b, method, 0, 60, seed=3, same_word=same, exclude_same_word=True)
+        assert (result.ci_low, result.ci_high) == pytest.approx(expected, abs=1e-12)
+
+
+@pytest.mark.parametrize("method", RSA_METHODS)
+def test_bootstrap_skips_constant_resamples_like_the_materialised_one(method):
+    # Items 0-4 are alike in both models (one value for all their pairs) and B takes two values
+    # but for one pair: resamples from items 0-4 alone, or with one pair, are constant and
+    # skipped. (Their values' sums do not round exactly: a test of "constant" by the spread
+    # rounding leaves would keep some of them.)
+    n = 8
+    A = similarity_matrix(np.random.default_rng(0).standard_normal((n, 3)))
+    A[:5, :5] = 0.3
+    B = np.full((n, n), 0.1)
+    B[:5, :5] = 0.6
+    B[0, 7] = B[7, 0] = 0.9
+    np.fill_diagonal(A, 1.0)
+    np.fill_diagonal(B, 1.0)
+    expected = bootstrap_loop_estimates(A, B, method, 400, seed=0)
+    fast = _bootstrap_estimates(A, B, method, 400, seed=0)
+    np.testing.assert_allclose(fast, expected, rtol=0, atol=1e-12)  # NaN where NaN
+    assert 0 < np.isnan(expected).sum() < 400
+    # Words: with 3 words many resamples hold one word only, or one word and one pair.
+    words = np.array([0, 0, 0, 1, 1, 2, 2, 2])
+    same = words[:, None] == words[None, :]
+    expected = bootstrap_loop_estimates(A, B, method, 200, 0, same_word=same)
+    fast = _bootstrap_estimates(A, B, method, 200, 0, keep=~same)
+    np.testing.assert_allclose(fast, expected, rtol=0, atol=1e-12)
+    assert 0 < np.isnan(expected).sum() < 200
