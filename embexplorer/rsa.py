@@ -569,39 +569,52 @@ class _WeightedPairs:
             # Centred and scaled once: the weighted moments then neither cancel nor overflow.
             self.x, self.y = (_unit_scaled(values[order]) for values in (a, b))
         self.rows, self.cols = rows[order], cols[order]
+        # Work arrays allocated once: with megabytes allocated and freed in every resample, one
+        # took 30-40 ms instead of 18 on 1,000 items, depending on where the arrays landed.
+        size = self.rows.size
+        self.first, self.second, self.weights = np.empty(size), np.empty(size), np.empty(size)
+        if method == "spearman":
+            self.through, self.ranks_a, self.ranks_b = (np.empty(size) for _ in range(3))
+            self.centred_b = np.empty(self.n_runs_b)
 
     def correlation(self, multiplicities: np.ndarray) -> float:
         """The correlation over the resample with these item multiplicities; NaN when it holds
         fewer than 2 pairs or either side is constant."""
-        weights = multiplicities.astype(np.float64)
-        weights = weights[self.rows] * weights[self.cols]
+        multiplicities = multiplicities.astype(np.float64)
+        # mode="clip": with the default "raise", take() writes to a temporary copy of ``out``.
+        np.take(multiplicities, self.rows, out=self.first, mode="clip")
+        np.take(multiplicities, self.cols, out=self.second, mode="clip")
+        weights = np.multiply(self.first, self.second, out=self.weights)
         if self.method == "spearman":
             return self._spearman(weights)
         return self._pearson(weights)
 
     def _spearman(self, weights: np.ndarray) -> float:
         # Weights are integers and average ranks half-integers: both exact in float64.
-        through = np.cumsum(weights)
+        through = np.cumsum(weights, out=self.through)
         total = float(through[-1])
         if total < 2:
             return math.nan
         # A's average ranks less 1/2 (B's centred ranks sum to zero under the weights, so a
         # constant shift of A's drops out of the cross moment).
-        ranks_a = weights / -2
+        ranks_a = np.multiply(weights, -0.5, out=self.ranks_a)
         ranks_a += through
         before = through[self.run_starts] - weights[self.run_starts]
         in_runs_a = through[self.run_ends] - before
         ranks_a[self.tied] = (before + in_runs_a / 2)[self.run_of_tied]
         in_runs_b = np.bincount(self.groups_b, weights=weights, minlength=self.n_runs_b)
-        centred_b = np.cumsum(in_runs_b)
-        centred_b -= in_runs_b / 2
-        centred_b -= total / 2  # average rank minus the mean rank, (total + 1) / 2
         cubes_a = _cubed_sum(weights) - _cubed_sum(weights[self.tied]) + _cubed_sum(in_runs_a)
         spread_a = _rank_spread(total, cubes_a)
         spread_b = _rank_spread(total, _cubed_sum(in_runs_b))
         if min(spread_a, spread_b) <= RANK_SPREAD_RTOL * total**3:  # one side constant
             return math.nan
-        cross = float(np.einsum("i,i,i->", weights, ranks_a, centred_b[self.groups_b]))
+        # B's average ranks minus the mean rank, (total + 1) / 2, per tie run, then per pair.
+        centred_b = np.cumsum(in_runs_b, out=self.centred_b)
+        in_runs_b *= 0.5
+        centred_b -= in_runs_b
+        centred_b -= total / 2
+        ranks_b = np.take(centred_b, self.groups_b, out=self.ranks_b, mode="clip")
+        cross = float(np.einsum("i,i,i->", weights, ranks_a, ranks_b))
         return _from_moments(cross, spread_a, spread_b)
 
     def _pearson(self, weights: np.ndarray) -> float:
