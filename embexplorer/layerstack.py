@@ -46,6 +46,11 @@ class LayerStack:
         self.tokens = tokens
         work = np.float32 if tokens.dtype == np.float16 else np.float64
         self.weights = weights.astype(work)
+        # A layer reads (and converts) only the token rows some item uses: a sample of 3,000
+        # words need not convert all 24,000 tokens of a corpus at every layer.
+        used = np.unique(self.weights.indices)
+        self._rows = used if used.size < tokens.shape[1] else slice(None)
+        self._compact = self.weights[:, used] if used.size < tokens.shape[1] else self.weights
 
     @classmethod
     def selection(cls, tokens: np.ndarray, rows: Sequence[int] | np.ndarray) -> LayerStack:
@@ -81,8 +86,8 @@ class LayerStack:
 
     def layer(self, index: int) -> np.ndarray:
         """One layer's item vectors, shape (n_items, dim)."""
-        tokens = self.tokens[index].astype(self.weights.dtype, copy=False)
-        out = np.asarray(self.weights @ tokens).astype(self.tokens.dtype, copy=False)
+        tokens = self.tokens[index][self._rows].astype(self.weights.dtype, copy=False)
+        out = np.asarray(self._compact @ tokens).astype(self.tokens.dtype, copy=False)
         if not np.isfinite(out).all():
             raise ValueError(f"vectors contain NaN or infinite values at layer {index}")
         return out

@@ -1,6 +1,5 @@
 """Context: how far apart one word's occurrences in different sentences are, layer by layer."""
 
-import numpy as np
 import streamlit as st
 
 from embexplorer import contextuality, figures
@@ -54,11 +53,12 @@ if st.session_state.get("word") not in offered:
     st.session_state["word"] = contextuality.default_word(offered)
 
 
+sentences_of = contextuality.sentence_counts(words_a, skip_first)
+
+
 def _word_option(word: str) -> str:
-    indices = contextuality.occurrences(words_a, word, skip_first)
     # Offered words occur in at least two sentences, so the count is always plural.
-    n = np.unique(words_a.sentence[indices]).size
-    return _("{word} ({n} sentences)").format(word=word, n=n)
+    return _("{word} ({n} sentences)").format(word=word, n=sentences_of[word])
 
 
 word = choices[0].selectbox(
