@@ -456,3 +456,23 @@ def test_seeded_rotation_is_kept_but_each_caller_gets_its_own_copy():
     np.testing.assert_allclose(again @ again.T, np.eye(6), atol=1e-12)
     np.testing.assert_array_equal(again, random_orthogonal(6, seed=3))
     assert not np.array_equal(again, random_orthogonal(6, seed=4))
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 8])
+def test_pca_few_components_by_lanczos_equals_the_full_decomposition(k):
+    """A few components of many dimensions come from eigsh, not a full eigh: the same
+    eigenvalues, shares of the total variance, signed components and coordinates as the SVD."""
+    from embexplorer.geometry import MAX_LANCZOS_COMPONENTS
+
+    assert k <= MAX_LANCZOS_COMPONENTS
+    rng = np.random.default_rng(k)
+    X = rng.standard_normal((600, 64)) * np.geomspace(30, 1, 64) + 5.0
+    X[:, 7] *= 40  # one outsized dimension, as in GPT-2
+    fast = pca(X, k, solver="covariance")
+    exact = pca(X, k, solver="svd")
+    np.testing.assert_allclose(fast.eigenvalues, exact.eigenvalues, rtol=1e-9)
+    np.testing.assert_allclose(
+        fast.explained_variance_ratio, exact.explained_variance_ratio, rtol=1e-9
+    )
+    np.testing.assert_allclose(fast.components, exact.components, atol=1e-8)
+    np.testing.assert_allclose(fast.coords, exact.coords, atol=1e-6 * np.abs(exact.coords).max())
