@@ -299,3 +299,23 @@ def test_heatmaps_play_through_every_layer():
     last = spec["frames"][-1]["data"][0]["z"]
     assert plotly_array(first).shape == plotly_array(last).shape
     assert not np.allclose(plotly_array(first), plotly_array(last))  # layers differ
+
+
+@pytest.mark.usefixtures("model_runs")
+def test_a_corpus_animation_draws_whole_sentences_and_says_so(monkeypatch):
+    """Above MAX_ANIMATED_ITEMS the animation draws whole sentences spread through the text (the
+    panels keep every item), says how many, and still lights the search matches it draws."""
+    from embexplorer.app import caching
+
+    monkeypatch.setattr(caching, "MAX_ANIMATED_ITEMS", 12)
+    text = "\n".join(f"The bank number {i} raised its rates again." for i in range(8))
+    at = explore(text=text)
+    at.text_input(key="q").set_value("rates").run()
+    assert_clean(at)
+    panels, layers, _heatmaps, _pair = charts(at)
+    n_items = sum(len(plotly_array(t["x"])) for t in panel_traces(panels, 0))
+    drawn = sum(len(plotly_array(t["x"])) for t in panel_traces(layers, 0))
+    assert n_items == 72 and drawn == 18  # 2 of 8 sentences of 9 words
+    assert any(c.value.startswith("The animation draws 18 of 72 words") for c in at.caption)
+    assert len(lit_items(layers, 0)) == 2  # "rates" once in each drawn sentence
+    assert len(lit_items(panels, 0)) == 8

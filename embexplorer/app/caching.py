@@ -41,8 +41,12 @@ SAMPLE_SEED = 0
 # The per-layer curves (anisotropy, norms, intra-sentence similarity, PC1 share) are means: on a
 # corpus they use whole sentences spread through the text, about this many items.
 MAX_PROFILE_ITEMS = 3_000
-# The Explore page's every-layer PCA is fitted on at most this many items (all are drawn).
+# The Explore page's every-layer PCA is fitted on at most this many items.
 MAX_PROJECTION_FIT_ITEMS = 3_000
+# The Explore page's animation through the layers draws at most about this many items, whole
+# sentences spread through the text (the page says so): every frame holds every point, and a
+# corpus's 20,000 words x 13 layers x 2 models made a figure of half a million points.
+MAX_ANIMATED_ITEMS = 3_000
 APP_PERMUTATIONS = 2_000  # most permutations / bootstraps; fewer for large sets (see compare)
 APP_BOOTSTRAPS = 500
 # Hidden states are kept as float16 (computed in float32): half the memory of a corpus's states,
@@ -534,11 +538,20 @@ def cached_neighbour_overlap(selection: Selection, k: int) -> np.ndarray:
     show_spinner=L_("Projecting every layer and aligning them layer to layer…"), max_entries=32
 )
 def cached_layer_projections(selection: Selection, which: int) -> projection.LayerProjections:
-    """Model ``which``'s items at every layer, PCA aligned layer to layer (``all_layers``)."""
-    vectors = items_of(selection)[which].vectors
+    """Model ``which``'s animated items (:func:`animated_index`) at every layer, PCA aligned
+    layer to layer (``all_layers``)."""
+    items = items_of(selection)[which]
+    index = animated_index(selection)
+    vectors = items.vectors if index.size == items.n_items else items.vectors[:, index]
     return projection.layer_aligned_projections(
         vectors, selection.preprocessing, max_fit_items=MAX_PROJECTION_FIT_ITEMS
     )
+
+
+def animated_index(selection: Selection) -> np.ndarray:
+    """The shared items the layer animation draws: all, or whole sentences spread through the
+    text (:func:`whole_sentence_index`), about :data:`MAX_ANIMATED_ITEMS`."""
+    return whole_sentence_index(items_of(selection)[0], MAX_ANIMATED_ITEMS)
 
 
 # The animated heatmaps hold every layer's matrix in the page: at most this many items each.

@@ -17,7 +17,7 @@ import streamlit as st
 from .. import contextuality, figures, neighbours
 from ..align import Items, shorten
 from ..i18n import N_, _
-from ..labels import MODEL_KIND_LABELS, PREPROCESSING_LABELS, formatter, label
+from ..labels import MODEL_KIND_LABELS, PREPROCESSING_LABELS, UNIT_LABELS, formatter, label
 from . import state as link_state
 from . import tables, widgets
 from .caching import MAX_ANIMATED_HEATMAP_ITEMS
@@ -297,18 +297,30 @@ def neighbour_lists(view: View, items: Items, k: int) -> None:
 
 def layer_animation(view: View, items: Items, lit) -> None:
     frames = view.layer_projections()
+    drawn = view.animated_items()
+    labels = items.display_labels()
     deeper = 0 if frames[0].n_layers >= frames[1].n_layers else 1
     fig = figures.layer_animation_figure(
         frames[0],
         frames[1],
-        items.display_labels(),
+        [labels[i] for i in drawn],
         [model_name(view, w) for w in (0, 1)],
-        groups=[f"S{s + 1}: {shorten(view.texts[s], 30)}" for s in items.sentence],
+        groups=[f"S{s + 1}: {shorten(view.texts[s], 30)}" for s in items.sentence[drawn]],
         presentation=view.presentation,
         start=view.layers[deeper],
     )
-    figures.highlight(fig, lit)
+    figures.highlight(fig, None if lit is None else np.flatnonzero(np.isin(drawn, lit)))
     widgets.chart(fig, key="explore_layers")
+    if drawn.size < items.n_items:
+        st.caption(
+            _(
+                "The animation draws {used:,} of {total:,} {unit}: whole sentences spread evenly "
+                "through the text, so that every frame stays light in the browser; the panels "
+                "above and the neighbour lists use all of them."
+            ).format(
+                used=drawn.size, total=items.n_items, unit=label(UNIT_LABELS, view.paired_unit)
+            )
+        )
     scales = [
         _("{model} {low:.3g} to {high:.3g}").format(
             model="AB"[w], low=f.scales.min(), high=f.scales.max()

@@ -208,9 +208,14 @@ class View:
         return caching.cached_neighbour_overlap(self.selection.paired().at_layers(), k)
 
     def layer_projections(self) -> tuple[projection.LayerProjections, ...]:
-        """Both models' shared items at every layer, PCA aligned layer to layer."""
+        """Both models' animated shared items (:meth:`animated_items`) at every layer, PCA
+        aligned layer to layer."""
         selection = self.selection.paired().all_layers()
         return tuple(caching.cached_layer_projections(selection, which) for which in (0, 1))
+
+    def animated_items(self) -> np.ndarray:
+        """Which shared items the layer animation draws (all, or whole sentences of a corpus)."""
+        return caching.animated_index(self.selection.paired().all_layers())
 
     def layer_heatmaps(self, shown) -> tuple[np.ndarray, np.ndarray]:
         """Both models' cosines among the ``shown`` shared items at every layer."""
