@@ -141,6 +141,16 @@ st.caption(
     )
 )
 
+used = view.context_items_used(word, skip_first)
+if used < words_a.n_items:
+    st.caption(
+        _(
+            "On this corpus the baseline and the preprocessing use {used:,} of {total:,} words: "
+            "every occurrence of the word and whole sentences spread evenly through the text (a "
+            "mean over pairs of words; all of them would take seconds per layer)."
+        ).format(used=used, total=words_a.n_items)
+    )
+
 bullets = context_text.notice_bullets(view.infos, (words_a, words_b), profiles, view.word_tokens())
 st.markdown("**" + _("What to notice") + "**\n\n" + "\n".join(f"- {bullet}" for bullet in bullets))
 

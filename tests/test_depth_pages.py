@@ -2,6 +2,7 @@
 
 import re
 
+import numpy as np
 from conftest import ROOT, plotly_array
 from streamlit.testing.v1 import AppTest
 from test_pages import TIMEOUT, assert_clean, charts, model_runs, page  # noqa: F401
@@ -179,6 +180,46 @@ def test_geometry_on_a_corpus_runs_only_the_open_tab(model_runs, monkeypatch):  
     monkeypatch.setattr(invariance, "invariance_demo", None)  # the rotation tab stays closed
     at.run()
     assert_clean(at)
+
+
+def test_context_on_a_corpus_measures_the_word_against_a_stated_sample(model_runs, monkeypatch):  # noqa: F811
+    """Above MAX_PROFILE_ITEMS the Context page says its baseline uses a sample of the words."""
+    from embexplorer.app import caching
+
+    monkeypatch.setattr(caching, "MAX_PROFILE_ITEMS", 30)
+    at = page("pages/5_context.py")
+    at.query_params["text"] = "\n".join(f"The bank number {i} raised its rates." for i in range(8))
+    at.run()
+    assert_clean(at)
+    notes = [c.value for c in at.caption if c.value.startswith("On this corpus the baseline")]
+    assert notes and notes[0].split(":")[0].endswith("of 64 words"), notes
+
+
+def test_sampled_context_profile_is_the_profile_of_the_sample(monkeypatch):
+    """Every occurrence of the word plus whole sentences: the profile equals context_profile on
+    exactly those items, and its occurrences index all items."""
+    from embexplorer import contextuality
+    from embexplorer.align import Items
+    from embexplorer.app import caching
+
+    monkeypatch.setattr(caching, "MAX_PROFILE_ITEMS", 30)
+    words = [w for i in range(10) for w in ("the", "bank", f"n{i}", "rose", "today", ".")]
+    words[3 * 6 + 4] = "bank"  # twice in sentence 3: both occurrences stay
+    sentence = np.repeat(np.arange(10), 6)
+    vectors = np.random.default_rng(0).standard_normal((3, 60, 8)).astype(np.float16)
+    items = Items("word", words, sentence, np.tile(np.arange(6), 10), vectors, words)
+    keep = caching.context_sample(items, "bank")
+    occurrences = contextuality.occurrences(items, "bank")
+    assert occurrences.size == 11 and set(occurrences) <= set(keep) and keep.size < 60
+    assert set(np.unique(sentence[keep])) >= set(sentence[caching.whole_sentence_index(items, 30)])
+    for preprocessing in ("none", "center"):
+        profile = caching.sampled_context_profile(items, "bank", preprocessing)
+        direct = contextuality.context_profile(items.subset(keep), "bank", preprocessing)
+        np.testing.assert_array_equal(profile.indices, occurrences)
+        np.testing.assert_allclose(profile.baseline, direct.baseline)
+        np.testing.assert_allclose(profile.self_similarity, direct.self_similarity)
+    monkeypatch.setattr(caching, "MAX_PROFILE_ITEMS", 60)
+    assert caching.context_sample(items, "bank") is None  # few items: all of them
 
 
 def test_corpus_statistics_use_a_stated_spread_sample(model_runs, monkeypatch):  # noqa: F811

@@ -149,6 +149,12 @@ class View:
         definitions; ``skip_first`` leaves out each sentence's first word)."""
         return caching.cached_context_profiles(self.selection.all_layers("word"), word, skip_first)
 
+    def context_items_used(self, word: str, skip_first: bool = False) -> int:
+        """How many word items the Context page's baseline uses (all, or a corpus's sample)."""
+        items = self.items("word")[0]
+        keep = caching.context_sample(items, word, skip_first)
+        return items.n_items if keep is None else keep.size
+
     def word_tokens(self) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
         """Per model, the tokens of each shared word item (readable strings)."""
         return caching.cached_word_tokens(self.selection.for_items("word"))
