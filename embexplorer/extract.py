@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import gc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -250,7 +249,6 @@ def release_freed_memory() -> None:
     """
     trim = _malloc_trim()
     if trim is not None:
-        gc.collect()  # a dropped model's modules may sit in reference cycles
         trim(0)
 
 
