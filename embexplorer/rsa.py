@@ -183,9 +183,9 @@ def _transform(values: np.ndarray, method: str) -> np.ndarray:
 
 def _correlation(a: np.ndarray, b: np.ndarray) -> float:
     """Pearson correlation; NaN (no warning) when either vector is constant."""
-    a = a - a.mean()
-    b = b - b.mean()
-    # Each norm on its own: the product of two tiny sums of squares underflows to 0.
+    # Scaled to a largest deviation of 1 (r does not change): deviations below ~1e-154 would
+    # otherwise square to 0 and make a varying vector look constant.
+    a, b = _unit_scaled(a), _unit_scaled(b)
     norm_a, norm_b = math.sqrt(float(a @ a)), math.sqrt(float(b @ b))
     if norm_a == 0 or norm_b == 0:
         return math.nan
@@ -350,9 +350,10 @@ def _mantel_p_value(
     a, b = transformed
     if permutations == 0 or _constant_reason(a, b):
         return math.nan
-    a_centred = a - a.mean()
-    b_centred = b - b.mean()
-    scale = math.sqrt(float(a_centred @ a_centred) * float(b_centred @ b_centred))
+    # Unit-scaled like _correlation's (the centring drops out, see below; the scale is the
+    # same in every permutation), so tiny values cannot underflow the norms to 0.
+    a_centred, b = _unit_scaled(a), _unit_scaled(b)
+    scale = math.sqrt(float(a_centred @ a_centred)) * math.sqrt(float(b @ b))
     # Weights on the compared pairs: <weights, B permuted> is r's numerator; the centring of B
     # drops out because the weights sum to zero, and a permutation only reorders B's values.
     # Each pair's weight is split between (i, j) and (j, i), so the weights are symmetric.

@@ -553,3 +553,21 @@ def test_bootstrap_skips_constant_resamples_like_the_materialised_one(method):
     fast = _bootstrap_estimates(A, B, method, 200, 0, keep=~same)
     np.testing.assert_allclose(fast, expected, rtol=0, atol=1e-12)
     assert 0 < np.isnan(expected).sum() < 200
+
+
+@pytest.mark.parametrize("method", ["pearson", "spearman"])
+def test_tiny_similarities_score_like_the_same_values_scaled_up(method):
+    # Deviations of 1e-256 square to 0 in float64; r is scale-free, so the score must not be NaN.
+    rng = np.random.default_rng(3)
+    a = similarity_matrix(rng.normal(size=(9, 4)))
+    b = similarity_matrix(rng.normal(size=(9, 4)))
+    tiny = rsa_score(a, b * 1e-256, method=method, permutations=99, bootstraps=50, seed=1)
+    plain = rsa_score(a, b, method=method, permutations=99, bootstraps=50, seed=1)
+    assert tiny.defined and math.isfinite(tiny.pearson)
+    for field in ("pearson", "spearman", "p_value", "ci_low", "ci_high"):
+        assert getattr(tiny, field) == pytest.approx(getattr(plain, field), abs=1e-12)
+    # The case the property test found: one off-diagonal value of 5.9e-256, the rest 0.
+    b3 = np.zeros((3, 3))
+    b3[0, 1] = b3[1, 0] = 5.92724932e-256
+    a3 = np.array([[1.0, 0.5, 1.0], [0.5, 1.0, 1.0], [1.0, 1.0, 1.0]])
+    assert rsa_score(a3, b3, permutations=50, bootstraps=0).pearson == pytest.approx(-1.0)
