@@ -130,6 +130,13 @@ class Items:
 
     def display_labels(self) -> list[str]:
         """Labels made unique: a repeated label gets its sentence number ("bank (S2)")."""
+        # Worked out once per Items (a page asks up to six times a rerun; 20,000 words take
+        # ~50 ms): the app's items are cached and never modified.
+        if "_display_labels" not in self.__dict__:
+            self.__dict__["_display_labels"] = self._unique_labels()
+        return list(self.__dict__["_display_labels"])
+
+    def _unique_labels(self) -> list[str]:
         counts: dict[str, int] = {}
         for label in self.labels:
             counts[label] = counts.get(label, 0) + 1

@@ -8,6 +8,7 @@ backgrounds); groups also differ by marker symbol.
 
 from __future__ import annotations
 
+import functools
 import html
 import textwrap
 from collections.abc import Sequence
@@ -74,6 +75,7 @@ MAX_LABELLED_POINTS = 300  # text labels on more points than this are an unreada
 MAX_LEGEND_GROUPS = 20
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def plain_text(text: str) -> str:
     """Text a user typed, made inert for plotly: its HTML subset is escaped, and a string that
     starts with "$" (plotly would typeset ``$...$`` as LaTeX) gets a zero-width space first."""
@@ -1175,30 +1177,37 @@ def context_projection_figure(
     word: str,
     presentation: bool = False,
 ) -> go.Figure:
-    """All items in grey, the occurrences of one word coloured by sentence and labelled."""
+    """All items in grey, the occurrences of one word coloured by sentence and labelled.
+
+    Up to :data:`MAX_LEGEND_GROUPS` occurrences each get a trace, a colour and a legend entry;
+    more (a frequent word in a corpus) share one trace in one colour, unlabelled, each naming
+    its sentence on hover: hundreds of legend entries are unreadable, and each trace costs
+    plotly milliseconds to build. Above :data:`WEBGL_THRESHOLD` points a panel is WebGL.
+    """
     style = Style(presentation)
     titles = plain_texts(titles)
     fig = make_subplots(rows=1, cols=len(panels), subplot_titles=titles, horizontal_spacing=0.06)
     highlight = np.asarray(highlight, dtype=np.int64)
+    one_trace = len(highlight) > MAX_LEGEND_GROUPS
     for column, points in enumerate(panels, start=1):
-        others = np.setdiff1d(np.arange(len(points.labels)), highlight)
-        labels, words = plain_texts(points.labels), plain_texts(points.words)
-        texts = plain_texts(points.sentence_texts)
+        points = _plain_points(points)
+        n = len(points.labels)
+        others = np.setdiff1d(np.arange(n), highlight)
+        labelled = len(others) <= 80
+        custom, template = _hover(points, others)
         fig.add_trace(
-            go.Scatter(
+            _scatter(
+                2,
+                n,
                 x=points.coords[others, 0],
                 y=points.coords[others, 1],
-                mode="markers+text" if len(others) <= 80 else "markers",
-                text=[labels[i] for i in others] if len(others) <= 80 else None,
+                mode="markers+text" if labelled else "markers",
+                text=[points.labels[i] for i in others] if labelled else None,
                 textposition="top center",
                 textfont=dict(size=style.font_size - 4, color="#999999"),
                 marker=dict(color="#BBBBBB", size=style.marker_size - 2),
-                customdata=[
-                    f"S{points.sentence[i] + 1}: {texts[points.sentence[i]]}" for i in others
-                ],
-                hovertemplate="%{text}<br>%{customdata}<extra></extra>"
-                if len(others) <= 80
-                else "%{customdata}<extra></extra>",
+                customdata=custom,
+                hovertemplate=template,
                 name=_("other words"),
                 legendgroup="other",
                 showlegend=column == 1,
@@ -1206,18 +1215,44 @@ def context_projection_figure(
             row=1,
             col=column,
         )
-        for index in highlight:
+        if one_trace:
+            custom, template = _hover(points, highlight)
+            name = _("{word}: {n} occurrences (hover for the sentence)").format(
+                word=plain_text(word), n=len(highlight)
+            )
+            fig.add_trace(
+                _scatter(
+                    2,
+                    n,
+                    x=points.coords[highlight, 0],
+                    y=points.coords[highlight, 1],
+                    mode="markers",
+                    marker=dict(
+                        color=CATEGORICAL_COLOURS[0],
+                        size=style.marker_size + 2,
+                        line=dict(width=1, color="rgba(40,40,40,0.8)"),
+                    ),
+                    customdata=custom,
+                    hovertemplate=template,
+                    name=name,
+                    legendgroup="occurrences",
+                    showlegend=column == 1,
+                ),
+                row=1,
+                col=column,
+            )
+        for index in [] if one_trace else highlight:
             sentence = int(points.sentence[index])
             colour = CATEGORICAL_COLOURS[sentence % len(CATEGORICAL_COLOURS)]
             name = _("{word} in S{number}: {sentence}").format(
-                word=plain_text(word), number=sentence + 1, sentence=texts[sentence]
+                word=plain_text(word), number=sentence + 1, sentence=points.sentence_texts[sentence]
             )
             fig.add_trace(
                 go.Scatter(
                     x=points.coords[[index], 0],
                     y=points.coords[[index], 1],
                     mode="markers+text",
-                    text=[f"{words[index] or labels[index]} S{sentence + 1}"],
+                    text=[f"{points.words[index] or points.labels[index]} S{sentence + 1}"],
                     textposition="top center",
                     textfont=dict(size=style.font_size - 1, color=colour),
                     marker=dict(

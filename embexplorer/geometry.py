@@ -224,8 +224,12 @@ def preprocess(X, method: str = "none", n_components: int = 1) -> np.ndarray:
     representations. ICLR.
     """
     check_choice(method, PREPROCESSING, "preprocessing")
-    X = check_vectors(X)
-    return X.copy() if method == "none" else _preprocess(X, method, n_components)
+    checked = check_vectors(X)
+    if method != "none":
+        return _preprocess(checked, method, n_components)
+    # Only a float64 array comes back from the check as itself (or a view of it); anything
+    # else (a float16 layer, a list) was already converted into a new array.
+    return checked.copy() if isinstance(X, np.ndarray) and X.dtype == np.float64 else checked
 
 
 def _preprocess(X: np.ndarray, method: str, n_components: int = 1) -> np.ndarray:

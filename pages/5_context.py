@@ -30,7 +30,7 @@ skip_first = choices[1].toggle(
         "space, so it is a different token from the same word elsewhere."
     ),
 )
-offered = contextuality.offered_words(words_a, words_b, skip_first)
+offered, sentences_of = view.word_menu(skip_first)
 if not offered:
     st.info(
         (
@@ -51,9 +51,6 @@ if not offered:
 if st.session_state.get("word") not in offered:
     # A link or an edited text may name a word that is not (or no longer) in the text.
     st.session_state["word"] = contextuality.default_word(offered)
-
-
-sentences_of = contextuality.sentence_counts(words_a, skip_first)
 
 
 def _word_option(word: str) -> str:
@@ -175,11 +172,19 @@ widgets.chart(
     key="context_projection",
 )
 st.caption(
-    _(
-        "Each model's words at its sidebar layer, projected by PCA; the occurrences of the word "
-        "are coloured by sentence. Move the layer sliders to see how far apart each layer puts "
-        "them."
+    (
+        _(
+            "Each model's words at its sidebar layer, projected by PCA; the occurrences of the "
+            "word are coloured by sentence."
+        )
+        if len(indices) <= figures.MAX_LEGEND_GROUPS
+        else _(
+            "Each model's words at its sidebar layer, projected by PCA; the {n:,} occurrences of "
+            "the word share one colour (hover over one for its sentence)."
+        ).format(n=len(indices))
     )
+    + " "
+    + _("Move the layer sliders to see how far apart each layer puts them.")
 )
 
 downloads = st.columns(2)

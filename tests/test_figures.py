@@ -10,8 +10,10 @@ from embexplorer.figures import (
     CATEGORICAL_COLOURS,
     MAX_LEGEND_GROUPS,
     OTHER_WORDS_COLOUR,
+    WEBGL_THRESHOLD,
     Curve,
     PointSet,
+    context_projection_figure,
     joint_projection_figure,
     keyed_words,
     layer_curves_figure,
@@ -272,3 +274,30 @@ def test_dark_theme_swaps_every_diverging_scale_and_keeps_zero_in_the_middle():
     assert distances.layout.coloraxis.colorscale != DARK_DIVERGING_SCALE
     cka = for_dark_theme(layer_matrix_figure(np.eye(3), ("a", "b"), method="cka"))
     assert cka.data[0].colorscale != DARK_DIVERGING_SCALE
+
+
+@pytest.mark.parametrize("n_occurrences", [3, MAX_LEGEND_GROUPS, MAX_LEGEND_GROUPS + 1, 400])
+def test_context_projection_has_a_legend_entry_per_occurrence_only_when_few(n_occurrences):
+    panels = [point_set(200, 10, 2, seed) for seed in (0, 1)]
+    rng = np.random.default_rng(n_occurrences)
+    occurrences = np.sort(rng.choice(2000, n_occurrences, replace=False))
+    fig = context_projection_figure(panels, ["A", "B"], occurrences, "bank")
+    few = n_occurrences <= MAX_LEGEND_GROUPS
+    assert len(fig.data) == 2 * (1 + (n_occurrences if few else 1))
+    others, *lit = fig.data[: len(fig.data) // 2]
+    assert others.type == ("scattergl" if 2000 - n_occurrences > WEBGL_THRESHOLD else "scatter")
+    assert len(others.x) == 2000 - n_occurrences
+    assert sum(len(trace.x) for trace in lit) == n_occurrences
+    drawn = np.concatenate([trace.x for trace in lit])
+    np.testing.assert_array_equal(drawn, panels[0].coords[occurrences, 0])
+    legend = [trace.name for trace in fig.data if trace.showlegend]
+    assert len(legend) == 1 + (n_occurrences if few else 1)
+    if few:
+        assert legend[1] == f"bank in S{panels[0].sentence[occurrences[0]] + 1}: text " + str(
+            panels[0].sentence[occurrences[0]]
+        )
+    else:
+        assert legend[1] == f"bank: {n_occurrences} occurrences (hover for the sentence)"
+        # Each shared-trace point still names its own sentence on hover.
+        sentence = panels[0].sentence[occurrences[7]]
+        assert lit[0].customdata[7][2] == f"S{sentence + 1}: text {sentence}"

@@ -75,6 +75,17 @@ def test_input_is_not_modified(vectors):
     np.testing.assert_array_equal(vectors, before)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.float16, "list"])
+def test_no_preprocessing_gives_a_new_float64_array_without_a_second_copy(vectors, dtype):
+    given = vectors.tolist() if dtype == "list" else vectors.astype(dtype)
+    before = np.array(given, copy=True)
+    out = preprocess(given, "none")
+    assert out.dtype == np.float64
+    np.testing.assert_array_equal(out, np.asarray(given, dtype=np.float64))
+    out += 1.0  # the caller owns the result
+    np.testing.assert_array_equal(np.asarray(given), before)
+
+
 def test_cosine_invariant_under_rotation_and_scaling_while_coordinates_change(vectors):
     rotated = 3.5 * vectors @ random_orthogonal(vectors.shape[1], seed=7)
     assert not np.allclose(rotated, vectors)

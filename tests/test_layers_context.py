@@ -426,3 +426,31 @@ def test_bootstrap_self_similarity_equals_averaging_every_resampled_pair():
         expected.append(np.mean(values) if values else np.nan)
     np.testing.assert_allclose(fast, expected, rtol=1e-12, atol=1e-15)
     assert np.isnan(fast).any() == np.isnan(expected).any()
+
+
+def test_same_vector_pairs_equal_comparing_every_pair_at_every_layer():
+    from embexplorer.app.context_text import SAME_VECTOR_RTOL, _same_vector_pairs
+
+    rng = np.random.default_rng(4)
+    vectors = rng.standard_normal((5, 60, 16)) * 30
+    vectors[:, [7, 21, 40], :] = vectors[:, [3], :]  # one vector at every layer
+    vectors[:, 50, :] = vectors[:, 9, :] * (1 + 3e-6)  # equal within the tolerance
+    vectors[:, 51, :] = vectors[:, 10, :]
+    vectors[-1, 51, 0] += 1.0  # equal at every layer but the last
+    vectors[:, 12, :] = 0.0
+    vectors[:, 13, :] = 0.0  # two zero vectors
+    items = make_items(vectors)
+    indices = np.array([*range(0, 60, 1)][::-1][::2] + [3, 7, 21, 40, 9, 50, 10, 51, 12, 13][::-1])
+    indices = np.unique(indices)  # occurrences in text order, as context_profile gives them
+    expected = [
+        (int(indices[a]), int(indices[b]))
+        for a in range(indices.size)
+        for b in range(a + 1, indices.size)
+        if np.all(
+            np.linalg.norm(vectors[:, indices[a]] - vectors[:, indices[b]], axis=-1)
+            <= SAME_VECTOR_RTOL * (np.linalg.norm(vectors[:, indices[a]], axis=-1) + 1e-12)
+        )
+    ]
+    assert {(3, 7), (3, 21), (21, 40), (9, 50), (12, 13)} <= set(expected)
+    assert (10, 51) not in expected
+    assert _same_vector_pairs(items, indices) == expected

@@ -16,6 +16,7 @@ display setting never runs a model again, and a display setting recomputes nothi
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass, replace
 
@@ -31,6 +32,9 @@ from ..layers import LayerProfile, layer_profile, layer_similarity_matrix
 from ..limits import load_limits
 from ..models import LoadedModel, default_model_names, load_model
 from .selection import Selection
+
+# Every cached function keys on a Selection; hashing its cache_key is ~50x cheaper on a corpus.
+cache_resource = functools.partial(st.cache_resource, hash_funcs={Selection: Selection.cache_key})
 
 # Item-by-item statistics cost n^2 in time and memory (a 1,000-sentence corpus has ~22,000 words:
 # one n x n matrix alone would be 3.9 GB). Above this many items, RSA, its permutation test and
@@ -65,7 +69,7 @@ class SharedCaches:
     states: BoundedCache
 
 
-@st.cache_resource(show_spinner=False)
+@cache_resource(show_spinner=False)
 def shared_caches() -> SharedCaches:
     limits = load_limits()
     return SharedCaches(
@@ -84,7 +88,7 @@ def cached_model(name: str) -> LoadedModel:
     return shared_caches().models.get_or_compute(name, lambda: load_model(name))
 
 
-@st.cache_resource(show_spinner=False)
+@cache_resource(show_spinner=False)
 def model_queue(name: str) -> ModelQueue:
     """The queue of one model's requests from every session (runs them together)."""
     return ModelQueue(max_group_texts=load_limits().group_texts, dtype=STATES_DTYPE)
@@ -113,7 +117,8 @@ def states_ready(names: tuple[str, str], texts: tuple[str, ...]) -> bool:
     return all((name, texts) in caches for name in names)
 
 
-@st.cache_resource(show_spinner=False, max_entries=64)
+# Its one tuple is the texts (strings): their repr is exact, and hashed in one piece.
+@cache_resource(show_spinner=False, max_entries=64, hash_funcs={tuple: repr})
 def cached_token_counts(name: str, texts: tuple[str, ...]) -> list[int]:
     return extract.token_counts(cached_model(name), texts)
 
@@ -121,7 +126,7 @@ def cached_token_counts(name: str, texts: tuple[str, ...]) -> list[int]:
 # --- items and the vectors compared --------------------------------------------------------------
 
 
-@st.cache_resource(
+@cache_resource(
     show_spinner=L_("Pooling each model's sub-word pieces into shared words…"), max_entries=8
 )
 def cached_items(selection: Selection) -> tuple[align.Items, align.Items]:
@@ -151,14 +156,14 @@ def paired_vectors(selection: Selection) -> tuple[np.ndarray, np.ndarray]:
 # --- Projection page ------------------------------------------------------------------------------
 
 
-@st.cache_resource(show_spinner=L_("Projecting the items to 2D/3D…"), max_entries=128)
+@cache_resource(show_spinner=L_("Projecting the items to 2D/3D…"), max_entries=128)
 def cached_projection(
     selection: Selection, which: int, method: str, dims: int
 ) -> projection.Projection:
     return projection.make_projector(method, dims).fit_transform(layer_vectors(selection, which))
 
 
-@st.cache_resource(
+@cache_resource(
     show_spinner=L_("Aligning B onto A (Procrustes) and projecting both…"), max_entries=64
 )
 def cached_joint(selection: Selection, method: str, dims: int) -> projection.JointProjection:
@@ -214,7 +219,7 @@ def _scored(
     )
 
 
-@st.cache_resource(show_spinner=False, max_entries=16)
+@cache_resource(show_spinner=False, max_entries=16)
 def cached_distinct_items(selection: Selection) -> tuple[align.Items, align.Items]:
     """Both models' shared items with every exact repeat of a sentence counted once."""
     states = [cached_states(name, selection.texts) for name in selection.names]
@@ -253,7 +258,7 @@ def compared_items(selection: Selection) -> tuple[align.Items, align.Items]:
     return sampled(distinct_items(selection), paired_sample(selection)[0])
 
 
-@st.cache_resource(
+@cache_resource(
     show_spinner=L_("Comparing the two similarity structures: both matrices, RSA and CKA…"),
     max_entries=16,
 )
@@ -269,7 +274,7 @@ def cached_scores(
     return comparison
 
 
-@st.cache_resource(
+@cache_resource(
     show_spinner=L_("Testing the RSA score against item permutations and bootstrapping its CI…"),
     max_entries=16,
 )
@@ -318,7 +323,7 @@ def _control_items(selection: Selection) -> tuple[align.Items, align.Items]:
     return sampled(items, paired_sample(selection)[0])
 
 
-@st.cache_resource(
+@cache_resource(
     show_spinner=L_("Scoring the random-weight copies of both models the same way…"), max_entries=32
 )
 def cached_control(
@@ -338,7 +343,7 @@ def cached_control(
     )
 
 
-@st.cache_resource(
+@cache_resource(
     show_spinner=L_("Comparing every layer of the random-weight copies…"), max_entries=32
 )
 def cached_control_layer_matrix(selection: Selection, metric: str, method: str) -> np.ndarray:
@@ -350,7 +355,7 @@ def cached_control_layer_matrix(selection: Selection, metric: str, method: str) 
 # --- Layers and Context pages (results over every layer) -----------------------------------------
 
 
-@st.cache_resource(
+@cache_resource(
     show_spinner=L_("Comparing every layer of A with every layer of B…"), max_entries=64
 )
 def cached_layer_matrix(selection: Selection, metric: str, method: str) -> np.ndarray:
@@ -359,7 +364,7 @@ def cached_layer_matrix(selection: Selection, metric: str, method: str) -> np.nd
     return layer_similarity_matrix(items_a, items_b, metric, selection.preprocessing, method)
 
 
-@st.cache_resource(show_spinner=L_("Measuring each model's space at every layer…"), max_entries=64)
+@cache_resource(show_spinner=L_("Measuring each model's space at every layer…"), max_entries=64)
 def cached_layer_profiles(selection: Selection) -> tuple[LayerProfile, LayerProfile]:
     return tuple(
         layer_profile(whole_sentences(side, MAX_PROFILE_ITEMS), selection.preprocessing)
@@ -385,7 +390,18 @@ def whole_sentence_index(items: align.Items, max_items: int) -> np.ndarray:
     return np.flatnonzero(np.isin(items.sentence, kept))
 
 
-@st.cache_resource(
+@cache_resource(show_spinner=False, max_entries=16)
+def cached_word_menu(selection: Selection, skip_first: bool) -> tuple[list[str], dict[str, int]]:
+    """The Context page's words (:func:`~embexplorer.contextuality.offered_words`) and in how
+    many sentences model A has each: a pass over every word item, 0.5 s a rerun on a corpus."""
+    words_a, words_b = items_of(selection)
+    return (
+        word_context.offered_words(words_a, words_b, skip_first),
+        word_context.sentence_counts(words_a, skip_first),
+    )
+
+
+@cache_resource(
     show_spinner=L_("Measuring the word's occurrences at every layer (with a bootstrap)…"),
     max_entries=64,
 )
@@ -426,7 +442,7 @@ def context_sample(items: align.Items, word: str, skip_first: bool = False) -> n
     return np.union1d(whole_sentence_index(items, MAX_PROFILE_ITEMS), occurrences)
 
 
-@st.cache_resource(show_spinner=False, max_entries=16)
+@cache_resource(show_spinner=False, max_entries=16)
 def cached_word_tokens(selection: Selection) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
     """Per model, each shared word item's own tokens (readable strings, "␣bank" for GPT-2's
     "Ġbank"), in item order: two occurrences with the same tokens have the same input."""
@@ -441,13 +457,13 @@ def cached_word_tokens(selection: Selection) -> tuple[list[tuple[str, ...]], lis
 # --- Geometry page --------------------------------------------------------------------------------
 
 
-@st.cache_resource(show_spinner=L_("Computing both models' PCA spectra…"), max_entries=16)
+@cache_resource(show_spinner=L_("Computing both models' PCA spectra…"), max_entries=16)
 def cached_spectra(selection: Selection) -> tuple[geometry.PCAResult, geometry.PCAResult]:
     """Both models' full PCA spectra at their layers (eigenvalues and ratios; no coordinates)."""
     return tuple(geometry.pca(vectors, with_coords=False) for vectors in paired_vectors(selection))
 
 
-@st.cache_resource(show_spinner=L_("Rotating and stretching model A's vectors…"), max_entries=8)
+@cache_resource(show_spinner=L_("Rotating and stretching model A's vectors…"), max_entries=8)
 def cached_invariance(selection: Selection, seed: int, method: str) -> invariance.InvarianceDemo:
     """The rotation demo on the compared items (the spread sample of a corpus)."""
     index, _ = paired_sample(selection)
@@ -455,7 +471,7 @@ def cached_invariance(selection: Selection, seed: int, method: str) -> invarianc
     return invariance.invariance_demo(*vectors, seed=seed, method=method)
 
 
-@st.cache_resource(show_spinner=L_("Rotating B onto A (Procrustes)…"), max_entries=8)
+@cache_resource(show_spinner=L_("Rotating B onto A (Procrustes)…"), max_entries=8)
 def cached_procrustes(selection: Selection) -> geometry.ProcrustesResult:
     """B rotated (and scaled) onto A, both centred."""
     return geometry.procrustes_align(*paired_vectors(selection), scale=True)
@@ -467,7 +483,7 @@ PROCRUSTES_SHUFFLES = 100
 PROCRUSTES_BUDGET = 2e10
 
 
-@st.cache_resource(
+@cache_resource(
     show_spinner=L_("Aligning item-shuffled pairings of B onto A (the scale for the disparity)…"),
     max_entries=32,
 )
@@ -491,9 +507,7 @@ class RogueDimensions:
     contributions: tuple[rogue.DimensionContributions, rogue.DimensionContributions]
 
 
-@st.cache_resource(
-    show_spinner=L_("Finding the dimensions that decide most cosines…"), max_entries=32
-)
+@cache_resource(show_spinner=L_("Finding the dimensions that decide most cosines…"), max_entries=32)
 def cached_rogue_dimensions(selection: Selection, exclude_first: bool) -> RogueDimensions:
     keeps = tuple(rogue.keep_items(side, exclude_first) for side in items_of(selection))
     return RogueDimensions(
@@ -505,7 +519,7 @@ def cached_rogue_dimensions(selection: Selection, exclude_first: bool) -> RogueD
     )
 
 
-@st.cache_resource(show_spinner=False, max_entries=32)
+@cache_resource(show_spinner=False, max_entries=32)
 def cached_token_norms(selection: Selection) -> tuple[rogue.NormOutliers, rogue.NormOutliers]:
     """The tokens with the largest raw vectors at each model's layer."""
     tokens = items_of(selection)
@@ -530,9 +544,7 @@ def preprocessing_cosines(
     return out
 
 
-@st.cache_resource(
-    show_spinner=L_("Computing cosines raw, centred and standardised…"), max_entries=16
-)
+@cache_resource(show_spinner=L_("Computing cosines raw, centred and standardised…"), max_entries=16)
 def cached_preprocessing_grid(
     selection: Selection, exclude_first: bool, shown: tuple[int, ...]
 ) -> list[np.ndarray]:
@@ -548,13 +560,13 @@ ISOLATED_PERMUTATIONS = 500  # a selection is small and changes often: modest re
 ISOLATED_BOOTSTRAPS = 200
 
 
-@st.cache_resource(show_spinner=L_("Finding nearest neighbours in both models…"), max_entries=64)
+@cache_resource(show_spinner=L_("Finding nearest neighbours in both models…"), max_entries=64)
 def cached_neighbours(selection: Selection, item: int, k: int) -> neighbours.NeighbourComparison:
     """One item's k nearest items by cosine in both models' full spaces at their layers."""
     return neighbours.compare_neighbours(*paired_vectors(selection), item, k, "cosine")
 
 
-@st.cache_resource(
+@cache_resource(
     show_spinner=L_("Comparing every item's nearest neighbours in A and B…"), max_entries=64
 )
 def cached_neighbour_overlap(selection: Selection, k: int) -> np.ndarray:
@@ -562,7 +574,7 @@ def cached_neighbour_overlap(selection: Selection, k: int) -> np.ndarray:
     return neighbours.neighbour_overlap(*paired_vectors(selection), k, "cosine")
 
 
-@st.cache_resource(
+@cache_resource(
     show_spinner=L_("Projecting every layer and aligning them layer to layer…"), max_entries=32
 )
 def cached_layer_projections(selection: Selection, which: int) -> projection.LayerProjections:
@@ -586,9 +598,7 @@ def animated_index(selection: Selection) -> np.ndarray:
 MAX_ANIMATED_HEATMAP_ITEMS = 60
 
 
-@st.cache_resource(
-    show_spinner=L_("Computing both models' cosines at every layer…"), max_entries=16
-)
+@cache_resource(show_spinner=L_("Computing both models' cosines at every layer…"), max_entries=16)
 def cached_layer_heatmaps(
     selection: Selection, shown: tuple[int, ...]
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -619,7 +629,7 @@ def _rows_to_read(
     return items.vectors, index
 
 
-@st.cache_resource(show_spinner=False, max_entries=64)
+@cache_resource(show_spinner=False, max_entries=64)
 def cached_pair_curves(selection: Selection, i: int, j: int) -> tuple[np.ndarray, np.ndarray]:
     """The cosine of items ``i`` and ``j`` at every layer, both models (``all_layers``)."""
     pair = np.array([i, j], dtype=np.int64)
@@ -652,7 +662,7 @@ class IsolatedSelection:
     comparison: compare.Comparison
 
 
-@st.cache_resource(
+@cache_resource(
     show_spinner=L_("Recomputing the projection and RSA on the selection…"), max_entries=16
 )
 def cached_isolated(selection: Selection, keep: tuple[int, ...]) -> IsolatedSelection:
@@ -695,7 +705,7 @@ def _warm_up_umap_after(models: threading.Thread, first_view: threading.Event) -
     projection.warm_up_umap()
 
 
-@st.cache_resource(show_spinner=False)
+@cache_resource(show_spinner=False)
 def start_background_work() -> BackgroundWork:
     """Once per process, at the first page view: load the default models in one thread, and in
     another compile UMAP's numba code (~13 s; ~30 s on a fresh install) once the models are

@@ -140,14 +140,19 @@ def trend_sentence(info: ModelInfo, profile: ContextProfile) -> str:
 
 def _same_vector_pairs(items: Items, indices: np.ndarray) -> list[tuple[int, int]]:
     """Pairs of occurrences (item indices) whose vectors are equal at every layer."""
-    pairs = []
     vectors = items.vectors[:, indices, :].astype(np.float64)
-    for a in range(indices.size):
-        for b in range(a + 1, indices.size):
-            difference = np.linalg.norm(vectors[:, a] - vectors[:, b], axis=-1)
-            size = np.linalg.norm(vectors[:, a], axis=-1) + 1e-12
-            if np.all(difference <= SAME_VECTOR_RTOL * size):
-                pairs.append((int(indices[a]), int(indices[b])))
+    norms = np.linalg.norm(vectors, axis=-1)  # (layers, occurrences)
+    # Candidates from the first layer's Gram matrix (all pairs at once: a frequent word in a
+    # corpus has hundreds of occurrences). Its rounding moves a distance by ~1e-8 of a norm, far
+    # below the candidates' threshold, so no equal pair is missed; each is then checked exactly.
+    first, first_norms = vectors[0], norms[0]
+    squared = first_norms[:, None] ** 2 + first_norms[None, :] ** 2 - 2 * first @ first.T
+    near = np.sqrt(np.maximum(squared, 0)) <= 1e-3 * first_norms[:, None] + 1e-9
+    pairs = []
+    for a, b in zip(*np.nonzero(np.triu(near, k=1)), strict=True):
+        difference = np.linalg.norm(vectors[:, a] - vectors[:, b], axis=-1)
+        if np.all(difference <= SAME_VECTOR_RTOL * (norms[:, a] + 1e-12)):
+            pairs.append((int(indices[a]), int(indices[b])))
     return pairs
 
 

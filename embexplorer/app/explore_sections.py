@@ -173,11 +173,11 @@ def panels(view: View, items: Items, matches, k: int, overlap: bool) -> np.ndarr
         )
     st.session_state[PANEL_FIG], st.session_state[PANEL_ROWS] = fig, rows
     lit = selected if selected.size else matches
-    drawn = go.Figure(fig)
     if lit is not None:
-        figures.highlight(drawn, np.flatnonzero(np.isin(rows, lit)))
+        # In place: the figure is built anew each run, and a selection event reads only its ids.
+        figures.highlight(fig, np.flatnonzero(np.isin(rows, lit)))
     st.plotly_chart(
-        widgets.projector_ready(drawn),
+        widgets.projector_ready(fig),
         width="stretch",
         config=widgets.PLOTLY_CONFIG,
         key=PANELS,
@@ -380,12 +380,15 @@ def _default_pair(items: Items) -> tuple[int, int]:
 
 def pair_through_depth(view: View, items: Items) -> None:
     labels, n_items = items.display_labels(), items.n_items
-    defaults = _default_pair(items)
+    keys = ("pair_i", "pair_j")
+    if any(st.session_state.get(key) not in range(n_items) for key in keys):
+        # Only when a choice is missing: finding the most repeated word reads every label.
+        for key, default in zip(keys, _default_pair(items), strict=True):
+            if st.session_state.get(key) not in range(n_items):
+                st.session_state[key] = default
     cells = st.columns(2)
     chosen = []
-    for which, key in enumerate(("pair_i", "pair_j")):
-        if st.session_state.get(key) not in range(n_items):
-            st.session_state[key] = defaults[which]
+    for which, key in enumerate(keys):
         chosen.append(
             cells[which].selectbox(
                 _("First item") if which == 0 else _("Second item"),

@@ -9,7 +9,8 @@ it reuses the result.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import hashlib
+from dataclasses import dataclass, fields, replace
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,19 @@ class Selection:
     pooling: str = "mean"
     preprocessing: str = "none"
     special: bool = False
+
+    def cache_key(self) -> tuple:
+        """What Streamlit's caches hash instead of the selection: every field, the texts as one
+        digest. Hashed field by field, a dataclass is deep-copied and its texts hashed one
+        string at a time: 13 ms for 1,000 sentences, paid by each of a rerun's dozens of cached
+        calls. ``repr`` of a tuple of strings is unambiguous, so equal digests mean equal texts
+        (but for an MD5 collision)."""
+        return tuple(
+            hashlib.md5(repr(self.texts).encode(), usedforsecurity=False).hexdigest()
+            if field.name == "texts"
+            else getattr(self, field.name)
+            for field in fields(self)
+        )
 
     @property
     def paired_unit(self) -> str:

@@ -142,6 +142,10 @@ class View:
 
     # Context page
 
+    def word_menu(self, skip_first: bool = False) -> tuple[list[str], dict[str, int]]:
+        """The words the Context page offers, and in how many sentences model A has each."""
+        return caching.cached_word_menu(self.selection.for_items("word"), skip_first)
+
     def context_profiles(
         self, word: str, skip_first: bool = False
     ) -> tuple[word_context.ContextProfile, word_context.ContextProfile]:
