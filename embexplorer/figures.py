@@ -168,6 +168,19 @@ class Style:
     def hover_size(self) -> int:
         return 18 if self.presentation else 13
 
+    @property
+    def panel_spacing(self) -> float:
+        """The gap between side-by-side panels (a share of the width): at projector size the
+        right panel's axis title and ticks need more room, or they print over the left panel."""
+        return 0.1 if self.presentation else 0.06
+
+    def panel_titles(self, titles: Sequence[str]) -> list[str]:
+        """Titles of side-by-side panels, made inert and wrapped to fit over their panel: at
+        1280x720 with the sidebar open a panel is ~400 pixels wide, about 32 characters at
+        projector size, and a longer title runs into its neighbour's."""
+        width = (64 if self.presentation else 100) // max(len(titles), 1)
+        return [wrapped(plain_text(title), width) for title in titles]
+
     def apply(self, fig: go.Figure, height: int, fit_screen: bool = True) -> go.Figure:
         """Fonts, hover, margins and legend; in presentation mode a figure that ``fit_screen``
         is at most :data:`PROJECTOR_HEIGHT` tall, so it fits under the controls at 1280x720."""
@@ -560,17 +573,16 @@ def projection_figure(
     """
     options = _Options.decide(panels, colour_by, show_labels, show_lines)
     panels = [_plain_points(points) for points in panels]
-    titles = plain_texts(titles)
+    style = Style(presentation)
     dims = panels[0].coords.shape[1]
     kind = "scene" if dims == 3 else "xy"
     fig = make_subplots(
         rows=1,
         cols=len(panels),
-        subplot_titles=list(titles),
+        subplot_titles=style.panel_titles(titles),
         specs=[[{"type": kind}] * len(panels)],
-        horizontal_spacing=0.06,
+        horizontal_spacing=style.panel_spacing,
     )
-    style = Style(presentation)
     for column, points in enumerate(panels, start=1):
         drawing = _Drawing(dims, style, first=column == 1)
         for trace in _panel_traces(points, options, drawing):
@@ -1185,8 +1197,12 @@ def context_projection_figure(
     plotly milliseconds to build. Above :data:`WEBGL_THRESHOLD` points a panel is WebGL.
     """
     style = Style(presentation)
-    titles = plain_texts(titles)
-    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=titles, horizontal_spacing=0.06)
+    fig = make_subplots(
+        rows=1,
+        cols=len(panels),
+        subplot_titles=style.panel_titles(titles),
+        horizontal_spacing=style.panel_spacing,
+    )
     highlight = np.asarray(highlight, dtype=np.int64)
     one_trace = len(highlight) > MAX_LEGEND_GROUPS
     for column, points in enumerate(panels, start=1):
@@ -1598,9 +1614,9 @@ def layer_animation_figure(
     fig = make_subplots(
         rows=1,
         cols=2,
-        subplot_titles=plain_texts(titles),
+        subplot_titles=style.panel_titles(titles),
         specs=[[{"type": kind}] * 2],
-        horizontal_spacing=0.06,
+        horizontal_spacing=style.panel_spacing,
     )
     for panel, (stack, depth) in enumerate(zip(stacks, depths, strict=True)):
         for name, members, marker, in_legend in traces:

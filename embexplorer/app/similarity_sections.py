@@ -79,7 +79,7 @@ def score_card(
                 seed_a=control.seeds[0], seed_b=control.seeds[1], cka=widgets.number(control.cka)
             ),
         )
-    cells = card.columns([1, 1, 1.1, 1.8, 1.1])
+    cells = card.columns([1, 1, 1.4, 1.7, 1.1])
     cells[0].metric(
         label(RSA_METHOD_LABELS, "spearman"), f"{rsa.spearman:.3f}" if rsa.defined else undefined
     )

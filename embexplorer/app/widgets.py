@@ -102,8 +102,9 @@ def leave_pages_folder_mode() -> None:
 
 # Presentation mode: Streamlit sizes its text in rem, so a larger root font scales every label,
 # caption, metric and control together; captions and labels get the full text colour (the
-# default faded grey disappears on a projector); the page's padding shrinks so the main chart
-# fits a 1280x720 screen.
+# default faded grey disappears on a projector); a metric's number and label wrap instead of
+# ending in "…" (a p-value cut to "0.0…" in a narrow column with the sidebar open); the page's
+# padding shrinks so the main chart fits a 1280x720 screen.
 PRESENTATION_CSS = """
 <style>
 html { font-size: 20px; }
@@ -111,6 +112,11 @@ html { font-size: 20px; }
 [data-testid="stWidgetLabel"], [data-testid="stWidgetLabel"] *,
 [data-testid="stMetricLabel"], [data-testid="stMetricLabel"] * {
   color: var(--st-text-color, inherit) !important; opacity: 1 !important;
+}
+[data-testid="stMetricValue"] { font-size: 1.5rem; }
+[data-testid="stMetricValue"] *, [data-testid="stMetricLabel"] * {
+  white-space: normal !important; overflow: visible !important; text-overflow: clip !important;
+  word-break: normal !important; overflow-wrap: normal !important;
 }
 [data-testid="stMainBlockContainer"] { padding-top: 3.6rem; padding-bottom: 1rem; }
 [data-testid="stMain"] h1 { font-size: 1.6rem; padding: 0 0 0.2rem 0; }

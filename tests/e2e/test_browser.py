@@ -502,3 +502,71 @@ def test_vietnamese_link_projected_and_switched_back(app_server, browser):
         assert "lang=" not in page.url  # English is the default: not in the link
     finally:
         context.close()
+
+
+# Issue 11: a corpus, uploaded as a teacher would, through every page, projected at 1280x720.
+# 150 sentences (~3,300 words) pass every corpus threshold: the n x n statistics' sample (1,000
+# items), the per-layer curves' and the animation's whole sentences (~3,000 items).
+CORPUS_PAGES = {
+    "similarity": ("Similarity & RSA", r"on 1,000 of [\d,]+ words: a seeded sample"),
+    "layers": ("Layers", r"of [\d,]+: whole sentences spread through the text"),
+    "geometry": ("Geometry", None),
+    "context": ("Context", r"On this corpus the baseline and the preprocessing use [\d,]+ of"),
+    "explore": ("Explore", r"The animation draws [\d,]+ of [\d,]+ words"),
+}
+
+
+def test_an_uploaded_corpus_through_every_page(app_server, browser, tmp_path):
+    import re
+
+    from benchmarks.core import corpus_sentences
+
+    sentences = corpus_sentences()[:150]
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(sentences) + "\n", encoding="utf-8")
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    page = context.new_page()
+    try:
+        page.goto(f"{app_server['url']}/projection?present=1")
+        wait_for_charts(page, 1, FIRST_CHART_TIMEOUT_MS)
+        # Presentation mode starts with the sidebar folded away: the teacher opens it.
+        page.locator("[data-testid='stExpandSidebarButton']").click()
+        page.get_by_text("Upload a corpus (.txt)").click()
+        page.locator("[data-testid='stSidebar'] input[type='file']").set_input_files(str(corpus))
+        # The sidebar says what runs: a progress bar with Cancel from PROGRESS_MIN_SENTENCES on.
+        page.get_by_role("button", name="Cancel").wait_for(timeout=60_000)
+        page.wait_for_function(
+            "first => { const gd = document.querySelector(\"[data-testid='stPlotlyChart'] "
+            '.js-plotly-plot"); return gd && gd.data[0].customdata &&'
+            " gd.data[0].customdata[0][2].startsWith(first); }",
+            arg=f"S1: {sentences[0][:20]}",
+            timeout=180_000,
+        )
+        wait_for_charts(page, 1)
+        assert_no_exception(page)
+        page.screenshot(path=str(ARTIFACTS / "corpus_projection.png"), full_page=False)
+        for path, (title, note) in CORPUS_PAGES.items():
+            page.locator(f"[data-testid='stSidebarNav'] a[href$='/{path}']").click()
+            page.wait_for_url(f"**/{path}*", timeout=30_000)
+            page.get_by_role("heading", name=title).first.wait_for(timeout=60_000)
+            wait_for_charts(page, 1, 180_000)
+            assert_no_exception(page)
+            if note:
+                said = page.locator("[data-testid='stCaptionContainer']").all_inner_texts()
+                assert any(re.search(note, text) for text in said), (path, said)
+            # Every number on the page can be read whole: none is cut short with an ellipsis.
+            cut = page.evaluate(
+                "() => Array.from(document.querySelectorAll(\"[data-testid='stMetricValue'] *,"
+                " [data-testid='stMetricValue']\")).filter(e => e.scrollWidth > e.clientWidth + 1)"
+                ".map(e => e.textContent)"
+            )
+            assert not cut, (path, cut)
+            # Still the corpus (a page change keeps the session's text), still projected.
+            assert (
+                page.locator("[data-testid='stSidebar'] textarea")
+                .input_value()
+                .startswith(sentences[0])
+            )
+            page.screenshot(path=str(ARTIFACTS / f"corpus_{path}.png"), full_page=False)
+    finally:
+        context.close()
