@@ -459,8 +459,11 @@ def cached_word_tokens(selection: Selection) -> tuple[list[tuple[str, ...]], lis
 
 @cache_resource(show_spinner=L_("Computing both models' PCA spectra…"), max_entries=16)
 def cached_spectra(selection: Selection) -> tuple[geometry.PCAResult, geometry.PCAResult]:
-    """Both models' full PCA spectra at their layers (eigenvalues and ratios; no coordinates)."""
-    return tuple(geometry.pca(vectors, with_coords=False) for vectors in paired_vectors(selection))
+    """Both models' full PCA spectra at their layers (eigenvalues and ratios; no coordinates),
+    one model's float64 layer in memory at a time."""
+    return tuple(
+        geometry.pca(layer_vectors(selection, which), with_coords=False) for which in (0, 1)
+    )
 
 
 @cache_resource(show_spinner=L_("Rotating and stretching model A's vectors…"), max_entries=8)
@@ -562,8 +565,13 @@ ISOLATED_BOOTSTRAPS = 200
 
 @cache_resource(show_spinner=L_("Finding nearest neighbours in both models…"), max_entries=64)
 def cached_neighbours(selection: Selection, item: int, k: int) -> neighbours.NeighbourComparison:
-    """One item's k nearest items by cosine in both models' full spaces at their layers."""
-    return neighbours.compare_neighbours(*paired_vectors(selection), item, k, "cosine")
+    """One item's k nearest items by cosine in both models' full spaces at their layers (one
+    model's float64 layer in memory at a time)."""
+    found = [
+        neighbours.nearest_neighbours(layer_vectors(selection, which), item, k, "cosine")
+        for which in (0, 1)
+    ]
+    return neighbours.neighbour_comparison(*found)
 
 
 @cache_resource(
