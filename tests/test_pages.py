@@ -76,6 +76,18 @@ def test_projection_page_draws_both_models(model_runs):
     assert len(model_runs) == 2  # one run per model for the text
 
 
+def test_every_run_first_returns_freed_memory(model_runs, monkeypatch):
+    # glibc keeps what a page freed; on a corpus the server's baseline crept up page by page.
+    trims = []
+    monkeypatch.setattr(embexplorer.extract, "release_freed_memory", lambda: trims.append(1))
+    at = page("pages/1_projection.py").run()
+    assert_clean(at)
+    before = len(trims)
+    assert before >= 1
+    at.sidebar.select_slider(key="layer_a").set_value(1).run()
+    assert len(trims) == before + 1  # a setting change: one rerun, one trim, no model run
+
+
 def test_changing_settings_never_reruns_models(model_runs):
     at = page("pages/1_projection.py").run()
     before = charts(at)[0]
