@@ -131,7 +131,11 @@ def test_a_model_run_never_moves_the_page(app_server, page, n_sentences):
     page.goto(f"{app_server['url']}/projection")
     wait_for_charts(page, 1, FIRST_CHART_TIMEOUT_MS)
     chart_top, row_height = stable_layout(page)
-    text = "\n".join(f"Run {n_sentences}: sentence {i} about a bank." for i in range(n_sentences))
+    # Long sentences, so that the run outlasts a render of the page even when the models are quick.
+    text = "\n".join(
+        f"Run {n_sentences}: sentence {i} about a bank" + " by the river near the old mill" * 6
+        for i in range(n_sentences)
+    )
     # Also read the layout at every change of the page: a fast run's progress bar may come and
     # go between two polls.
     page.evaluate(
