@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from embexplorer.app import widgets
+from embexplorer.app import caching, widgets
 from embexplorer.app.sidebar import sidebar
 from embexplorer.app.state import link_params
 from embexplorer.i18n import N_, _
@@ -150,4 +150,9 @@ def home() -> None:
     sidebar()
 
 
-st.navigation(list(PAGES.values()), position="sidebar").run()
+try:
+    st.navigation(list(PAGES.values()), position="sidebar").run()
+finally:
+    # The page has been sent (or stopped early): background work that waits for the first view
+    # (the UMAP compilation) may now take the CPU.
+    caching.first_view_ready()

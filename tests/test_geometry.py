@@ -277,6 +277,50 @@ def test_pca_takes_the_covariance_route_only_for_many_more_items_than_dimensions
         pca(gpt2_like[:48], 2)  # n_items == 2 * n_dims: SVD
 
 
+def _blas_threads() -> list[int]:
+    from threadpoolctl import threadpool_info
+
+    return [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
+
+
+def test_small_pca_runs_its_linear_algebra_on_one_thread_then_restores_the_limit(monkeypatch):
+    from threadpoolctl import threadpool_limits
+
+    import embexplorer.geometry as geometry
+
+    seen = []
+    real = geometry._spectrum_by_svd
+
+    def watched(centred):
+        seen.append(_blas_threads())
+        return real(centred)
+
+    monkeypatch.setattr(geometry, "_spectrum_by_svd", watched)
+    X = np.random.default_rng(1).standard_normal((30, 64))
+    expected = PCA(2).fit(X)
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = _blas_threads()
+        result = pca(X, 2)
+        assert seen and all(threads == 1 for threads in seen[0])
+        assert _blas_threads() == before
+        monkeypatch.setattr(geometry, "SINGLE_THREAD_MAX_WORK", 0)  # a large one keeps them
+        pca(X, 2)
+        assert seen[1] == before == [2] * len(before)
+    np.testing.assert_allclose(result.eigenvalues, expected.explained_variance_, rtol=1e-10)
+
+
+def test_one_blas_thread_limit_is_shared_by_concurrent_callers():
+    import embexplorer.geometry as geometry
+
+    before = _blas_threads()
+    limit = geometry._OneBlasThread()
+    with limit:
+        with limit:  # a second caller (another session's thread) enters meanwhile
+            assert all(threads == 1 for threads in _blas_threads())
+        assert all(threads == 1 for threads in _blas_threads())  # the first is still inside
+    assert _blas_threads() == before
+
+
 def test_pca_covariance_route_clips_negative_rounding_to_zero():
     # Rank 3 in 12 dimensions: eigh returns tiny negative eigenvalues for the empty directions.
     rng = np.random.default_rng(6)

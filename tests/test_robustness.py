@@ -251,3 +251,22 @@ def test_corpus_upload_progress_and_chart(fresh, monkeypatch, tiny_gpt2):
     x, y = plotly_array(spec["data"][0]["x"]), plotly_array(spec["data"][0]["y"])
     np.testing.assert_allclose(np.column_stack([x, y]), expected, rtol=1e-6, atol=1e-9)
     assert "text" not in at.query_params  # a corpus is too long for a link
+
+
+def test_umap_compilation_waits_for_the_first_page_to_be_drawn(monkeypatch):
+    import threading
+
+    from embexplorer.app import caching
+
+    compiled = threading.Event()
+    monkeypatch.setattr(caching.projection, "warm_up_umap", compiled.set)
+    monkeypatch.setattr(caching, "FIRST_VIEW_DRAW_S", 0.0)
+    models = threading.Thread(target=lambda: None)
+    models.start()
+    first_view = threading.Event()
+    threading.Thread(
+        target=caching._warm_up_umap_after, args=(models, first_view), daemon=True
+    ).start()
+    assert not compiled.wait(0.5)  # models loaded, but the first page is still being drawn
+    first_view.set()
+    assert compiled.wait(10)

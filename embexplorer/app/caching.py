@@ -17,7 +17,9 @@ display setting never runs a model again, and a display setting recomputes nothi
 from __future__ import annotations
 
 import functools
+import os
 import threading
+import time
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -53,6 +55,12 @@ MAX_PROJECTION_FIT_ITEMS = 3_000
 MAX_ANIMATED_ITEMS = 3_000
 APP_PERMUTATIONS = 2_000  # most permutations / bootstraps; fewer for large sets (see compare)
 APP_BOOTSTRAPS = 500
+# OpenMP keeps idle worker threads spinning by default, so torch's forward passes take the CPU
+# from other sessions, the background work and the visitor's browser on the same cores: on a busy
+# 2-core machine the five benchmark sentences took 5-9 s through both models with torch's two
+# threads spinning, 1-2 s with them waiting passively. libgomp reads this when torch loads it (in
+# load_model, after this module), and an operator's own setting wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # Hidden states are kept as float16 (computed in float32): half the memory of a corpus's states,
 # ~3 significant digits (relative error <= 2**-11); every statistic converts to float64 at use.
 STATES_DTYPE = np.float16
@@ -693,9 +701,13 @@ def cached_isolated(selection: Selection, keep: tuple[int, ...]) -> IsolatedSele
 # --- background work ------------------------------------------------------------------------------
 
 
-# The UMAP compilation waits for the first page (at most this long): on a small server it would
-# otherwise take the CPU, and the GIL, from the first visitor's imports, model loads and chart.
+# The UMAP compilation waits for the first page's script run to finish (at most this long), then a
+# little longer for the browser to fetch plotly's JavaScript from this server and draw the chart:
+# on a small server it would otherwise take the CPU, and the GIL, from the first visitor's
+# imports, model loads and chart (a cold first chart took 5-10 s longer on a busy 2-core machine
+# with the compilation started as soon as the hidden states were ready).
 FIRST_VIEW_WAIT_S = 30.0
+FIRST_VIEW_DRAW_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -709,7 +721,8 @@ class BackgroundWork:
 
 def _warm_up_umap_after(models: threading.Thread, first_view: threading.Event) -> None:
     models.join()
-    first_view.wait(FIRST_VIEW_WAIT_S)
+    if first_view.wait(FIRST_VIEW_WAIT_S):
+        time.sleep(FIRST_VIEW_DRAW_S)
     projection.warm_up_umap()
 
 
@@ -717,7 +730,7 @@ def _warm_up_umap_after(models: threading.Thread, first_view: threading.Event) -
 def start_background_work() -> BackgroundWork:
     """Once per process, at the first page view: load the default models in one thread, and in
     another compile UMAP's numba code (~13 s; ~30 s on a fresh install) once the models are
-    loaded and the first page has its hidden states (:func:`first_view_ready`), so the first
+    loaded and the first page has been drawn (:func:`first_view_ready`), so the first
     page draws as soon as it can and the first UMAP view finds the compilation done or under way.
     """
     models = shared_caches().models
@@ -751,7 +764,7 @@ def start_background_work() -> BackgroundWork:
 
 
 def first_view_ready() -> None:
-    """A page has its hidden states: background work that waited for it may start."""
+    """A page's script run has finished: background work that waited for it may start."""
     start_background_work().first_view.set()
 
 

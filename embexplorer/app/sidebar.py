@@ -25,7 +25,6 @@ from .caching import (
     cached_model,
     cached_states,
     cached_token_counts,
-    first_view_ready,
     start_background_work,
     states_ready,
 )
@@ -395,7 +394,6 @@ def sidebar() -> View | None:
         return None
     if states is None:
         return None
-    first_view_ready()
     warnings = tuple(dict.fromkeys(states[0].warnings + states[1].warnings))
     for warning in warnings:
         st.warning(translated(warning))

@@ -131,7 +131,18 @@ def test_a_model_run_never_moves_the_page(app_server, page, n_sentences):
     page.goto(f"{app_server['url']}/projection")
     wait_for_charts(page, 1, FIRST_CHART_TIMEOUT_MS)
     chart_top, row_height = stable_layout(page)
-    text = "\n".join(f"Run {n_sentences}: sentence {i} about a bank." for i in range(n_sentences))
+    # Long sentences, so that the run outlasts a render of the page even when the models are quick.
+    text = "\n".join(
+        f"Run {n_sentences}: sentence {i} about a bank" + " by the river near the old mill" * 6
+        for i in range(n_sentences)
+    )
+    # Also read the layout at every change of the page: a fast run's progress bar may come and
+    # go between two polls.
+    page.evaluate(
+        f"() => {{ const layout = {LAYOUT}; window.runLayouts = [];"
+        " new MutationObserver(() => window.runLayouts.push(layout()))"
+        ".observe(document.body, {childList: true, subtree: true, characterData: true}); }"
+    )
     page.locator("[data-testid='stSidebar'] textarea").fill(text)
     page.locator("h1").first.click()  # leaving the box applies the text
     status = page.locator("[data-testid='stStatusWidget']")
@@ -147,6 +158,7 @@ def test_a_model_run_never_moves_the_page(app_server, page, n_sentences):
         ".data[0].customdata[0][2]"
     )
     assert first_sentence.startswith(f"S1: Run {n_sentences}:"), first_sentence
+    samples += [tuple(layout) for layout in page.evaluate("() => window.runLayouts")]
     assert {height for _, height, _ in samples} == {row_height}
     during_run = {top for top, _, running in samples if running}
     assert during_run <= {chart_top}, during_run
