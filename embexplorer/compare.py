@@ -21,7 +21,7 @@ from .i18n import N_, Message
 from .labels import UNIT_LABELS
 from .layers import same_word_pairs
 from .models import LoadedModel, control_model, resolve_layer
-from .rsa import RSA_METHODS, RSAResult, is_constant, linear_cka, rsa_score, spread_reason
+from .rsa import RSA_METHODS, RSAResult, is_constant, linear_cka_both, rsa_score, spread_reason
 
 # Interactive budgets: permutations x pairs and bootstraps x pairs stay near these many values
 # (about a second here), so a corpus still gets a p-value and a CI without a long wait.
@@ -76,16 +76,24 @@ class Comparison:
             for index in np.flatnonzero(flags[0] | flags[1])
         ]
 
-    def pair_values(self) -> tuple[np.ndarray, np.ndarray, list[str]]:
-        """Upper-triangle values of both matrices and the pair each comes from ("bank · river")."""
+    def pair_values(self) -> tuple[np.ndarray, np.ndarray]:
+        """Upper-triangle values of both matrices, row by row (the pairs RSA compares)."""
         rows, cols = np.triu_indices(self.items_a.n_items, k=1)
+        return self.matrix_a[rows, cols], self.matrix_b[rows, cols]
+
+    def pair_labels(self, pairs: np.ndarray | None = None) -> list[str]:
+        """The label of each pair ("bank · river"), in :meth:`pair_values`'s order; only the
+        pairs at positions ``pairs`` when given (a corpus's sample has ~500,000 pairs: their
+        labels took longer to build than the scatter that shows 20,000 of them)."""
+        rows, cols = np.triu_indices(self.items_a.n_items, k=1)
+        if pairs is not None:
+            rows, cols = rows[pairs], cols[pairs]
         labels = self.labels
-        pairs = [f"{labels[i]} · {labels[j]}" for i, j in zip(rows, cols, strict=True)]
-        return self.matrix_a[rows, cols], self.matrix_b[rows, cols], pairs
+        return [f"{labels[i]} · {labels[j]}" for i, j in zip(rows, cols, strict=True)]
 
     def fit_line(self) -> tuple[float, float] | None:
         """Least-squares slope and intercept of B's values on A's; None when A's are constant."""
-        x, y, _ = self.pair_values()
+        x, y = self.pair_values()
         if not (np.isfinite(x).all() and np.isfinite(y).all()) or is_constant(x):
             return None
         slope, intercept = np.polyfit(x, y, deg=1)
@@ -146,6 +154,7 @@ def compare_items(
         rsa = dataclasses.replace(
             rsa, pearson=nan, spearman=nan, p_value=nan, ci_low=nan, ci_high=nan, reason=noise
         )
+    cka, cka_debiased = (math.nan, math.nan) if noise else linear_cka_both(vectors_a, vectors_b)
     comparison = Comparison(
         items_a=items_a,
         items_b=items_b,
@@ -157,8 +166,8 @@ def compare_items(
         matrix_a=matrix_a,
         matrix_b=matrix_b,
         rsa=rsa,
-        cka=math.nan if noise else float(linear_cka(vectors_a, vectors_b)),
-        cka_debiased=math.nan if noise else float(linear_cka(vectors_a, vectors_b, True)),
+        cka=cka,
+        cka_debiased=cka_debiased,
         cka_reason=noise,
     )
     if permutations == 0 and bootstraps == 0:

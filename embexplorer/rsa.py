@@ -858,28 +858,39 @@ def _centre_gram(gram: np.ndarray, debiased: bool) -> np.ndarray:
     return gram
 
 
-def _cka_features(X: np.ndarray, Y: np.ndarray, debiased: bool) -> float:
+def _cka_features(X: np.ndarray, Y: np.ndarray) -> tuple[float, float]:
+    """Plain and debiased CKA from the p x q cross products (for more items than features)."""
     cross = float(np.linalg.norm(Y.T @ X) ** 2)
     norm_x = float(np.linalg.norm(X.T @ X))
     norm_y = float(np.linalg.norm(Y.T @ Y))
-    if debiased:
-        n = X.shape[0]
-        rows_x, rows_y = np.einsum("ij,ij->i", X, X), np.einsum("ij,ij->i", Y, Y)
-        total_x, total_y = float(rows_x.sum()), float(rows_y.sum())
-        cross = _debiased(cross, rows_x, rows_y, total_x, total_y, n)
-        self_x = _debiased(norm_x**2, rows_x, rows_x, total_x, total_x, n)
-        self_y = _debiased(norm_y**2, rows_y, rows_y, total_y, total_y, n)
-        if self_x <= 0 or self_y <= 0:
-            return math.nan
-        norm_x, norm_y = math.sqrt(self_x), math.sqrt(self_y)
-    return cross / (norm_x * norm_y) if norm_x * norm_y > 0 else math.nan
+    plain = cross / (norm_x * norm_y) if norm_x * norm_y > 0 else math.nan
+    n = X.shape[0]
+    if n < 4:
+        return plain, math.nan
+    rows_x, rows_y = np.einsum("ij,ij->i", X, X), np.einsum("ij,ij->i", Y, Y)
+    total_x, total_y = float(rows_x.sum()), float(rows_y.sum())
+    cross = _debiased(cross, rows_x, rows_y, total_x, total_y, n)
+    self_x = _debiased(norm_x**2, rows_x, rows_x, total_x, total_x, n)
+    self_y = _debiased(norm_y**2, rows_y, rows_y, total_y, total_y, n)
+    if self_x <= 0 or self_y <= 0:
+        return plain, math.nan
+    return plain, cross / (math.sqrt(self_x) * math.sqrt(self_y))
 
 
-def _cka_grams(X: np.ndarray, Y: np.ndarray, debiased: bool) -> float:
-    gram_x = _centre_gram(X @ X.T, debiased)
-    gram_y = _centre_gram(Y @ Y.T, debiased)
-    denominator = float(np.linalg.norm(gram_x) * np.linalg.norm(gram_y))
-    return float(np.vdot(gram_x, gram_y)) / denominator if denominator > 0 else math.nan
+def _cka_grams(X: np.ndarray, Y: np.ndarray) -> tuple[float, float]:
+    """Plain and debiased CKA from the n x n Gram matrices (for fewer items than features)."""
+    grams = X @ X.T, Y @ Y.T
+    values = []
+    for debiased in (False, True):
+        if debiased and X.shape[0] < 4:
+            values.append(math.nan)
+            continue
+        gram_x, gram_y = (_centre_gram(gram, debiased) for gram in grams)
+        denominator = float(np.linalg.norm(gram_x) * np.linalg.norm(gram_y))
+        values.append(
+            float(np.vdot(gram_x, gram_y)) / denominator if denominator > 0 else math.nan
+        )
+    return values[0], values[1]
 
 
 def linear_cka(X, Y, debiased: bool = False) -> float:
@@ -923,15 +934,31 @@ def linear_cka(X, Y, debiased: bool = False) -> float:
     >>> round(linear_cka(X, Y), 5), round(linear_cka(X, Y, debiased=True), 5)
     (0.55761, 0.51346)
     """
+    return linear_cka_both(X, Y)[int(debiased)]
+
+
+def linear_cka_both(X, Y) -> tuple[float, float]:
+    """:func:`linear_cka` plain and debiased, from one set of cross products (half the work of
+    two calls on a corpus's 1,000 x 768 vectors).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> legacy = np.random.RandomState(1337)
+    >>> X = legacy.randn(100, 10)
+    >>> Y = legacy.randn(100, 10) + X
+    >>> tuple(round(value, 5) for value in linear_cka_both(X, Y))
+    (0.55761, 0.51346)
+    """
     X, Y = check_paired_vectors(X, Y)
     n = X.shape[0]
-    if (debiased and n < 4) or _noise_only(X) or _noise_only(Y):
-        return math.nan
+    if _noise_only(X) or _noise_only(Y):
+        return math.nan, math.nan
     X = X - X.mean(axis=0)
     Y = Y - Y.mean(axis=0)
     if n < max(X.shape[1], Y.shape[1]):
-        return _cka_grams(X, Y, debiased)
-    return _cka_features(X, Y, debiased)
+        return _cka_grams(X, Y)
+    return _cka_features(X, Y)
 
 
 def _noise_only(X: np.ndarray) -> bool:

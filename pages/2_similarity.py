@@ -123,13 +123,13 @@ if len(shown) < len(labels):
     )
 st.caption(" ".join(notes))
 
-values_a, values_b, pair_labels = comparison.pair_values()
+values_a, values_b = comparison.pair_values()
 quantity = "cosine" if metric == "cosine" else "distance"
 drawn = sample_pairs(len(values_a), SCATTER_MAX_PAIRS)
 scatter = figures.rsa_scatter_figure(
     values_a[drawn],
     values_b[drawn],
-    [pair_labels[i] for i in drawn],
+    comparison.pair_labels(drawn),
     comparison.fit_line(),
     axis_titles=tuple(
         (
@@ -165,8 +165,12 @@ for column, (tag, matrix) in zip(
 with downloads[2]:
     widgets.download_csv(
         _("Pairs (CSV)"),
-        lambda: pd.DataFrame(
-            {"pair": pair_labels, f"{quantity}_A": values_a, f"{quantity}_B": values_b}
+        lambda comparison=comparison: pd.DataFrame(
+            {
+                "pair": comparison.pair_labels(),
+                f"{quantity}_A": values_a,
+                f"{quantity}_B": values_b,
+            }
         ),
         "pairs.csv",
         key="dl_pairs",

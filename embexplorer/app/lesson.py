@@ -166,7 +166,7 @@ def pca_step(view: View, aside) -> None:
 def rsa_step(view: View, aside) -> None:
     method = st.session_state.get("rsa", "spearman")
     comparison = view.comparison("cosine", method)
-    values_a, values_b, pair_labels = comparison.pair_values()
+    values_a, values_b = comparison.pair_values()
     st.metric(
         _("RSA ({symbol}) of these {n} pairs").format(
             symbol=correlation_symbol(method), n=comparison.rsa.n_pairs
@@ -177,7 +177,7 @@ def rsa_step(view: View, aside) -> None:
         figures.rsa_scatter_figure(
             values_a,
             values_b,
-            pair_labels,
+            comparison.pair_labels(),
             comparison.fit_line(),
             axis_titles=(_("cosine in A"), _("cosine in B")),
             presentation=view.presentation,
