@@ -887,9 +887,7 @@ def _cka_grams(X: np.ndarray, Y: np.ndarray) -> tuple[float, float]:
             continue
         gram_x, gram_y = (_centre_gram(gram, debiased) for gram in grams)
         denominator = float(np.linalg.norm(gram_x) * np.linalg.norm(gram_y))
-        values.append(
-            float(np.vdot(gram_x, gram_y)) / denominator if denominator > 0 else math.nan
-        )
+        values.append(float(np.vdot(gram_x, gram_y)) / denominator if denominator > 0 else math.nan)
     return values[0], values[1]
 
 

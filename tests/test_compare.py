@@ -160,6 +160,25 @@ def test_resampling_added_later_equals_resampling_at_once(tiny_gpt2, tiny_bert, 
     np.testing.assert_array_equal(later.matrix_a, at_once.matrix_a)
 
 
+def test_pair_labels_of_drawn_pairs_match_the_pair_values(tiny_gpt2, tiny_bert):
+    """The scatter labels only the pairs it draws: each label is its value's pair."""
+    states = [extract_hidden_states(m, TEXTS) for m in (tiny_gpt2, tiny_bert)]
+    comparison = compare_models(*states, permutations=0, bootstraps=0)
+    values_a, values_b = comparison.pair_values()
+    labels, n = comparison.labels, comparison.items_a.n_items
+    every = comparison.pair_labels()
+    assert len(every) == values_a.size == values_b.size == n * (n - 1) // 2
+    drawn = np.array([0, 4, values_a.size - 1])
+    assert comparison.pair_labels(drawn) == [every[k] for k in drawn]
+    rows, cols = np.triu_indices(n, k=1)
+    for k in drawn:
+        i, j = rows[k], cols[k]
+        assert every[k] == f"{labels[i]} · {labels[j]}"
+        assert (values_a[k], values_b[k]) == (comparison.matrix_a[i, j], comparison.matrix_b[i, j])
+    slope, intercept = comparison.fit_line()
+    assert (slope, intercept) == pytest.approx(tuple(np.polyfit(values_a, values_b, deg=1)))
+
+
 def test_control_comparison_scores_random_copies_the_same_way(gpt2_real, minilm):
     settings = dict(permutations=100, bootstraps=0, exclude_same_word=True)
     control = control_comparison(gpt2_real, minilm, TEXTS, control_seed=3, **settings)

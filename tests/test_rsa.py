@@ -19,6 +19,7 @@ from embexplorer.rsa import (
     is_constant,
     item_permutations,
     linear_cka,
+    linear_cka_both,
     mantel_loop_reference,
     mantel_p_value,
     rsa_score,
@@ -262,6 +263,31 @@ def test_cka_invariant_under_rotation_and_scaling(debiased):
     rotated = 0.2 * Y @ random_orthogonal(Y.shape[1], seed=6) + 4.0
     assert linear_cka(X, rotated, debiased) == pytest.approx(linear_cka(X, Y, debiased), abs=1e-10)
     assert linear_cka(X, X, debiased) == pytest.approx(1.0)
+
+
+def _hsic_cka(X, Y):
+    """CKA from its definition: HSIC of the centred Gram matrices K = HXX'H, L = HYY'H."""
+    n = X.shape[0]
+    centring = np.eye(n) - np.ones((n, n)) / n
+    K, L = centring @ X @ X.T @ centring, centring @ Y @ Y.T @ centring
+    return np.sum(K * L) / np.sqrt(np.sum(K * K) * np.sum(L * L))
+
+
+@pytest.mark.parametrize("width", [16, 56])  # fewer columns than items, then more (Gram path)
+def test_cka_both_equal_the_definition_and_the_separate_calls(width):
+    X, Y = related_spaces(n=30, d=16)
+    X = np.hstack([X, np.random.default_rng(2).standard_normal((30, width - 16))])
+    plain, debiased = linear_cka_both(X, Y)
+    assert plain == pytest.approx(_hsic_cka(X, Y), abs=1e-12)
+    assert (plain, debiased) == (linear_cka(X, Y), linear_cka(X, Y, debiased=True))
+    assert debiased < plain  # the bias it removes is upward
+
+
+def test_cka_both_below_four_items_has_no_debiased_value():
+    X, Y = related_spaces(n=3, d=4)
+    plain, debiased = linear_cka_both(X, Y)
+    assert plain == pytest.approx(_hsic_cka(X, Y), abs=1e-12) and math.isnan(debiased)
+    assert all(math.isnan(value) for value in linear_cka_both(X, np.ones_like(Y)))
 
 
 def test_cka_degenerate_inputs():
