@@ -111,6 +111,8 @@ else:
     widgets.chart(fig, key="projection_pair")
     if view.unit != "sentence":
         st.caption(projection_notice(view.infos))
+    if method == "pca":
+        widgets.pca_fit_note(max(items_a.n_items, items_b.n_items), view.unit)
 key_note = word_key_note(panels) if colour == "word" else ""
 if key_note:
     st.caption(key_note)

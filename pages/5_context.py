@@ -186,6 +186,7 @@ st.caption(
     + " "
     + _("Move the layer sliders to see how far apart each layer puts them.")
 )
+widgets.pca_fit_note(words_a.n_items, "word")
 
 downloads = st.columns(2)
 with downloads[0]:

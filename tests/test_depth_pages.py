@@ -245,3 +245,24 @@ def test_corpus_statistics_use_a_stated_spread_sample(model_runs, monkeypatch): 
             assert any("27 of 72: whole sentences" in c.value for c in at.caption)
         if path == "pages/2_similarity.py":
             assert any(c.value.startswith("12 words · 66 pairs") for c in at.caption)
+
+
+def test_pca_pictures_of_a_corpus_are_fitted_on_a_stated_sample(model_runs, monkeypatch):  # noqa: F811
+    """Above MAX_PROJECTION_FIT_ITEMS items a PCA picture's axes are fitted on a spread sample,
+    every item is drawn, and the page says so."""
+    from embexplorer.app import caching
+
+    monkeypatch.setattr(caching, "MAX_PROJECTION_FIT_ITEMS", 20)
+    text = "\n".join(f"The bank number {i} raised its rates again." for i in range(8))
+    for path, unit in (
+        ("pages/1_projection.py", "words"),
+        ("pages/5_context.py", "words"),
+        ("pages/6_explore.py", "words"),
+    ):
+        at = page(path)
+        at.query_params["text"] = text
+        at.run()
+        assert_clean(at)
+        notes = [c.value for c in at.caption if c.value.startswith("The PCA axes are fitted on")]
+        assert len(notes) == 1 and "on 20 of the " in notes[0] and unit in notes[0], notes
+        assert int(re.search(r"of the (\d+)", notes[0]).group(1)) > 20

@@ -76,16 +76,21 @@ def test_projection_page_draws_both_models(model_runs):
     assert len(model_runs) == 2  # one run per model for the text
 
 
-def test_every_run_first_returns_freed_memory(model_runs, monkeypatch):
+def test_opening_another_page_first_returns_freed_memory(model_runs, monkeypatch):
     # glibc keeps what a page freed; on a corpus the server's baseline crept up page by page.
     trims = []
     monkeypatch.setattr(embexplorer.extract, "release_freed_memory", lambda: trims.append(1))
-    at = page("pages/1_projection.py").run()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
+    at.switch_page("pages/1_projection.py").run()
     assert_clean(at)
     before = len(trims)
     assert before >= 1
     at.sidebar.select_slider(key="layer_a").set_value(1).run()
-    assert len(trims) == before + 1  # a setting change: one rerun, one trim, no model run
+    assert len(trims) == before  # a page's own rerun reuses what it freed
+    at.switch_page("pages/2_similarity.py").run()
+    assert_clean(at)
+    assert len(trims) > before  # another page: what the last one freed goes back
+    assert at.session_state["_memory_trimmed_for"] == "Similarity & RSA"
 
 
 def test_changing_settings_never_reruns_models(model_runs):

@@ -130,3 +130,31 @@ def test_umap_is_deterministic_and_works_for_small_inputs(vectors):
     assert first.axis_titles == ["UMAP 1", "UMAP 2"] and first.method == "umap"
     small = UMAPProjector(3).fit_transform(vectors[:5])  # n_neighbors clipped, random init
     assert small.coords.shape == (5, 3) and np.isfinite(small.coords).all()
+
+
+def test_pca_fitted_on_a_spread_sample_places_every_item_on_the_sample_axes():
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((500, 12)) * np.r_[8.0, 5.0, np.ones(10)] + 3.0
+    full = PCAProjector(2).fit_transform(X)
+    assert PCAProjector(2, max_fit_items=500).fit_transform(X).coords.tolist() == (
+        full.coords.tolist()
+    )  # as many items as the cap: fitted on all, the same result
+    sampled = PCAProjector(2, max_fit_items=60).fit_transform(X)
+    rows = np.linspace(0, 499, 60).round().astype(int)
+    reference = PCA(2).fit(X[rows])  # sklearn on exactly those rows
+    assert sampled.coords.shape == (500, 2)
+    np.testing.assert_allclose(
+        sampled.explained_variance_ratio, reference.explained_variance_ratio_, rtol=1e-9
+    )
+    placed = reference.transform(X)
+    placed -= placed.mean(axis=0)
+    for axis in range(2):  # equal up to each axis's sign
+        sign = np.sign(placed[:, axis] @ sampled.coords[:, axis])
+        np.testing.assert_allclose(sampled.coords[:, axis], sign * placed[:, axis], atol=1e-9)
+    np.testing.assert_allclose(sampled.coords.mean(axis=0), 0.0, atol=1e-12)
+    # With a clear gap between the top variances, the sample's axes are the full fit's.
+    for axis in range(2):
+        cosine = abs(np.corrcoef(sampled.coords[:, axis], full.coords[:, axis])[0, 1])
+        assert cosine > 0.99
+    with pytest.raises(ValueError, match="max_fit_items"):
+        PCAProjector(3, max_fit_items=2)

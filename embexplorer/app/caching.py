@@ -47,7 +47,8 @@ SAMPLE_SEED = 0
 # The per-layer curves (anisotropy, norms, intra-sentence similarity, PC1 share) are means: on a
 # corpus they use whole sentences spread through the text, about this many items.
 MAX_PROFILE_ITEMS = 3_000
-# The Explore page's every-layer PCA is fitted on at most this many items.
+# Every PCA picture (the pages' panels, the Explore page's every layer) is fitted on at most this
+# many items, spread evenly through the text, and places all of them (the pages say so).
 MAX_PROJECTION_FIT_ITEMS = 3_000
 # The Explore page's animation through the layers draws at most about this many items, whole
 # sentences spread through the text (the page says so): every frame holds every point, and a
@@ -168,7 +169,10 @@ def paired_vectors(selection: Selection) -> tuple[np.ndarray, np.ndarray]:
 def cached_projection(
     selection: Selection, which: int, method: str, dims: int
 ) -> projection.Projection:
-    return projection.make_projector(method, dims).fit_transform(layer_vectors(selection, which))
+    settings = {"max_fit_items": MAX_PROJECTION_FIT_ITEMS} if method == "pca" else {}
+    return projection.make_projector(method, dims, **settings).fit_transform(
+        layer_vectors(selection, which)
+    )
 
 
 @cache_resource(

@@ -191,6 +191,8 @@ def panels(view: View, items: Items, matches, k: int, overlap: bool) -> np.ndarr
             "items: the same items light up in the other panel."
         )
     )
+    if not isolated:
+        widgets.pca_fit_note(n_items, view.paired_unit)
     if overlap:
         overlap_caption(view.neighbour_overlap(k), k)
     _selection_controls(view, labels, selected, isolated)

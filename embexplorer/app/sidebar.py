@@ -333,9 +333,13 @@ def _run_models(
 def open_page(title: str, caption: str) -> View:
     """Every view page's start: its header, the shared sidebar, and a stop (after the sidebar
     has said why) when there is nothing to show yet."""
-    # What the last run freed goes back to the OS before this one allocates (~0.2-2 ms): glibc
-    # keeps it, and on a corpus the server's baseline crept up by ~350 MB from page to page.
-    extract.release_freed_memory()
+    # When a visitor opens another page, what the last one freed goes back to the OS (~1 ms):
+    # glibc keeps it, and on a corpus the server's baseline crept up by ~350 MB from page to page.
+    # Not on a page's own reruns: they reuse that memory, and faulting it in again cost a corpus's
+    # Similarity layer change ~1 s.
+    if st.session_state.get("_memory_trimmed_for") != title:
+        st.session_state["_memory_trimmed_for"] = title
+        extract.release_freed_memory()
     page_header(title, caption)
     view = sidebar()
     if view is None:

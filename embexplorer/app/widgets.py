@@ -185,6 +185,20 @@ def sample_note(view, what: str) -> None:
         )
 
 
+def pca_fit_note(n_items: int, unit: str) -> None:
+    """Say so when a PCA picture's axes were fitted on a spread sample of a corpus's items."""
+    from .caching import MAX_PROJECTION_FIT_ITEMS
+
+    if n_items > MAX_PROJECTION_FIT_ITEMS:
+        st.caption(
+            _(
+                "The PCA axes are fitted on {fit:,} of the {total:,} {unit}, spread evenly "
+                "through the text (the % of variance on each axis is theirs); every one of them "
+                "is drawn."
+            ).format(fit=MAX_PROJECTION_FIT_ITEMS, total=n_items, unit=label(UNIT_LABELS, unit))
+        )
+
+
 def download_csv(label: str, frame: Callable, file_name: str, key: str) -> None:
     """A CSV download whose table (``frame()``, a pandas DataFrame) is built only when clicked."""
     st.download_button(
