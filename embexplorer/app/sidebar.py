@@ -335,8 +335,8 @@ def open_page(title: str, caption: str) -> View:
     has said why) when there is nothing to show yet."""
     # When a visitor opens another page, what the last one freed goes back to the OS (~1 ms):
     # glibc keeps it, and on a corpus the server's baseline crept up by ~350 MB from page to page.
-    # Not on a page's own reruns: they reuse that memory, and faulting it in again cost a corpus's
-    # Similarity layer change ~1 s.
+    # Not on a page's own reruns: they reuse that memory (one A/B run on a corpus: Similarity's
+    # layer change ~1 s slower with a trim before every rerun, from faulting it back in).
     if st.session_state.get("_memory_trimmed_for") != title:
         st.session_state["_memory_trimmed_for"] = title
         extract.release_freed_memory()
