@@ -114,7 +114,9 @@ html { font-size: 20px; }
   color: var(--st-text-color, inherit) !important; opacity: 1 !important;
 }
 [data-testid="stMetricValue"] { font-size: 1.5rem; }
-[data-testid="stMetricValue"] *, [data-testid="stMetricLabel"] * {
+[data-testid="stMetricValue"] *, [data-testid="stMetricLabel"] *,
+[data-testid="stWidgetLabel"] *, [data-testid="stCheckbox"] label *,
+[data-testid="stToggle"] label * {
   white-space: normal !important; overflow: visible !important; text-overflow: clip !important;
   word-break: normal !important; overflow-wrap: normal !important;
 }

@@ -566,11 +566,13 @@ def test_an_uploaded_corpus_through_every_page(app_server, browser, tmp_path):
             if note:
                 said = page.locator("[data-testid='stCaptionContainer']").all_inner_texts()
                 assert any(re.search(note, text) for text in said), (path, said)
-            # Every number on the page can be read whole: none is cut short with an ellipsis.
+            # Every number and control label can be read whole: none is cut short with "…".
             cut = page.evaluate(
-                "() => Array.from(document.querySelectorAll(\"[data-testid='stMetricValue'] *,"
-                " [data-testid='stMetricValue']\")).filter(e => e.scrollWidth > e.clientWidth + 1)"
-                ".map(e => e.textContent)"
+                "() => Array.from(document.querySelectorAll(\"[data-testid='stMain']"
+                " :is([data-testid='stMetricValue'], [data-testid='stMetricLabel'],"
+                " [data-testid='stWidgetLabel'], [data-testid='stCheckbox'] label) *\"))"
+                ".filter(e => e.textContent.trim() && e.scrollWidth > e.clientWidth + 1"
+                " && getComputedStyle(e).overflow !== 'visible').map(e => e.textContent)"
             )
             assert not cut, (path, cut)
             # Still the corpus (a page change keeps the session's text), still projected.
