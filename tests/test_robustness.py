@@ -259,14 +259,22 @@ def test_umap_compilation_waits_for_the_first_page_to_be_drawn(monkeypatch):
     from embexplorer.app import caching
 
     compiled = threading.Event()
-    monkeypatch.setattr(caching.projection, "warm_up_umap", compiled.set)
+    waiter = threading.Thread(
+        target=caching._warm_up_umap_after,
+        args=(models := threading.Thread(target=lambda: None), first_view := threading.Event()),
+        daemon=True,
+    )
+
+    def compile_here() -> None:
+        # Only this test's waiter counts: an earlier test's app may have left its own waiter,
+        # whose 30 s wait for a first page can run out during this test.
+        if threading.current_thread() is waiter:
+            compiled.set()
+
+    monkeypatch.setattr(caching.projection, "warm_up_umap", compile_here)
     monkeypatch.setattr(caching, "FIRST_VIEW_DRAW_S", 0.0)
-    models = threading.Thread(target=lambda: None)
     models.start()
-    first_view = threading.Event()
-    threading.Thread(
-        target=caching._warm_up_umap_after, args=(models, first_view), daemon=True
-    ).start()
+    waiter.start()
     assert not compiled.wait(0.5)  # models loaded, but the first page is still being drawn
     first_view.set()
     assert compiled.wait(10)
