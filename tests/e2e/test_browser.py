@@ -158,13 +158,11 @@ def test_a_model_run_never_moves_the_page(app_server, page, n_sentences):
         ".data[0].customdata[0][2]"
     )
     assert first_sentence.startswith(f"S1: Run {n_sentences}:"), first_sentence
-    # Mutations while the page is drawn again (after the run) pass through partial layouts: only
-    # those seen while the run's status shows count, as for the polled samples.
+    # Mutations while the page is drawn again pass through partial layouts (rows half built): they
+    # say where the chart was while the run showed, not the controls row's final height.
     observed = [tuple(layout) for layout in page.evaluate("() => window.runLayouts")]
     assert {height for _, height, _ in samples} == {row_height}
-    assert {height for _, height, running in observed if running} <= {row_height}
-    samples += observed
-    during_run = {top for top, _, running in samples if running}
+    during_run = {top for top, _, running in samples + observed if running}
     assert during_run <= {chart_top}, during_run
     if n_sentences >= PROGRESS_MIN_SENTENCES:
         assert during_run, "the progress bar was never seen"
