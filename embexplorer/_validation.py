@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .layerstack import LayerStack
+from .ondisk import LayersOnDisk
 
 MIN_ITEMS = 3  # 3 items give 3 pairs, the fewest a correlation over pairs can use
 
@@ -101,6 +102,10 @@ def check_layered(vectors, name: str = "vectors") -> np.ndarray:
     of them at once); the per-layer computations convert one layer at a time.
     """
     if isinstance(vectors, LayerStack):  # read one layer at a time, each checked finite then
+        return vectors
+    if isinstance(vectors, LayersOnDisk):  # read one layer at a time; checked when written
+        if not vectors.all_finite:
+            raise ValueError(f"{name} contains NaN or infinite values (shape {vectors.shape})")
         return vectors
     array = np.asarray(vectors)
     if not np.issubdtype(array.dtype, np.floating):

@@ -54,11 +54,19 @@ class ModelQueue:
         Requests answered so far.
     dtype : numpy float dtype
         How the hidden states are stored (``extract_hidden_states``' ``dtype``; the app: float16).
+    spill_mb : float or None
+        ``extract_hidden_states``' ``spill_mb``: bigger states are kept in a temporary file.
     """
 
-    def __init__(self, max_group_texts: int = MAX_GROUP_TEXTS, dtype=np.float32):
+    def __init__(
+        self,
+        max_group_texts: int = MAX_GROUP_TEXTS,
+        dtype=np.float32,
+        spill_mb: float | None = None,
+    ):
         self.max_group_texts = max_group_texts
         self.dtype = dtype
+        self.spill_mb = spill_mb
         self._pending: list[_Request] = []
         self._running: list[_Request] = []
         self._changed = threading.Condition()
@@ -146,7 +154,7 @@ class ModelQueue:
         self._changed.notify_all()
         self._changed.release()
         try:
-            _answer(loaded, group, self.dtype)
+            _answer(loaded, group, self.dtype, self.spill_mb)
         finally:
             self._changed.acquire()
             self._running = []
@@ -155,12 +163,14 @@ class ModelQueue:
             self._changed.notify_all()
 
 
-def _answer(loaded: LoadedModel, group: list[_Request], dtype=np.float32) -> None:
+def _answer(
+    loaded: LoadedModel, group: list[_Request], dtype=np.float32, spill_mb: float | None = None
+) -> None:
     """Run a group's texts through the model at once and give each request its own part."""
     texts = tuple(text for request in group for text in request.texts)
     try:
         states = extract.extract_hidden_states(
-            loaded, texts, progress=group[0].progress, dtype=dtype
+            loaded, texts, progress=group[0].progress, dtype=dtype, spill_mb=spill_mb
         )
         start = 0
         for request in group:

@@ -358,16 +358,18 @@ def control_states(
     texts: list[str] | tuple[str, ...],
     control_seed: int = 0,
     dtype=np.float32,
+    spill_mb: float | None = None,
 ) -> HiddenStates:
     """Hidden states of the random-weight copy of model ``which`` (0 = A, 1 = B) on ``texts``.
 
     The copy (weights seed ``control_seeds(control_seed)[which]``) is built, run and released
     before this returns: only its hidden states are kept, so a caller may cache them without
-    keeping a second model in memory. ``dtype`` as in :func:`extract_hidden_states`.
+    keeping a second model in memory. ``dtype`` and ``spill_mb`` as in
+    :func:`extract_hidden_states`.
     """
     control = control_model(loaded, control_seeds(control_seed)[which])
     try:
-        return extract_hidden_states(control, list(texts), dtype=dtype)
+        return extract_hidden_states(control, list(texts), dtype=dtype, spill_mb=spill_mb)
     finally:
         del control
         # The copy's modules may sit in reference cycles; collected here only, as a full

@@ -17,6 +17,7 @@ import numpy as np
 
 from .i18n import N_, Message
 from .models import LoadedModel, ModelInfo
+from .ondisk import LayersOnDisk
 
 # Shown instead of whitespace in token strings, so "Ġbank" reads "␣bank" and a newline is visible.
 _VISIBLE_WHITESPACE = str.maketrans({" ": "␣", "\n": "↵", "\t": "⇥", "\r": "␍"})
@@ -38,8 +39,9 @@ class HiddenStates:
     model : ModelInfo
     texts : tuple of str
         The texts as given (offsets index into these).
-    vectors : ndarray of shape (n_hidden_states, n_tokens, hidden_size)
-        float32, or the ``dtype`` :func:`extract_hidden_states` was given (the app keeps float16).
+    vectors : ndarray or LayersOnDisk of shape (n_hidden_states, n_tokens, hidden_size)
+        float32, or the ``dtype`` :func:`extract_hidden_states` was given (the app keeps float16);
+        a :class:`~.ondisk.LayersOnDisk` when they were bigger than its ``spill_mb``.
     tokens : list of str
         Readable token strings ("␣bank" for GPT-2's "Ġbank", "##ing" for WordPiece).
     token_ids : ndarray of shape (n_tokens,)
@@ -84,14 +86,17 @@ class HiddenStates:
 
     def texts_slice(self, start: int, stop: int) -> HiddenStates:
         """The hidden states of texts ``start:stop`` only, as if they had been run alone (their
-        own copy of the vectors; sentence numbers and warnings count from ``start``)."""
+        own copy of the vectors, or a window on the same file when they are on disk; sentence
+        numbers and warnings count from ``start``)."""
         tokens = np.flatnonzero((self.sentence >= start) & (self.sentence < stop))
         first, end = (tokens[0], tokens[-1] + 1) if tokens.size else (0, 0)
         truncated = list(self.truncated[start:stop])
         return HiddenStates(
             model=self.model,
             texts=self.texts[start:stop],
-            vectors=self.vectors[:, first:end].copy(),
+            vectors=self.vectors[:, first:end]
+            if isinstance(self.vectors, LayersOnDisk)
+            else self.vectors[:, first:end].copy(),
             tokens=self.tokens[first:end],
             token_ids=self.token_ids[first:end].copy(),
             sentence=self.sentence[first:end] - start,
@@ -252,12 +257,20 @@ def release_freed_memory() -> None:
         trim(0)
 
 
+def _allocate(shape: tuple[int, int, int], dtype, spill_mb: float | None):
+    """Room for every hidden state: an array, or a temporary file above ``spill_mb``."""
+    if spill_mb is not None and np.prod(shape) * np.dtype(dtype).itemsize > spill_mb * 2**20:
+        return LayersOnDisk(shape, dtype)
+    return np.empty(shape, dtype)
+
+
 def extract_hidden_states(
     loaded: LoadedModel,
     texts: Sequence[str],
     batch_size: int = 16,
     progress: Callable[[int, int], bool | None] | None = None,
     dtype=np.float32,
+    spill_mb: float | None = None,
 ) -> HiddenStates:
     """Run a model over texts and keep every hidden state of every token.
 
@@ -276,6 +289,9 @@ def extract_hidden_states(
         halves the memory of a corpus's states (13 layers x 768 floats per token) at about 3
         significant digits (relative error <= 2**-11), enough for every picture and score, but
         then a token's vector alone and in a batch agree to float16 rounding, not to 1e-6.
+    spill_mb : float, optional
+        States that would weigh more than this many MB are kept in a temporary file
+        (:class:`~.ondisk.LayersOnDisk`, read one layer at a time) instead of in memory.
 
     Returns
     -------
@@ -304,7 +320,9 @@ def extract_hidden_states(
                 batch, _forward(loaded, [rows[i] for i in batch], dtype), strict=True
             ):
                 if vectors is None:
-                    vectors = np.empty((states.shape[0], starts[-1], states.shape[2]), dtype)
+                    vectors = _allocate(
+                        (states.shape[0], starts[-1], states.shape[2]), dtype, spill_mb
+                    )
                 vectors[:, starts[index] : starts[index + 1]] = states
             if (
                 progress is not None

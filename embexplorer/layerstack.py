@@ -17,7 +17,44 @@ import numpy as np
 from scipy import sparse
 
 
-class LayerStack:
+class LayerByLayer:
+    """An array-like of shape (n_layers, n_items, dim) that makes one layer at a time, when read.
+
+    Subclasses give ``shape``, ``dtype`` and ``layer(index)``; ``stack[layer]`` (an int) gives
+    that layer as an ndarray, iterating gives the layers in order, a slice of layers gives an
+    ndarray of those layers, and ``np.asarray(stack)`` builds every layer.
+    """
+
+    ndim = 3
+
+    def layer(self, index: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return (self.layer(index) for index in range(len(self)))
+
+    def _layers(self, key: slice) -> np.ndarray:
+        layers = range(len(self))[key]
+        out = np.empty((len(layers), *self.shape[1:]), dtype=self.dtype)
+        for position, index in enumerate(layers):
+            out[position] = self.layer(index)
+        return out
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        out = self._layers(slice(None))
+        return out if dtype is None else out.astype(dtype, copy=False)
+
+    def astype(self, dtype, copy: bool = True) -> np.ndarray:
+        return self.__array__(dtype)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(shape={self.shape}, dtype={self.dtype})"
+
+
+class LayerStack(LayerByLayer):
     """``weights @ tokens[layer]`` for every layer: an array-like of shape (n_layers, n_items, dim).
 
     Parameters
@@ -35,8 +72,6 @@ class LayerStack:
     ``np.asarray(stack)``, computes every layer. float16 states are summed in float32 (the result
     is rounded to float16 anyway), others in float64, as the eager pooling did.
     """
-
-    ndim = 3
 
     def __init__(self, tokens: np.ndarray, weights):
         weights = sparse.csr_matrix(weights)
@@ -82,9 +117,6 @@ class LayerStack:
     def dtype(self) -> np.dtype:
         return self.tokens.dtype
 
-    def __len__(self) -> int:
-        return self.tokens.shape[0]
-
     def layer(self, index: int) -> np.ndarray:
         """One layer's item vectors, shape (n_items, dim)."""
         tokens = self.tokens[index][self._rows].astype(self.weights.dtype, copy=False)
@@ -95,16 +127,11 @@ class LayerStack:
             raise ValueError(f"vectors contain NaN or infinite values at layer {index}")
         return out.astype(self.tokens.dtype, copy=False)
 
-    def __iter__(self) -> Iterator[np.ndarray]:
-        return (self.layer(index) for index in range(len(self)))
-
     def __getitem__(self, key):
         if isinstance(key, (int, np.integer)):
             return self.layer(int(key))
         if isinstance(key, slice):
-            return np.stack([self.layer(i) for i in range(len(self))[key]]).reshape(
-                (-1, *self.shape[1:])
-            )
+            return self._layers(key)
         if (
             isinstance(key, tuple)
             and len(key) in (2, 3)
@@ -113,18 +140,6 @@ class LayerStack:
         ):
             return LayerStack(self.tokens, self.weights[key[1]])
         return np.asarray(self)[key]
-
-    def astype(self, dtype) -> np.ndarray:
-        return self.__array__(dtype)
-
-    def __array__(self, dtype=None, copy=None) -> np.ndarray:
-        out = np.empty(self.shape, dtype=self.dtype)
-        for index in range(len(self)):
-            out[index] = self.layer(index)
-        return out if dtype is None else out.astype(dtype, copy=False)
-
-    def __repr__(self) -> str:
-        return f"LayerStack(shape={self.shape}, dtype={self.dtype})"
 
 
 def _is_everything(key) -> bool:

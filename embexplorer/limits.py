@@ -11,6 +11,8 @@ query string can change them:
 ``EMBEXPLORER_CACHE_MB``          memory for cached hidden states, all sessions together
 ``EMBEXPLORER_GROUP_TEXTS``       most texts of several sessions' queued requests run together in one
                                  model run (default 64; 1: every request on its own)
+``EMBEXPLORER_SPILL_MB``          one model's hidden states above this size are kept in a temporary
+                                 file, read a layer at a time (default 64; 0: always)
 """
 
 from __future__ import annotations
@@ -42,7 +44,11 @@ _DEFAULTS = {
     # load a class of 30 saw its last chart after 38.6 s against 70.7 s one request at a time,
     # with 1.71 against 2.96 CPU s per visitor (BENCHMARKS.md, classroom_grouping).
     "group_texts": (64, 64),
+    # A 200-sentence corpus's states weigh ~90 MB per model, a 1,000-sentence one's ~440 MB: in
+    # memory the latter put the server at 2.9 GB; in a file, at <= 2 GB (BENCHMARKS.md).
+    "spill_mb": (64, 64),
 }
+_MINIMUM = {"spill_mb": 0}
 
 
 class ModelNotAllowed(ValueError):
@@ -58,6 +64,7 @@ class Limits:
     max_tokens: int
     cache_mb: int
     group_texts: int = 64
+    spill_mb: int = 64
 
     def check_model(self, name: str) -> None:
         """In hosted mode only allowlisted names pass (exactly; no paths, no other hub ids)."""
@@ -77,7 +84,7 @@ def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def _positive_int(env: Mapping[str, str], key: str, default: int) -> int:
+def _whole_number(env: Mapping[str, str], key: str, default: int, minimum: int = 1) -> int:
     raw = env.get(key, "").strip()
     if not raw:
         return default
@@ -85,8 +92,8 @@ def _positive_int(env: Mapping[str, str], key: str, default: int) -> int:
         value = int(raw)
     except ValueError as error:
         raise ValueError(f"{key} must be a whole number, got {raw!r}") from error
-    if value < 1:
-        raise ValueError(f"{key} must be at least 1, got {value}")
+    if value < minimum:
+        raise ValueError(f"{key} must be at least {minimum}, got {value}")
     return value
 
 
@@ -104,7 +111,7 @@ def load_limits(env: Mapping[str, str] | None = None) -> Limits:
     )
     pick = 1 if hosted else 0
     values = {
-        key: _positive_int(env, f"EMBEXPLORER_{key.upper()}", defaults[pick])
+        key: _whole_number(env, f"EMBEXPLORER_{key.upper()}", defaults[pick], _MINIMUM.get(key, 1))
         for key, defaults in _DEFAULTS.items()
     }
     return Limits(hosted=hosted, allowed_models=allowed, **values)

@@ -19,7 +19,7 @@ import numpy as np
 from ._validation import check_layered
 from .geometry import check_choice, check_vectors, pca, procrustes_align
 from .i18n import _
-from .layerstack import LayerStack
+from .layerstack import LayerByLayer
 
 
 @dataclass(frozen=True)
@@ -391,7 +391,7 @@ def check_layer_vectors(vectors, name: str = "vectors") -> np.ndarray:
     """``vectors`` as a finite float array of shape (n_layers, n_items, n_dims), or a ValueError
     that states its shape. Float16 and float32 stay as they are (no float64 copy of every layer
     of a corpus at once); callers convert one layer at a time."""
-    array = vectors if isinstance(vectors, LayerStack) else np.asarray(vectors)
+    array = vectors if isinstance(vectors, LayerByLayer) else np.asarray(vectors)
     if array.ndim != 3 or 0 in array.shape:
         raise ValueError(
             f"{name} must be a non-empty 3-D array of shape (n_layers, n_items, n_dims); "

@@ -36,6 +36,11 @@ def test_limits_are_configurable_and_validated():
     for bad in ("0", "-5", "lots"):
         with pytest.raises(ValueError, match="EMBEXPLORER_MAX_SENTENCES"):
             load_limits({"EMBEXPLORER_MAX_SENTENCES": bad})
+    # states spill to disk above 64 MB by default; 0 sends every model run to disk
+    assert load_limits({}).spill_mb == 64
+    assert load_limits({"EMBEXPLORER_SPILL_MB": "0"}).spill_mb == 0
+    with pytest.raises(ValueError, match="EMBEXPLORER_SPILL_MB must be at least 0"):
+        load_limits({"EMBEXPLORER_SPILL_MB": "-1"})
 
 
 @pytest.mark.parametrize(

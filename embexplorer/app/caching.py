@@ -100,7 +100,10 @@ def cached_model(name: str) -> LoadedModel:
 @cache_resource(show_spinner=False)
 def model_queue(name: str) -> ModelQueue:
     """The queue of one model's requests from every session (runs them together)."""
-    return ModelQueue(max_group_texts=load_limits().group_texts, dtype=STATES_DTYPE)
+    limits = load_limits()
+    return ModelQueue(
+        max_group_texts=limits.group_texts, dtype=STATES_DTYPE, spill_mb=limits.spill_mb
+    )
 
 
 def cached_states(
@@ -312,7 +315,12 @@ def cached_control_states(name: str, texts: tuple[str, ...], which: int) -> extr
     return shared_caches().states.get_or_compute(
         ("control", name, texts, which, CONTROL_SEED),
         lambda: compare.control_states(
-            cached_model(name), which, texts, CONTROL_SEED, dtype=STATES_DTYPE
+            cached_model(name),
+            which,
+            texts,
+            CONTROL_SEED,
+            dtype=STATES_DTYPE,
+            spill_mb=load_limits().spill_mb,
         ),
     )
 
