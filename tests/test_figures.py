@@ -301,3 +301,23 @@ def test_context_projection_has_a_legend_entry_per_occurrence_only_when_few(n_oc
         # Each shared-trace point still names its own sentence on hover.
         sentence = panels[0].sentence[occurrences[7]]
         assert lit[0].customdata[7][2] == f"S{sentence + 1}: text {sentence}"
+
+
+def test_figures_serialise_alike_with_orjson_and_the_standard_library():
+    # plotly picks orjson when it is installed (requirements.txt: it halves a corpus panel's
+    # serialisation); the browser must get the same figure either way, NaN cells included.
+    import json
+
+    import plotly.io as pio
+
+    pytest.importorskip("orjson")
+    figs = [
+        projection_figure([point_set(60, 25), point_set(60, 25, seed=1)], ["A", "B"]),
+        layer_curves_figure([("cosine", [Curve("A raw", np.array([0.1, np.nan, 0.3]))])]),
+    ]
+    for fig in figs:
+        fast, standard = (
+            json.loads(pio.to_json(fig, validate=False, engine=engine))
+            for engine in ("orjson", "json")
+        )
+        assert fast == standard
