@@ -127,8 +127,10 @@ class PCAProjector(Projector):
             coords = result.coords
         else:
             result = pca(X[fit], self.n_components, with_coords=False)
-            coords = (X - result.mean) @ result.components.T
-            coords -= coords.mean(axis=0)  # centred on all items, as a full fit's are
+            # Centred on all items, as a full fit's are; centring the product is the same as
+            # centring X first, without an n x d temporary (130 MB for a corpus's words).
+            coords = X @ result.components.T
+            coords -= coords.mean(axis=0)
         titles = [
             f"PC{axis + 1} ({100 * ratio:.1f} %)"
             for axis, ratio in enumerate(result.explained_variance_ratio)
@@ -476,8 +478,8 @@ def layer_aligned_projections(
             projection = pca(prepared, dims, solver="covariance")
             picture = projection.coords
         else:
-            projection = pca(prepared[fit], dims, solver="covariance")
-            picture = (prepared - projection.mean) @ projection.components.T
+            projection = pca(prepared[fit], dims, solver="covariance", with_coords=False)
+            picture = prepared @ projection.components.T  # centred next: no n x d temporary
         picture = picture - picture.mean(axis=0)
         scales[layer] = np.sqrt(np.mean(np.sum(picture**2, axis=1)))
         if scales[layer] > 0:
