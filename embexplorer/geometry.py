@@ -443,7 +443,11 @@ def _top_by_covariance(centred: np.ndarray, k: int) -> tuple[np.ndarray, np.ndar
 
 
 def pca(
-    X, n_components: int | None = None, solver: str = "auto", with_coords: bool = True
+    X,
+    n_components: int | None = None,
+    solver: str = "auto",
+    with_coords: bool = True,
+    overwrite_X: bool = False,
 ) -> PCAResult:
     """PCA of the centred items, with fixed component signs.
 
@@ -461,6 +465,10 @@ def pca(
     with_coords : bool, default True
         False leaves ``coords`` empty (shape (n_items, 0)): a spectrum alone needs no projected
         items, which would cost another n x d x k product and n x k floats.
+    overwrite_X : bool, default False
+        True lets a float64 ``X`` that owns its memory be centred in place, for a caller whose
+        copy is not needed afterwards: one n x d array fewer at the peak (135 MB for a corpus's
+        20,000 words). Views and other dtypes are never written.
 
     Returns
     -------
@@ -494,7 +502,11 @@ def pca(
     if solver == "auto":
         solver = "covariance" if n_items > 2 * n_dims else "svd"
     mean = X.mean(axis=0)
-    centred = X - mean
+    if overwrite_X and X.dtype == np.float64 and X.flags.owndata and X.flags.writeable:
+        centred = X
+        centred -= mean
+    else:
+        centred = X - mean
     if solver == "covariance" and k <= MAX_LANCZOS_COMPONENTS and 4 * k < n_dims:
         sums_of_squares, directions, total = _top_by_covariance(centred, k)
         eigenvalues, total = sums_of_squares / (n_items - 1), total / (n_items - 1)

@@ -105,3 +105,23 @@ def test_preprocessing_nothing_converts_float16_once():
     copied = geometry.preprocess(exact, "none")
     assert copied is not exact and not np.may_share_memory(copied, exact)
     assert np.array_equal(copied, exact)
+
+
+def test_a_spectrum_of_the_callers_copy_is_centred_in_place():
+    """``overwrite_X``: the Geometry page's spectra centre their own float64 copy of a layer in
+    place, one n x d array fewer at the peak; views and other dtypes are left alone."""
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((6_000, 64)) * np.linspace(1, 9, 64) + 5.0
+    expected = geometry.pca(X, with_coords=False)
+    mine = X.copy()
+    peak_copy = peak_bytes(lambda: geometry.pca(X.copy(), with_coords=False))
+    peak_in_place = peak_bytes(lambda: geometry.pca(X.copy(), with_coords=False, overwrite_X=True))
+    assert peak_in_place < peak_copy - 0.9 * X.nbytes, (peak_in_place, peak_copy, X.nbytes)
+    result = geometry.pca(mine, with_coords=False, overwrite_X=True)
+    np.testing.assert_array_equal(result.eigenvalues, expected.eigenvalues)
+    np.testing.assert_array_equal(result.components, expected.components)
+    np.testing.assert_allclose(mine.mean(axis=0), 0.0, atol=1e-9)  # the caller's copy, centred
+    for untouchable in (X[::2], X.astype(np.float32)):
+        before = untouchable.copy()
+        geometry.pca(untouchable, with_coords=False, overwrite_X=True)
+        np.testing.assert_array_equal(untouchable, before)

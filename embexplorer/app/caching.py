@@ -480,9 +480,10 @@ def cached_word_tokens(selection: Selection) -> tuple[list[tuple[str, ...]], lis
 @cache_resource(show_spinner=L_("Computing both models' PCA spectra…"), max_entries=16)
 def cached_spectra(selection: Selection) -> tuple[geometry.PCAResult, geometry.PCAResult]:
     """Both models' full PCA spectra at their layers (eigenvalues and ratios; no coordinates),
-    one model's float64 layer in memory at a time."""
+    one model's float64 layer in memory at a time, centred in place (it is this call's copy)."""
     return tuple(
-        geometry.pca(layer_vectors(selection, which), with_coords=False) for which in (0, 1)
+        geometry.pca(layer_vectors(selection, which), with_coords=False, overwrite_X=True)
+        for which in (0, 1)
     )
 
 
