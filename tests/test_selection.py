@@ -61,3 +61,39 @@ def test_the_app_caches_hash_a_selection_by_its_key():
     funcs = {Selection: Selection.cache_key}
     assert hashed(BASE, funcs) == hashed(dataclasses.replace(BASE), funcs)
     assert hashed(BASE, funcs) != hashed(dataclasses.replace(BASE, texts=("x",)), funcs)
+
+
+def test_results_that_grow_as_n_squared_share_one_byte_budget(monkeypatch):
+    import numpy as np
+    import streamlit as st
+
+    from embexplorer.app import caching
+
+    st.cache_resource.clear()
+    monkeypatch.setattr(caching, "RESULTS_CACHE_MB", 3)  # three 1 MB results
+    calls = []
+
+    class Result:
+        def __init__(self, layers, metric):
+            self.matrix = np.zeros(2**17)  # 1 MB
+            self.label = f"{layers} {metric}"
+
+    @caching.budgeted_resource("Computing…")
+    def compute(selection: Selection, metric: str, method: str = "spearman") -> Result:
+        calls.append((selection.layers, metric, method))
+        return Result(selection.layers, metric)
+
+    first = compute(BASE, "cosine")
+    assert compute(dataclasses.replace(BASE), metric="cosine") is first  # the same call: a hit
+    assert compute(BASE, "cosine", "spearman") is first  # defaults are part of the key
+    assert compute(BASE, "cosine", "pearson") is not first
+    for layer in range(4):
+        compute(dataclasses.replace(BASE, layers=(layer, 0)), "cosine")
+    results = caching.shared_caches().results
+    assert results.n_bytes <= 3 * 2**20 and len(results) == 3  # the oldest went first
+    before = len(calls)
+    compute(dataclasses.replace(BASE, layers=(3, 0)), "cosine")  # the newest is kept
+    assert len(calls) == before
+    compute(BASE, "cosine")  # the first was dropped: computed again
+    assert len(calls) == before + 1
+    st.cache_resource.clear()

@@ -17,6 +17,7 @@ display setting never runs a model again, and a display setting recomputes nothi
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 import threading
 import time
@@ -72,10 +73,12 @@ STATES_DTYPE = np.float16
 
 @dataclass(frozen=True)
 class SharedCaches:
-    """Per-process caches shared by all sessions: loaded models, and hidden states by memory."""
+    """Per-process caches shared by all sessions: loaded models, hidden states by memory, and
+    the results that grow as n^2 (:func:`budgeted_resource`) by memory."""
 
     models: BoundedCache
     states: BoundedCache
+    results: BoundedCache
 
 
 @cache_resource(show_spinner=False)
@@ -88,7 +91,48 @@ def shared_caches() -> SharedCaches:
             max_bytes=limits.cache_mb * 2**20,
             size_of=lambda states: states.vectors.nbytes,
         ),
+        results=BoundedCache(
+            max_entries=64, max_bytes=RESULTS_CACHE_MB * 2**20, size_of=_arrays_nbytes
+        ),
     )
+
+
+# A Similarity result holds both models' n x n matrices and vectors of the compared items: ~32 MB
+# on a corpus (1,000 items). Streamlit's caches bound entries only, so moving through the 13
+# layers kept ~0.4-0.5 GB of them. These results share one budget, the least recent dropped first.
+RESULTS_CACHE_MB = 256
+
+
+def _arrays_nbytes(result) -> int:
+    """Bytes of the numpy arrays in a result's own fields (enough for the n^2 results)."""
+    fields = vars(result).values() if hasattr(result, "__dict__") else ()
+    return sum(value.nbytes for value in fields if isinstance(value, np.ndarray))
+
+
+def budgeted_resource(spinner):
+    """:func:`cache_resource` for a function of a :class:`Selection` and hashable settings whose
+    result grows with the square of the items: kept in :attr:`SharedCaches.results`, bounded in
+    bytes as well as entries, computed once however many sessions ask."""
+
+    def decorate(function):
+        signature = inspect.signature(function)
+        name = f"{function.__module__}.{function.__qualname__}"
+
+        @functools.wraps(function)
+        def cached(selection: Selection, *args, **kwargs):
+            bound = signature.bind(selection, *args, **kwargs)
+            bound.apply_defaults()
+            key = (name, selection.cache_key(), bound.args[1:])
+            results = shared_caches().results
+            found, value = results.lookup(key)
+            if found:
+                return value
+            with st.spinner(str(spinner)):
+                return results.get_or_compute(key, lambda: function(*bound.args))
+
+        return cached
+
+    return decorate
 
 
 def cached_model(name: str) -> LoadedModel:
@@ -273,10 +317,7 @@ def compared_items(selection: Selection) -> tuple[align.Items, align.Items]:
     return sampled(distinct_items(selection), paired_sample(selection)[0])
 
 
-@cache_resource(
-    show_spinner=L_("Comparing the two similarity structures: both matrices, RSA and CKA…"),
-    max_entries=16,
-)
+@budgeted_resource(L_("Comparing the two similarity structures: both matrices, RSA and CKA…"))
 def cached_scores(
     selection: Selection, metric: str, method: str, exclude_same_word: bool = False
 ) -> compare.Comparison:
@@ -289,10 +330,7 @@ def cached_scores(
     return comparison
 
 
-@cache_resource(
-    show_spinner=L_("Testing the RSA score against item permutations and bootstrapping its CI…"),
-    max_entries=16,
-)
+@budgeted_resource(L_("Testing the RSA score against item permutations and bootstrapping its CI…"))
 def cached_comparison(
     selection: Selection, metric: str, method: str, exclude_same_word: bool = False
 ) -> compare.Comparison:
