@@ -22,6 +22,10 @@ ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 def app_server(tiny_gpt2_dir, minilm_dir):
     """The app with a tiny random GPT-2 as model A and the real all-MiniLM-L6-v2 as model B."""
     env = offline_app_env(tiny_gpt2_dir, minilm_dir)
+    # MiniLM's states for the uploaded 150-sentence corpus (~12 MB) go to disk, as a real corpus's
+    # do (default 64 MB), so the browser tests read states from a file too; the default sentences'
+    # stay in memory.
+    env["EMBEXPLORER_SPILL_MB"] = "8"
     ARTIFACTS.mkdir(exist_ok=True)
     log = (ARTIFACTS / "streamlit.log").open("w")
     started = time.monotonic()
