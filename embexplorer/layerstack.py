@@ -119,7 +119,13 @@ class LayerStack(LayerByLayer):
 
     def layer(self, index: int) -> np.ndarray:
         """One layer's item vectors, shape (n_items, dim)."""
-        tokens = self.tokens[index][self._rows].astype(self.weights.dtype, copy=False)
+        if isinstance(self._rows, slice):
+            tokens = self.tokens[index]
+        elif hasattr(self.tokens, "layer_rows"):  # on disk: read only the rows used
+            tokens = self.tokens.layer_rows(index, self._rows)
+        else:
+            tokens = self.tokens[index][self._rows]
+        tokens = tokens.astype(self.weights.dtype, copy=False)
         out = np.asarray(self._compact @ tokens)
         # Checked before rounding back: numpy's float16 ufuncs are emulated, ~10x slower. Means
         # of float16 values stay within float16's range.

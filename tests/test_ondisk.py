@@ -75,6 +75,32 @@ def test_every_read_gives_the_arrays_values(dtype):
         stored[4]
 
 
+def test_a_few_rows_are_read_run_by_run_and_many_with_the_whole_layer(monkeypatch):
+    array = np.random.default_rng(1).standard_normal((3, 400, 6)).astype(np.float16)
+    stored = on_disk(array)
+    window = stored[:, 100:300]
+    reads = []
+    real_read = type(stored._file).read_into
+    monkeypatch.setattr(
+        type(stored._file),
+        "read_into",
+        lambda self, buffer, offset: reads.append(len(buffer)) or real_read(self, buffer, offset),
+    )
+    runs = np.r_[0, 1, 2, 50, 97:100, 399]  # four runs, touching both ends
+    for index in (0, 2, -1):
+        reads.clear()
+        assert np.array_equal(stored.layer_rows(index, runs), array[index, runs])
+        assert len(reads) == 4 and sum(reads) == runs.size * 6 * 2
+        assert np.array_equal(window.layer_rows(index, [0, 1, 199]), array[index, [100, 101, 299]])
+    reads.clear()
+    many = np.arange(0, 400, 2)  # half the layer: one read of all of it
+    assert np.array_equal(stored.layer_rows(1, many), array[1, many])
+    assert reads == [array[1].nbytes]
+    # a LayerStack over the file reads this way and gives what it gives over the array
+    members = [[5, 6, 7], [300], [301, 302]]
+    assert np.array_equal(LayerStack.means(stored, members)[2], LayerStack.means(array, members)[2])
+
+
 def test_writes_take_whole_token_ranges_of_the_right_shape():
     stored = LayersOnDisk((2, 10, 3), np.float32)
     with pytest.raises(TypeError):
