@@ -199,8 +199,9 @@ def word_keys(items: Items) -> list[str]:
 
 def same_word_pairs(items: Items) -> np.ndarray:
     """(n_items, n_items) bool: True where two items are the same word (see :func:`word_keys`)."""
-    words = np.array(word_keys(items), dtype=object)
-    return words[:, None] == words[None, :]
+    # Compared as integer codes: a million string comparisons took ~0.1 s on 1,000 items.
+    codes = np.unique(np.array(word_keys(items), dtype=str), return_inverse=True)[1]
+    return codes[:, None] == codes[None, :]
 
 
 def _words(items: Items) -> list[tuple[str, str]]:

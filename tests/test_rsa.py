@@ -199,6 +199,50 @@ def test_bootstrap_ranks_equal_scipy_spearman_on_a_resample(matrices):
     assert high == pytest.approx(expected, abs=1e-12)
 
 
+def test_permuted_score_equals_the_sum_over_the_permuted_matrix():
+    # The compiled Mantel loop against its definition: sum(W * B[order][:, order]) over i < j.
+    from embexplorer._rsa_kernels import permuted_score
+
+    rng = np.random.default_rng(2)
+    n = 37
+    W = rng.standard_normal((n, n))
+    B = rng.standard_normal((n, n))
+    B += B.T
+    upper = np.triu(np.ones((n, n), dtype=bool), k=1)
+    for order in [np.arange(n), *item_permutations(n, 5, seed=1)]:
+        expected = float(np.sum(W[upper] * B[np.ix_(order, order)][upper]))
+        assert permuted_score(W, B, order) == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("decimals", [None, 1])
+def test_spearman_resample_unchanged_when_every_count_is_multiplied(decimals):
+    # Multiplying every item's multiplicity by k multiplies every pair's count by k**2: average
+    # ranks become k**2 * rank - (k**2 - 1) / 2, an affine map, so Spearman's r is unchanged.
+    # k = 40,000 makes the total count pass 2**31, where the 64-bit counting takes over.
+    from embexplorer.rsa import _Ranking, _WeightedPairs
+
+    X, Y = related_spaces(n=20, seed=3)
+    A, B = similarity_matrix(X), similarity_matrix(Y)
+    if decimals is not None:
+        A, B = np.round(A, decimals), np.round(B, decimals)
+    rows, cols = np.triu_indices(20, k=1)
+    a, b = A[rows, cols], B[rows, cols]
+    pairs = _WeightedPairs(a, b, rows, cols, None, "spearman", (_Ranking.of(a), _Ranking.of(b)))
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        multiplicities = np.bincount(rng.integers(0, 20, 20), minlength=20)
+        small = pairs.correlation(multiplicities)
+        assert pairs.weight_b.dtype == np.int32
+        large = pairs.correlation(40_000 * multiplicities)
+        assert pairs.weight_b.dtype == np.int64
+        assert large == pytest.approx(small, abs=1e-12)
+        sample = np.repeat(np.arange(20), multiplicities)
+        first, second = (sample[index] for index in np.triu_indices(sample.size, k=1))
+        kept = first != second
+        expected = stats.spearmanr(A[first[kept], second[kept]], B[first[kept], second[kept]])[0]
+        assert small == pytest.approx(expected, abs=1e-12)
+
+
 # --- degenerate inputs ----------------------------------------------------------------------------
 
 
