@@ -84,7 +84,7 @@ def spearman_resample_cross(
     so a pair's rank is the count before it plus half its own, except in a run of tied pairs
     (``tied_starts[t]`` to ``tied_ends[t]`` inclusive), whose pairs share the run's average: the
     first loop ranks every pair as if untied, the second moves the tied ones to their run's
-    average (runs are few; one loop without that test is several times faster). Returns
+    average (runs are few; one loop without that test is faster). Returns
     ``sum(count * centred rank in A * centred rank in B)`` and what A's tied runs add to the
     pairs' sum of counts cubed (a run's count cubed less its pairs' counts cubed).
 
@@ -98,17 +98,18 @@ def spearman_resample_cross(
         twice_before += 2 * count
     tied_cubes = 0.0
     for t in range(tied_starts.size):
-        start, end = tied_starts[t], tied_ends[t] + 1
+        # In a tied run each pair's doubled rank moves from 2 (count before it in the run) +
+        # count to the run's count: add in_run * sum(count * B) - sum(count * B * old rank).
         in_run = 0
-        for p in range(start, end):
+        with_b = 0.0
+        with_b_and_rank = 0.0
+        for p in range(tied_starts[t], tied_ends[t] + 1):
             count = multiplicities[rows[p]] * multiplicities[cols[p]]
+            weighted_b = float(count) * centred_b[groups_b[p]]
+            with_b += weighted_b
+            with_b_and_rank += weighted_b * (2 * in_run + count)
             in_run += count
             tied_cubes -= float(count) * count * count
+        cross += in_run * with_b - with_b_and_rank
         tied_cubes += float(in_run) * in_run * in_run
-        # Each pair's doubled rank moves from 2 (count before it in the run) + count to in_run.
-        twice_before = 0
-        for p in range(start, end):
-            count = multiplicities[rows[p]] * multiplicities[cols[p]]
-            cross += float(in_run - twice_before - count) * count * centred_b[groups_b[p]]
-            twice_before += 2 * count
     return cross / 4, tied_cubes

@@ -438,6 +438,15 @@ def mantel_loop_reference(
     return _one_sided_p(int(count), permutations)
 
 
+def warm_up_resampling() -> None:
+    """Compile the resampling loops of :func:`rsa_score` now (call it in a background thread):
+    about 2 s on a fresh install and under a second from numba's disk cache, which the first
+    p-value and CI would otherwise wait for."""
+    points = np.random.default_rng(0).standard_normal((12, 3))
+    distances = np.abs(points[:, :1] - points[:, :1].T)  # any other symmetric matrix
+    rsa_score(points @ points.T, distances, permutations=1, bootstraps=1)
+
+
 # --- bootstrap over items -------------------------------------------------------------------------
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import streamlit as st
 
-from .. import align, compare, extract, geometry, invariance, neighbours, projection, rogue
+from .. import align, compare, extract, geometry, invariance, neighbours, projection, rogue, rsa
 from .. import contextuality as word_context
 from ..batching import ModelQueue
 from ..cache import BoundedCache
@@ -774,13 +774,17 @@ def _warm_up_umap_after(models: threading.Thread, first_view: threading.Event) -
     models.join()
     if first_view.wait(FIRST_VIEW_WAIT_S):
         time.sleep(FIRST_VIEW_DRAW_S)
+    # RSA's resampling loops first: ~1 s from numba's disk cache, ~2 s on a fresh install,
+    # which a first p-value would otherwise wait for.
+    rsa.warm_up_resampling()
     projection.warm_up_umap()
 
 
 @cache_resource(show_spinner=False)
 def start_background_work() -> BackgroundWork:
     """Once per process, at the first page view: load the default models in one thread, and in
-    another compile UMAP's numba code (~13 s; ~30 s on a fresh install) once the models are
+    another compile RSA's resampling loops and UMAP's numba code (~13 s; ~30 s on a fresh
+    install) once the models are
     loaded and the first page has been drawn (:func:`first_view_ready`), so the first
     page draws as soon as it can and the first UMAP view finds the compilation done or under way.
     """
