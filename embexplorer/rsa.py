@@ -548,10 +548,10 @@ class _WeightedPairs:
 
     Pair (u, v) counts ``w[u] * w[v]`` times in a resample with multiplicities ``w``. Spearman:
     the pairs are kept in the order of A's values, so A's average ranks in the resample follow
-    from a running count (runs of tied values share their average: they are few), and B's from
-    the count in each of B's tie runs, which is what ranking the listed pairs gives; both in
-    compiled loops (:mod:`embexplorer._rsa_kernels`), with counts in integers. Pearson: weighted
-    moments of the values.
+    from a running count (runs of tied values share their average: they are few), and then
+    visited in the order of B's values for B's ranks the same way, which is what ranking the
+    listed pairs gives; both in compiled loops (:mod:`embexplorer._rsa_kernels`), with counts
+    and doubled ranks in integers. Pearson: weighted moments of the values.
     """
 
     def __init__(self, a, b, rows, cols, allowed, method, rankings):
@@ -562,16 +562,17 @@ class _WeightedPairs:
             if allowed is not None:  # pairs never compared carry no weight: drop them
                 kept = allowed[order]
                 order, run_a = order[kept], run_a[kept]
+            # B's order over the same pairs, as their positions in A's order.
+            position = np.full(a.size, -1, dtype=np.int64)
+            position[order] = np.arange(order.size)
+            order_b = position[ranking_b.order]
+            compared_b = order_b >= 0
             # 32-bit indices (half the memory the loops read): n x n float64 matrices fit in
-            # memory only for n far below 2**16, so items, pairs and tie runs number below 2**31.
-            self.groups_b = ranking_b.groups()[order].astype(np.int32)
-            # A's runs of more than one pair: where each starts and ends.
-            sizes = np.bincount(run_a)
-            runs = np.flatnonzero(sizes > 1)
-            self.tied_ends = np.cumsum(sizes)[runs] - 1
-            self.tied_starts = self.tied_ends - sizes[runs] + 1
-            self.n_runs_b = ranking_b.n_runs
-            self.weight_b = self.centred_b = np.empty(0, dtype=np.int32)
+            # memory only for n far below 2**16, so items and pairs number below 2**31.
+            self.order_b = order_b[compared_b].astype(np.int32)
+            self.tied_a = _tied_runs(run_a)
+            self.tied_b = _tied_runs(ranking_b.run[compared_b])
+            self.counted = np.empty((0, 2), dtype=np.int32)
             rows, cols = rows.astype(np.int32), cols.astype(np.int32)
         else:
             order = np.arange(a.size) if allowed is None else np.flatnonzero(allowed)
@@ -595,25 +596,24 @@ class _WeightedPairs:
         return self._pearson(np.multiply(self.first, self.second, out=self.weights))
 
     def _spearman(self, multiplicities: np.ndarray) -> float:
-        from ._rsa_kernels import spearman_resample_b, spearman_resample_cross
+        from ._rsa_kernels import spearman_resample_a, spearman_resample_cross
 
-        # B's counts per tie run and doubled centred ranks are at most the total count, which
-        # is below drawn**2 / 2: 32-bit (read several times faster than 64-bit floats, in
-        # random order) unless that could overflow.
+        # Counts and doubled ranks are at most twice the total count, which is at most
+        # drawn**2 / 2: 32-bit (half the memory read in B's order, which is random) unless
+        # that could overflow.
         drawn = int(multiplicities.sum())
         count_type = np.int32 if drawn * drawn < 2**31 else np.int64
-        if self.weight_b.dtype != count_type or self.weight_b.size != self.n_runs_b:
-            self.weight_b = np.empty(self.n_runs_b, dtype=count_type)
-            self.centred_b = np.empty(self.n_runs_b, dtype=count_type)
-        pairs = (multiplicities, self.rows, self.cols, self.groups_b)
-        total, cubes, cubes_b = spearman_resample_b(*pairs, self.weight_b, self.centred_b)
+        if self.counted.dtype != count_type or len(self.counted) != self.rows.size:
+            self.counted = np.empty((self.rows.size, 2), dtype=count_type)
+        total, cubes, cubes_a = spearman_resample_a(
+            multiplicities, self.rows, self.cols, *self.tied_a, self.counted
+        )
         if total < 2:
             return math.nan
-        cross, tied_cubes = spearman_resample_cross(
-            *pairs, self.centred_b, total, self.tied_starts, self.tied_ends
+        cross, cubes_b = spearman_resample_cross(
+            self.counted, self.order_b, total, cubes, *self.tied_b
         )
-        spread_a = _rank_spread(total, cubes + tied_cubes)
-        spread_b = _rank_spread(total, cubes_b)
+        spread_a, spread_b = _rank_spread(total, cubes_a), _rank_spread(total, cubes_b)
         if min(spread_a, spread_b) <= RANK_SPREAD_RTOL * total**3:  # one side constant
             return math.nan
         return _from_moments(cross, spread_a, spread_b)
@@ -630,6 +630,15 @@ class _WeightedPairs:
         if _constant_in(x, weights, spread_x) or _constant_in(y, weights, spread_y):
             return math.nan
         return _from_moments(cross, spread_x, spread_y)
+
+
+def _tied_runs(run: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each run of more than one value starts and ends (inclusive), given each sorted
+    value's run (``_Ranking.run``, possibly with some values left out)."""
+    sizes = np.bincount(run) if run.size else np.zeros(0, dtype=np.int64)
+    runs = np.flatnonzero(sizes > 1)
+    ends = np.cumsum(sizes)[runs] - 1
+    return ends - sizes[runs] + 1, ends
 
 
 def _rank_spread(total: float, cubed_counts: float) -> float:

@@ -232,9 +232,9 @@ def test_spearman_resample_unchanged_when_every_count_is_multiplied(decimals):
     for _ in range(5):
         multiplicities = np.bincount(rng.integers(0, 20, 20), minlength=20)
         small = pairs.correlation(multiplicities)
-        assert pairs.weight_b.dtype == np.int32
+        assert pairs.counted.dtype == np.int32
         large = pairs.correlation(40_000 * multiplicities)
-        assert pairs.weight_b.dtype == np.int64
+        assert pairs.counted.dtype == np.int64
         assert large == pytest.approx(small, abs=1e-12)
         sample = np.repeat(np.arange(20), multiplicities)
         first, second = (sample[index] for index in np.triu_indices(sample.size, k=1))
