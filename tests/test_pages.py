@@ -1,6 +1,7 @@
 """AppTest for the home page and every page, with the tiny offline models."""
 
 import json
+import re
 
 import pytest
 import streamlit as st
@@ -165,6 +166,15 @@ def test_similarity_page(model_runs):
     assert heatmaps["layout"]["coloraxis"]["cmid"] == 0
     labels = [m.label for m in at.metric]
     assert {"Spearman ρ", "Pearson r", "p (permutation)", "Linear CKA"} <= set(labels)
+    # p's help states its Monte-Carlo error and floor for the permutations actually run
+    p_metric = next(m for m in at.metric if m.label == "p (permutation)")
+    found = re.search(
+        r"With ([\d,]+) permutations this p is known to about ±(\d+\.\d+) .* than (\d+\.\d+)",
+        p_metric.help,
+    )
+    n, p = int(found[1].replace(",", "")), float(p_metric.value)
+    assert float(found[2]) == pytest.approx((p * (1 - p) / n) ** 0.5, abs=6e-5)
+    assert float(found[3]) == pytest.approx(1 / (1 + n), abs=6e-5)
     assert scatter["data"][0]["name"] == "item pairs"
     at.segmented_control(key="metric").set_value("euclidean").run()
     assert_clean(at)

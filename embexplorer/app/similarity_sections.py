@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
 from .. import compare
@@ -97,7 +98,8 @@ def score_card(
             n=rsa.permutations,
             formula="(1 + #{r_perm ≥ r}) / (1 + " + _("permutations") + ")",
             null=translated(rsa.null),
-        ),
+        )
+        + monte_carlo_note(rsa),
     )
     cells[3].metric(
         _("{level:.0%} CI ({symbol})").format(level=rsa.ci_level, symbol=symbol),
@@ -156,3 +158,15 @@ def undefined_card(reason: str) -> None:
         cell.metric(name, _("not defined"))
     card.markdown(_("Every score is **not defined** for these sentences:"))
     card.info(reason)
+
+
+def monte_carlo_note(rsa) -> str:
+    """What the permutation count means for p: its Monte-Carlo standard error and its floor
+    (fewer permutations on more items keep the page fast; this says what that costs)."""
+    if not (rsa.defined and rsa.permutations and np.isfinite(rsa.p_value)):
+        return ""
+    error = float(np.sqrt(rsa.p_value * (1 - rsa.p_value) / rsa.permutations))
+    return " " + _(
+        "With {n:,} permutations this p is known to about ±{error:.4f} (its Monte-Carlo "
+        "standard error), and cannot be smaller than {floor:.4f}."
+    ).format(n=rsa.permutations, error=error, floor=1 / (1 + rsa.permutations))
