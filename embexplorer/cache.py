@@ -25,6 +25,9 @@ class BoundedCache:
         returned but not kept.
     size_of : callable, optional
         Bytes a value holds (needed with ``max_bytes``).
+    on_evict : callable, optional
+        Called as ``on_evict(key)`` once an entry has been dropped to make room (outside the
+        cache's lock; the cache no longer holds the value).
     """
 
     def __init__(
@@ -32,6 +35,7 @@ class BoundedCache:
         max_entries: int,
         max_bytes: int | None = None,
         size_of: Callable[[Any], int] | None = None,
+        on_evict: Callable[[Hashable], None] | None = None,
     ):
         if max_entries < 1:
             raise ValueError(f"max_entries must be at least 1, got {max_entries}")
@@ -40,6 +44,7 @@ class BoundedCache:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self._size_of = size_of or (lambda value: 0)
+        self._on_evict = on_evict
         self._entries: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
         self._lock = threading.Lock()
         self._key_locks: dict[Hashable, threading.Lock] = {}
@@ -78,12 +83,23 @@ class BoundedCache:
                 return
             self._entries[key] = (value, size)
             self._entries.move_to_end(key)
-            total = sum(s for _, s in self._entries.values())
-            while len(self._entries) > self.max_entries or (
-                self.max_bytes is not None and total > self.max_bytes
-            ):
-                _, (_, evicted) = self._entries.popitem(last=False)
-                total -= evicted
+            evicted = self._evict_over_budget()
+        if self._on_evict is not None:
+            for evicted_key in evicted:
+                self._on_evict(evicted_key)
+
+    def _evict_over_budget(self) -> list[Hashable]:
+        """Drop the least recently used entries until the budgets hold (called under the lock);
+        returns their keys."""
+        evicted = []
+        total = sum(s for _, s in self._entries.values())
+        while len(self._entries) > self.max_entries or (
+            self.max_bytes is not None and total > self.max_bytes
+        ):
+            evicted_key, (_, evicted_size) = self._entries.popitem(last=False)
+            total -= evicted_size
+            evicted.append(evicted_key)
+        return evicted
 
     def get_or_compute(self, key: Hashable, compute: Callable[[], Any]) -> Any:
         """The cached value for ``key``, computing it (once, even under concurrency) if needed."""

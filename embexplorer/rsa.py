@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy import stats
 
 from ._validation import (
     check_choice,
@@ -425,6 +424,8 @@ def mantel_loop_reference(
     """
     check_choice(method, RSA_METHODS, "RSA method")
     permutations = check_count(permutations, "permutations")
+    from scipy import stats  # here only: importing scipy.stats took ~1 s of a server's cold start
+
     A, B = check_matrix_pair(A, B)
     correlate = stats.spearmanr if method == "spearman" else stats.pearsonr
     a, b = _upper_triangle_unchecked(A), _upper_triangle_unchecked(B)

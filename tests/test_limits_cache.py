@@ -2,6 +2,7 @@
 
 import threading
 import time
+import weakref
 
 import numpy as np
 import pytest
@@ -60,6 +61,20 @@ def test_cache_evicts_by_entries_and_bytes():
     assert cache.n_bytes <= 100 and "big" in cache
     huge = cache.get_or_compute("huge", lambda: np.zeros(100, dtype=np.int64))
     assert huge.size == 100 and "huge" not in cache  # returned, never kept
+
+
+def test_cache_tells_which_entries_it_dropped_once_it_no_longer_holds_them():
+    class Value:
+        pass
+
+    refs = {}
+    dropped = []  # (key, still alive when told)
+    cache = BoundedCache(max_entries=2, on_evict=lambda key: dropped.append((key, refs[key]())))
+    for key in "abc":
+        refs[key] = weakref.ref(cache.get_or_compute(key, Value))
+    assert dropped == [("a", None)]  # "a" was freed before the callback ran
+    cache.get_or_compute("b", Value)  # a hit drops nothing
+    assert dropped == [("a", None)] and refs["b"]() is not None
 
 
 def test_cache_computes_once_under_concurrency():

@@ -1,17 +1,22 @@
 """The tables behind the pages' CSV downloads, built from cached results only when clicked.
 
 Column names are English identifiers in every language (data interchange); only texts a person
-reads in the page are translated.
+reads in the page are translated. Each function imports pandas itself: a page's first view need
+not wait for it (0.6-0.9 s of a cold start on a 2-core server).
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 
 from .. import geometry, invariance, rogue
 from ..align import Items
 from ..i18n import _
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def spectrum_table(
@@ -19,6 +24,8 @@ def spectrum_table(
     names: tuple[str, str],
     layers: tuple[int, int],
 ) -> pd.DataFrame:
+    import pandas as pd
+
     return pd.concat(
         [
             pd.DataFrame(
@@ -35,6 +42,8 @@ def spectrum_table(
 
 
 def rotation_coordinates_table(demo: invariance.InvarianceDemo, labels: list[str]) -> pd.DataFrame:
+    import pandas as pd
+
     return pd.DataFrame(
         {
             "item": labels,
@@ -54,6 +63,8 @@ def pair_labels(labels: list[str], rows: np.ndarray, cols: np.ndarray) -> list[s
 
 
 def rotation_cosines_table(demo: invariance.InvarianceDemo, labels: list[str]) -> pd.DataFrame:
+    import pandas as pd
+
     rows, cols = np.triu_indices(len(labels), k=1)
     return pd.DataFrame(
         {
@@ -66,6 +77,8 @@ def rotation_cosines_table(demo: invariance.InvarianceDemo, labels: list[str]) -
 
 
 def residuals_table(alignment: geometry.ProcrustesResult, labels: list[str]) -> pd.DataFrame:
+    import pandas as pd
+
     order = np.argsort(-alignment.residuals, kind="stable")
     return pd.DataFrame(
         {"item": [labels[i] for i in order], "residual": alignment.residuals[order]}
@@ -75,6 +88,8 @@ def residuals_table(alignment: geometry.ProcrustesResult, labels: list[str]) -> 
 def rogue_table(
     contributions, names: tuple[str, str], layers: tuple[int, int], exclude_first: bool
 ) -> pd.DataFrame:
+    import pandas as pd
+
     return pd.concat(
         [
             pd.DataFrame(
@@ -99,6 +114,8 @@ def norms_table(
     names: tuple[str, str],
     layers: tuple[int, int],
 ) -> pd.DataFrame:
+    import pandas as pd
+
     return pd.concat(
         [
             pd.DataFrame(
@@ -121,6 +138,8 @@ def preprocessing_cosines_table(
     names: tuple[str, str],
     layers: tuple[int, int],
 ) -> pd.DataFrame:
+    import pandas as pd
+
     first, second = np.triu_indices(len(kept_labels), k=1)
     return pd.concat(
         [
@@ -140,6 +159,8 @@ def preprocessing_cosines_table(
 def projection_table(
     coordinates: tuple[np.ndarray, np.ndarray], items: tuple[Items, Items], names: tuple[str, str]
 ) -> pd.DataFrame:
+    import pandas as pd
+
     return pd.concat(
         [
             pd.DataFrame(coords, columns=list("xyz"[: coords.shape[1]])).assign(
@@ -156,10 +177,14 @@ def projection_table(
 
 
 def matrix_table(matrix: np.ndarray, labels: list[str]) -> pd.DataFrame:
+    import pandas as pd
+
     return pd.DataFrame(matrix, columns=labels).assign(item=labels)[["item", *labels]]
 
 
 def layer_matrix_table(matrix: np.ndarray, tick_labels) -> pd.DataFrame:
+    import pandas as pd
+
     frame = pd.DataFrame(matrix, columns=[f"B_{tick}" for tick in tick_labels(matrix.shape[1])])
     frame.insert(0, "layer_A", tick_labels(matrix.shape[0]))
     return frame
@@ -167,6 +192,8 @@ def layer_matrix_table(matrix: np.ndarray, tick_labels) -> pd.DataFrame:
 
 def layer_measures_table(profile_sets, names: tuple[str, str], measures) -> pd.DataFrame:
     """Per-layer measures of both models, for each set of profiles (raw, preprocessed)."""
+    import pandas as pd
+
     frame = pd.concat(
         [
             pd.DataFrame({name: profile.measure(name) for name in measures}).assign(
@@ -184,6 +211,8 @@ def layer_measures_table(profile_sets, names: tuple[str, str], measures) -> pd.D
 
 
 def self_similarity_table(profiles, names: tuple[str, str], word: str) -> pd.DataFrame:
+    import pandas as pd
+
     return pd.concat(
         [
             pd.DataFrame(
@@ -202,6 +231,8 @@ def self_similarity_table(profiles, names: tuple[str, str], word: str) -> pd.Dat
 def context_points_table(
     projections, items: tuple[Items, Items], occurrences: np.ndarray, names: tuple[str, str]
 ) -> pd.DataFrame:
+    import pandas as pd
+
     return pd.concat(
         [
             pd.DataFrame(projection.coords, columns=["x", "y"]).assign(
@@ -217,6 +248,8 @@ def context_points_table(
 
 def neighbour_table(found, labels: list[str], shared: np.ndarray) -> pd.DataFrame:
     """One model's neighbour list for the Explore page: rank, item, cosine, in both lists."""
+    import pandas as pd
+
     return pd.DataFrame(
         {
             "rank": np.arange(1, found.k + 1),
