@@ -68,6 +68,13 @@ class BoundedCache:
         with self._lock:
             return list(self._entries)
 
+    def peek(self, key: Hashable) -> tuple[bool, Any]:
+        """As :meth:`lookup`, without making the entry the most recent."""
+        with self._lock:
+            if key in self._entries:
+                return True, self._entries[key][0]
+            return False, None
+
     def lookup(self, key: Hashable) -> tuple[bool, Any]:
         """(True, value) when ``key`` is cached (it becomes the most recent), else (False, None)."""
         with self._lock:

@@ -108,6 +108,52 @@ class HiddenStates:
         )
 
 
+def concatenate_states(parts: Sequence[HiddenStates]) -> HiddenStates:
+    """One model's hidden states of several runs as one run of all their texts, in order.
+
+    Padding is masked, so a text's vectors do not depend on what it was run with: the result
+    equals running all the texts at once, up to float rounding (as :meth:`~HiddenStates.
+    texts_slice` does the other way). With :meth:`~HiddenStates.texts_slice` this assembles a
+    new text from the states of sentences already run, so only new sentences need the model.
+
+    Parameters
+    ----------
+    parts : sequence of HiddenStates
+        At least one, all of the same model and hidden-state shape.
+
+    Returns
+    -------
+    HiddenStates
+    """
+    if not parts:
+        raise ValueError("no hidden states to concatenate")
+    first = parts[0]
+    for index, part in enumerate(parts[1:], start=2):
+        if part.model != first.model or part.vectors.shape[::2] != first.vectors.shape[::2]:
+            raise ValueError(
+                f"part {index} holds {part.model.short_name}'s states of shape "
+                f"{part.vectors.shape}; part 1 {first.model.short_name}'s of shape "
+                f"{first.vectors.shape}"
+            )
+    text_offsets = np.cumsum([0] + [len(part.texts) for part in parts[:-1]])
+    truncated = [cut for part in parts for cut in part.truncated]
+    return HiddenStates(
+        model=first.model,
+        texts=tuple(text for part in parts for text in part.texts),
+        vectors=np.concatenate([part.vectors for part in parts], axis=1),
+        tokens=[token for part in parts for token in part.tokens],
+        token_ids=np.concatenate([part.token_ids for part in parts]),
+        sentence=np.concatenate(
+            [part.sentence + offset for part, offset in zip(parts, text_offsets, strict=True)]
+        ),
+        position=np.concatenate([part.position for part in parts]),
+        offsets=np.concatenate([part.offsets for part in parts]),
+        special=np.concatenate([part.special for part in parts]),
+        truncated=tuple(truncated),
+        warnings=_truncation_warnings(truncated, first.model),
+    )
+
+
 @lru_cache(maxsize=1)
 def _byte_decoder() -> dict[str, int]:
     from transformers.convert_slow_tokenizer import bytes_to_unicode

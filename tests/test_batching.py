@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from embexplorer.batching import ModelQueue
-from embexplorer.extract import extract_hidden_states
+from embexplorer.extract import concatenate_states, extract_hidden_states
 from embexplorer.loadtest import session_texts
 
 FIELDS = ("tokens", "texts", "truncated", "warnings")
@@ -27,6 +27,49 @@ def test_texts_slice_is_the_same_as_running_those_texts_alone(tiny_gpt2):
     texts = ("A short one.", "A much longer sentence with many more words in it.", "Mid size.")
     states = extract_hidden_states(tiny_gpt2, texts)
     assert_same_states(states.texts_slice(1, 3), extract_hidden_states(tiny_gpt2, texts[1:]))
+
+
+def test_concatenated_runs_are_the_same_as_one_run_of_all_their_texts(tiny_gpt2):
+    texts = ("A short one.", "A much longer sentence with many more words in it.", "Mid size.")
+    parts = [
+        extract_hidden_states(tiny_gpt2, texts[:1]),
+        extract_hidden_states(tiny_gpt2, texts[1:]),
+    ]
+    together = extract_hidden_states(tiny_gpt2, texts)
+    assert_same_states(concatenate_states(parts), together)
+    reordered = concatenate_states([together.texts_slice(2, 3), together.texts_slice(0, 1)])
+    assert_same_states(reordered, extract_hidden_states(tiny_gpt2, (texts[2], texts[0])))
+
+
+def test_concatenating_different_models_states_is_refused(tiny_gpt2, tiny_bert):
+    parts = [extract_hidden_states(loaded, ["One sentence."]) for loaded in (tiny_gpt2, tiny_bert)]
+    with pytest.raises(ValueError, match="part 2 holds"):
+        concatenate_states(parts)
+
+
+def test_the_app_runs_only_the_sentences_no_cached_text_holds(tiny_gpt2, monkeypatch):
+    import streamlit as st
+
+    from embexplorer.app import caching
+
+    st.cache_resource.clear()
+    monkeypatch.setattr(caching, "cached_model", lambda name: tiny_gpt2)
+    ran = []
+    run = ModelQueue.run
+    monkeypatch.setattr(
+        ModelQueue,
+        "run",
+        lambda self, loaded, texts, **kw: ran.append(texts) or run(self, loaded, texts, **kw),
+    )
+    first = ("The bank raised rates.", "We sat on the river bank.")
+    caching.cached_states("gpt2", first)
+    typed = (*first, "A third sentence was typed.", "The bank raised rates.")
+    states = caching.cached_states("gpt2", typed)
+    assert ran == [first, ("A third sentence was typed.",)]
+    assert_same_states(states, extract_hidden_states(tiny_gpt2, typed, dtype=caching.STATES_DTYPE))
+    fewer = caching.cached_states("gpt2", typed[1:3])  # a sentence deleted: no model run at all
+    assert len(ran) == 2 and fewer.texts == typed[1:3]
+    st.cache_resource.clear()
 
 
 class Blocked:

@@ -169,11 +169,45 @@ def cached_states(
     the same model run together (:class:`~embexplorer.batching.ModelQueue`), and ``waiting``
     hears how many requests are ahead.
     """
+
+    def run(texts_to_run: tuple[str, ...]) -> extract.HiddenStates:
+        return model_queue(name).run(
+            cached_model(name), texts_to_run, progress=progress, waiting=waiting
+        )
+
+    if progress is not None:  # a corpus: run as one request, with its progress and Cancel
+        return shared_caches().states.get_or_compute((name, texts), lambda: run(texts))
     return shared_caches().states.get_or_compute(
-        (name, texts),
-        lambda: model_queue(name).run(
-            cached_model(name), texts, progress=progress, waiting=waiting
-        ),
+        (name, texts), lambda: _reusing_cached_sentences(name, texts, run)
+    )
+
+
+def _reusing_cached_sentences(
+    name: str, texts: tuple[str, ...], run: Callable[[tuple[str, ...]], extract.HiddenStates]
+) -> extract.HiddenStates:
+    """The states of ``texts``, running only the sentences no cached text of this model holds.
+
+    A typed sentence added to five others runs the model on that one sentence (0.1-0.2 s on
+    2 CPU cores for both models) instead of all six (~1 s); the others' states are copied from
+    the cached text they came from. Padding is masked, so the result is the same as one run of
+    all the texts up to float rounding.
+    """
+    cache = shared_caches().states
+    known: dict[str, tuple[extract.HiddenStates, int]] = {}
+    for key in reversed(cache.keys()):  # the most recent first
+        if len(key) == 2 and key[0] == name:  # (not a random-weight control's states)
+            found, states = cache.peek(key)
+            if found:
+                for index, text in enumerate(states.texts):
+                    known.setdefault(text, (states, index))
+    if not any(text in known for text in texts):
+        return run(texts)
+    missing = tuple(dict.fromkeys(text for text in texts if text not in known))
+    if missing:
+        new = run(missing)
+        known.update((text, (new, index)) for index, text in enumerate(new.texts))
+    return extract.concatenate_states(
+        [known[text][0].texts_slice(known[text][1], known[text][1] + 1) for text in texts]
     )
 
 
