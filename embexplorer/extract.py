@@ -124,6 +124,7 @@ def concatenate_states(parts: Sequence[HiddenStates]) -> HiddenStates:
     Returns
     -------
     HiddenStates
+        Its vectors in memory (parts on disk are read).
     """
     if not parts:
         raise ValueError("no hidden states to concatenate")
@@ -140,7 +141,13 @@ def concatenate_states(parts: Sequence[HiddenStates]) -> HiddenStates:
     return HiddenStates(
         model=first.model,
         texts=tuple(text for part in parts for text in part.texts),
-        vectors=np.concatenate([part.vectors for part in parts], axis=1),
+        vectors=np.concatenate(
+            [
+                part.vectors.copy() if isinstance(part.vectors, LayersOnDisk) else part.vectors
+                for part in parts
+            ],
+            axis=1,
+        ),
         tokens=[token for part in parts for token in part.tokens],
         token_ids=np.concatenate([part.token_ids for part in parts]),
         sentence=np.concatenate(

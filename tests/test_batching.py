@@ -39,6 +39,10 @@ def test_concatenated_runs_are_the_same_as_one_run_of_all_their_texts(tiny_gpt2)
     assert_same_states(concatenate_states(parts), together)
     reordered = concatenate_states([together.texts_slice(2, 3), together.texts_slice(0, 1)])
     assert_same_states(reordered, extract_hidden_states(tiny_gpt2, (texts[2], texts[0])))
+    on_disk = extract_hidden_states(tiny_gpt2, texts, spill_mb=0)
+    from_disk = concatenate_states([on_disk.texts_slice(2, 3), parts[0]])
+    assert isinstance(from_disk.vectors, np.ndarray)
+    assert_same_states(from_disk, extract_hidden_states(tiny_gpt2, (texts[2], texts[0])))
 
 
 def test_concatenating_different_models_states_is_refused(tiny_gpt2, tiny_bert):

@@ -206,9 +206,10 @@ def _reusing_cached_sentences(
     if missing:
         new = run(missing)
         known.update((text, (new, index)) for index, text in enumerate(new.texts))
-    return extract.concatenate_states(
-        [known[text][0].texts_slice(known[text][1], known[text][1] + 1) for text in texts]
-    )
+    parts = [known[text][0].texts_slice(known[text][1], known[text][1] + 1) for text in texts]
+    if sum(part.vectors.nbytes for part in parts) > load_limits().spill_mb * 2**20:
+        return run(texts)  # too big to assemble in memory: the model run keeps it on disk
+    return extract.concatenate_states(parts)
 
 
 def states_ready(names: tuple[str, str], texts: tuple[str, ...]) -> bool:
