@@ -108,7 +108,9 @@ class HiddenStates:
         )
 
 
-def concatenate_states(parts: Sequence[HiddenStates]) -> HiddenStates:
+def concatenate_states(
+    parts: Sequence[HiddenStates], spill_mb: float | None = None
+) -> HiddenStates:
     """One model's hidden states of several runs as one run of all their texts, in order.
 
     Padding is masked, so a text's vectors do not depend on what it was run with: the result
@@ -120,11 +122,13 @@ def concatenate_states(parts: Sequence[HiddenStates]) -> HiddenStates:
     ----------
     parts : sequence of HiddenStates
         At least one, all of the same model and hidden-state shape.
+    spill_mb : float, optional
+        As in :func:`extract_hidden_states`: a result bigger than this goes to a temporary
+        file, written one part and layer at a time (parts on disk are read the same way).
 
     Returns
     -------
     HiddenStates
-        Its vectors in memory (parts on disk are read).
     """
     if not parts:
         raise ValueError("no hidden states to concatenate")
@@ -138,16 +142,22 @@ def concatenate_states(parts: Sequence[HiddenStates]) -> HiddenStates:
             )
     text_offsets = np.cumsum([0] + [len(part.texts) for part in parts[:-1]])
     truncated = [cut for part in parts for cut in part.truncated]
+    n_layers, _, dim = first.vectors.shape
+    vectors = _allocate(
+        (n_layers, sum(part.n_tokens for part in parts), dim), first.vectors.dtype, spill_mb
+    )
+    start = 0
+    for part in parts:
+        if isinstance(vectors, LayersOnDisk):
+            for layer in range(n_layers):
+                vectors.write_layer(layer, start, part.vectors[layer])
+        else:
+            vectors[:, start : start + part.n_tokens] = np.asarray(part.vectors)
+        start += part.n_tokens
     return HiddenStates(
         model=first.model,
         texts=tuple(text for part in parts for text in part.texts),
-        vectors=np.concatenate(
-            [
-                part.vectors.copy() if isinstance(part.vectors, LayersOnDisk) else part.vectors
-                for part in parts
-            ],
-            axis=1,
-        ),
+        vectors=vectors,
         tokens=[token for part in parts for token in part.tokens],
         token_ids=np.concatenate([part.token_ids for part in parts]),
         sentence=np.concatenate(

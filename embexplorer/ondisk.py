@@ -160,13 +160,17 @@ class LayersOnDisk(LayerByLayer):
         if values.shape != (len(self), max(0, stop - start), self.shape[2]):
             raise ValueError(f"values of shape {values.shape} do not fit [:, {start}:{stop}]")
         for index in range(len(self)):
-            layer = np.ascontiguousarray(values[index], dtype=self._dtype)
-            if not _all_finite(layer):
-                self._file.nonfinite_layers.add(index)
-            if layer.size:
-                self._file.write(
-                    memoryview(layer).cast("B"), self._offset(index, self._start + start)
-                )
+            self.write_layer(index, start, values[index])
+
+    def write_layer(self, index: int, start: int, values) -> None:
+        """Write rows ``start:start + len(values)`` of layer ``index`` (values: (n, dim))."""
+        layer = np.ascontiguousarray(values, dtype=self._dtype)
+        if layer.ndim != 2 or layer.shape[1] != self.shape[2] or start + len(layer) > self.shape[1]:
+            raise ValueError(f"rows of shape {layer.shape} do not fit at token {start}")
+        if not _all_finite(layer):
+            self._file.nonfinite_layers.add(index)
+        if layer.size:
+            self._file.write(memoryview(layer).cast("B"), self._offset(index, self._start + start))
 
     def copy(self) -> np.ndarray:
         return np.asarray(self)

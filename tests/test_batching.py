@@ -2,6 +2,7 @@
 
 import threading
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from embexplorer.batching import ModelQueue
 from embexplorer.extract import concatenate_states, extract_hidden_states
 from embexplorer.loadtest import session_texts
+from embexplorer.ondisk import LayersOnDisk
 
 FIELDS = ("tokens", "texts", "truncated", "warnings")
 ARRAYS = ("token_ids", "sentence", "position", "offsets", "special")
@@ -43,6 +45,13 @@ def test_concatenated_runs_are_the_same_as_one_run_of_all_their_texts(tiny_gpt2)
     from_disk = concatenate_states([on_disk.texts_slice(2, 3), parts[0]])
     assert isinstance(from_disk.vectors, np.ndarray)
     assert_same_states(from_disk, extract_hidden_states(tiny_gpt2, (texts[2], texts[0])))
+    # above spill_mb the assembly goes to a file, a part and a layer at a time
+    to_disk = concatenate_states([on_disk.texts_slice(2, 3), parts[0]], spill_mb=0)
+    assert isinstance(to_disk.vectors, LayersOnDisk) and to_disk.vectors.all_finite
+    assert_same_states(
+        replace(to_disk, vectors=np.asarray(to_disk.vectors)),
+        extract_hidden_states(tiny_gpt2, (texts[2], texts[0])),
+    )
 
 
 def test_concatenating_different_models_states_is_refused(tiny_gpt2, tiny_bert):
@@ -73,6 +82,17 @@ def test_the_app_runs_only_the_sentences_no_cached_text_holds(tiny_gpt2, monkeyp
     assert_same_states(states, extract_hidden_states(tiny_gpt2, typed, dtype=caching.STATES_DTYPE))
     fewer = caching.cached_states("gpt2", typed[1:3])  # a sentence deleted: no model run at all
     assert len(ran) == 2 and fewer.texts == typed[1:3]
+    # A corpus assembled from cached sentences and new ones goes to disk, and no sentence is run
+    # twice (the first version ran the whole text again once the assembly was too big).
+    monkeypatch.setenv("EMBEXPLORER_SPILL_MB", "0")
+    corpus = (*typed[:3], "One more new sentence.")
+    big = caching.cached_states("gpt2", corpus)
+    assert ran[2:] == [("One more new sentence.",)]
+    assert isinstance(big.vectors, LayersOnDisk)
+    assert_same_states(
+        replace(big, vectors=np.asarray(big.vectors)),
+        extract_hidden_states(tiny_gpt2, corpus, dtype=caching.STATES_DTYPE),
+    )
     st.cache_resource.clear()
 
 

@@ -207,9 +207,7 @@ def _reusing_cached_sentences(
         new = run(missing)
         known.update((text, (new, index)) for index, text in enumerate(new.texts))
     parts = [known[text][0].texts_slice(known[text][1], known[text][1] + 1) for text in texts]
-    if sum(part.vectors.nbytes for part in parts) > load_limits().spill_mb * 2**20:
-        return run(texts)  # too big to assemble in memory: the model run keeps it on disk
-    return extract.concatenate_states(parts)
+    return extract.concatenate_states(parts, spill_mb=load_limits().spill_mb)
 
 
 def states_ready(names: tuple[str, str], texts: tuple[str, ...]) -> bool:
