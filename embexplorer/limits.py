@@ -45,7 +45,8 @@ _DEFAULTS = {
     # with 1.71 against 2.96 CPU s per visitor (BENCHMARKS.md, classroom_grouping).
     "group_texts": (64, 64),
     # A 200-sentence corpus's states weigh ~90 MB per model, a 1,000-sentence one's ~440 MB: in
-    # memory the latter put the server at 2.9 GB; in a file, at <= 2 GB (BENCHMARKS.md).
+    # memory the latter put the server's anonymous memory at ~2 GB; in a file, at ~1 GB
+    # (BENCHMARKS.md, corpus_pages).
     "spill_mb": (64, 64),
 }
 _MINIMUM = {"spill_mb": 0}
