@@ -373,3 +373,17 @@ def test_local_model_folders_never_enter_a_link(model_runs, tiny_models_env):
     assert "model_b" not in at.query_params
     assert str(tiny_models_env[0]) not in share_box_text(at)
     assert any("Model B is a folder on this machine" in c.value for c in at.sidebar.caption)
+
+
+def test_pages_import_pandas_with_their_modules_not_lazily():
+    # Streamlit checks values against sys.modules["pandas"] in every session's thread; a lazy
+    # import in one session let another see a half-imported pandas (the classroom load test:
+    # "partially initialized module 'pandas' has no attribute 'Series'", 1 visitor of 30).
+    import subprocess
+    import sys
+
+    script = "import sys\nimport embexplorer.app.tables\nprint('pandas' in sys.modules)\n"
+    run = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert run.stdout.strip() == "True"

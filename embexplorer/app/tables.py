@@ -1,22 +1,22 @@
 """The tables behind the pages' CSV downloads, built from cached results only when clicked.
 
 Column names are English identifiers in every language (data interchange); only texts a person
-reads in the page are translated. Each function imports pandas itself: a page's first view need
-not wait for it (0.6-0.9 s of a cold start on a 2-core server).
+reads in the page are translated.
+
+pandas is imported with this module, when a page is first imported, not lazily inside a
+function: Streamlit checks values against ``sys.modules["pandas"]`` in every session's thread, and
+a lazy import running in one session made another see a half-imported pandas ("partially
+initialized module 'pandas' has no attribute 'Series'": the classroom load test, 1 of 30).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
+import pandas as pd
 
 from .. import geometry, invariance, rogue
 from ..align import Items
 from ..i18n import _
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 
 def spectrum_table(
@@ -24,8 +24,6 @@ def spectrum_table(
     names: tuple[str, str],
     layers: tuple[int, int],
 ) -> pd.DataFrame:
-    import pandas as pd
-
     return pd.concat(
         [
             pd.DataFrame(
@@ -42,8 +40,6 @@ def spectrum_table(
 
 
 def rotation_coordinates_table(demo: invariance.InvarianceDemo, labels: list[str]) -> pd.DataFrame:
-    import pandas as pd
-
     return pd.DataFrame(
         {
             "item": labels,
@@ -63,8 +59,6 @@ def pair_labels(labels: list[str], rows: np.ndarray, cols: np.ndarray) -> list[s
 
 
 def rotation_cosines_table(demo: invariance.InvarianceDemo, labels: list[str]) -> pd.DataFrame:
-    import pandas as pd
-
     rows, cols = np.triu_indices(len(labels), k=1)
     return pd.DataFrame(
         {
@@ -77,8 +71,6 @@ def rotation_cosines_table(demo: invariance.InvarianceDemo, labels: list[str]) -
 
 
 def residuals_table(alignment: geometry.ProcrustesResult, labels: list[str]) -> pd.DataFrame:
-    import pandas as pd
-
     order = np.argsort(-alignment.residuals, kind="stable")
     return pd.DataFrame(
         {"item": [labels[i] for i in order], "residual": alignment.residuals[order]}
@@ -88,8 +80,6 @@ def residuals_table(alignment: geometry.ProcrustesResult, labels: list[str]) -> 
 def rogue_table(
     contributions, names: tuple[str, str], layers: tuple[int, int], exclude_first: bool
 ) -> pd.DataFrame:
-    import pandas as pd
-
     return pd.concat(
         [
             pd.DataFrame(
@@ -114,8 +104,6 @@ def norms_table(
     names: tuple[str, str],
     layers: tuple[int, int],
 ) -> pd.DataFrame:
-    import pandas as pd
-
     return pd.concat(
         [
             pd.DataFrame(
@@ -138,8 +126,6 @@ def preprocessing_cosines_table(
     names: tuple[str, str],
     layers: tuple[int, int],
 ) -> pd.DataFrame:
-    import pandas as pd
-
     first, second = np.triu_indices(len(kept_labels), k=1)
     return pd.concat(
         [
@@ -159,8 +145,6 @@ def preprocessing_cosines_table(
 def projection_table(
     coordinates: tuple[np.ndarray, np.ndarray], items: tuple[Items, Items], names: tuple[str, str]
 ) -> pd.DataFrame:
-    import pandas as pd
-
     return pd.concat(
         [
             pd.DataFrame(coords, columns=list("xyz"[: coords.shape[1]])).assign(
@@ -177,14 +161,10 @@ def projection_table(
 
 
 def matrix_table(matrix: np.ndarray, labels: list[str]) -> pd.DataFrame:
-    import pandas as pd
-
     return pd.DataFrame(matrix, columns=labels).assign(item=labels)[["item", *labels]]
 
 
 def layer_matrix_table(matrix: np.ndarray, tick_labels) -> pd.DataFrame:
-    import pandas as pd
-
     frame = pd.DataFrame(matrix, columns=[f"B_{tick}" for tick in tick_labels(matrix.shape[1])])
     frame.insert(0, "layer_A", tick_labels(matrix.shape[0]))
     return frame
@@ -192,8 +172,6 @@ def layer_matrix_table(matrix: np.ndarray, tick_labels) -> pd.DataFrame:
 
 def layer_measures_table(profile_sets, names: tuple[str, str], measures) -> pd.DataFrame:
     """Per-layer measures of both models, for each set of profiles (raw, preprocessed)."""
-    import pandas as pd
-
     frame = pd.concat(
         [
             pd.DataFrame({name: profile.measure(name) for name in measures}).assign(
@@ -211,8 +189,6 @@ def layer_measures_table(profile_sets, names: tuple[str, str], measures) -> pd.D
 
 
 def self_similarity_table(profiles, names: tuple[str, str], word: str) -> pd.DataFrame:
-    import pandas as pd
-
     return pd.concat(
         [
             pd.DataFrame(
@@ -231,8 +207,6 @@ def self_similarity_table(profiles, names: tuple[str, str], word: str) -> pd.Dat
 def context_points_table(
     projections, items: tuple[Items, Items], occurrences: np.ndarray, names: tuple[str, str]
 ) -> pd.DataFrame:
-    import pandas as pd
-
     return pd.concat(
         [
             pd.DataFrame(projection.coords, columns=["x", "y"]).assign(
@@ -248,8 +222,6 @@ def context_points_table(
 
 def neighbour_table(found, labels: list[str], shared: np.ndarray) -> pd.DataFrame:
     """One model's neighbour list for the Explore page: rank, item, cosine, in both lists."""
-    import pandas as pd
-
     return pd.DataFrame(
         {
             "rank": np.arange(1, found.k + 1),
