@@ -138,18 +138,23 @@ class LayerStack(LayerByLayer):
             return self.layer(int(key))
         if isinstance(key, slice):
             return self._layers(key)
-        if (
-            isinstance(key, tuple)
-            and len(key) in (2, 3)
-            and all(_is_everything(k) for k in key[::2])
-            and not isinstance(key[1], (int, np.integer))
-        ):
-            return LayerStack(self.tokens, self.weights[key[1]])
+        items = items_key(key)
+        if items is not None:
+            return LayerStack(self.tokens, self.weights[items])
         return np.asarray(self)[key]
 
 
-def _is_everything(key) -> bool:
-    return isinstance(key, slice) and key == slice(None)
+def items_key(key):
+    """``key``'s index on the middle axis when it reads ``[:, items]`` or ``[:, items, :]`` (a
+    slice, rows or a mask; not one int); else None."""
+    if (
+        isinstance(key, tuple)
+        and len(key) in (2, 3)
+        and all(isinstance(k, slice) and k == slice(None) for k in key[::2])
+        and not isinstance(key[1], (int, np.integer))
+    ):
+        return key[1]
+    return None
 
 
 def mean_weights(members: Sequence[Sequence[int]], n_columns: int) -> sparse.csr_matrix:

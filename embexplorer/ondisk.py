@@ -16,7 +16,7 @@ import threading
 
 import numpy as np
 
-from .layerstack import LayerByLayer, LayerStack
+from .layerstack import LayerByLayer, LayerStack, items_key
 
 
 class _StatesFile:
@@ -182,15 +182,11 @@ class LayersOnDisk(LayerByLayer):
 def _token_key(key):
     """``key``'s token index when it reads ``[:, tokens]`` or ``[:, tokens, :]`` (a step-1
     slice, or 1-d integer rows, or a 1-d mask turned into rows); else None."""
-    if not (isinstance(key, tuple) and len(key) in (2, 3)):
+    tokens = items_key(key)
+    if tokens is None:
         return None
-    if any(not (isinstance(k, slice) and k == slice(None)) for k in key[::2]):
-        return None
-    tokens = key[1]
     if isinstance(tokens, slice):
         return tokens if tokens.step in (None, 1) else None
-    if isinstance(tokens, (int, np.integer)):
-        return None
     rows = np.asarray(tokens)
     if rows.ndim != 1:
         return None
