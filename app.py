@@ -1,158 +1,18 @@
-"""embexplorer: the entry point. Defines the pages; the home page explains what the app shows."""
+"""embexplorer: the entry point.
+
+``streamlit run app.py`` imports this file once to find the App below and serves it; the App's
+lifespan starts loading the default models with the server (:mod:`embexplorer.app.server`).
+Every page view then runs this file as the App's script (``__main__``): the pages and the home
+page are in :mod:`embexplorer.app.navigation`.
+"""
 
 import streamlit as st
 
-from embexplorer.app import caching, widgets
-from embexplorer.app.sidebar import sidebar
-from embexplorer.app.state import link_params
-from embexplorer.i18n import N_, _
+if __name__ == "__main__":
+    from embexplorer.app.navigation import run_app
 
-widgets.use_language()  # before any text: the page titles below are in the visitor's language
-PAGES = {
-    "home": st.Page(
-        lambda: home(), title=_("Home"), icon=":material/home:", default=True, url_path="home"
-    ),
-    "lesson": st.Page(
-        "pages/7_lesson.py",
-        title=_("Lesson"),
-        icon=":material/school:",
-        url_path="lesson",
-    ),
-    "projection": st.Page(
-        "pages/1_projection.py",
-        title=_("Projection"),
-        icon=":material/scatter_plot:",
-        url_path="projection",
-    ),
-    "similarity": st.Page(
-        "pages/2_similarity.py",
-        title=_("Similarity & RSA"),
-        icon=":material/grid_on:",
-        url_path="similarity",
-    ),
-    "layers": st.Page(
-        "pages/3_layers.py",
-        title=_("Layers"),
-        icon=":material/stacks:",
-        url_path="layers",
-    ),
-    "geometry": st.Page(
-        "pages/4_geometry.py",
-        title=_("Geometry"),
-        icon=":material/3d_rotation:",
-        url_path="geometry",
-    ),
-    "context": st.Page(
-        "pages/5_context.py",
-        title=_("Context"),
-        icon=":material/format_quote:",
-        url_path="context",
-    ),
-    "explore": st.Page(
-        "pages/6_explore.py",
-        title=_("Explore"),
-        icon=":material/travel_explore:",
-        url_path="explore",
-    ),
-}
+    run_app()
+else:
+    from embexplorer.app.server import load_models_at_start
 
-
-def home() -> None:
-    widgets.page_header(
-        N_("embexplorer"),
-        N_("How GPT-2 and BERT embed the same text: side by side, at any layer."),
-    )
-    left, right = st.columns([3, 2], gap="large")
-    with left:
-        st.markdown(
-            _(
-                "Type sentences in the sidebar. Both models turn every token into a vector at "
-                "every layer; this app projects those vectors to 2D/3D, draws item-by-item "
-                "similarity heatmaps, and scores how alike the two models' similarity structures "
-                "are (RSA)."
-            )
-            + "\n\n"  # one paragraph per catalogue entry, one element on the page
-            + _(
-                "**Why they differ.** GPT-2 is *causal*: a token's vector depends only on the "
-                "words before it. BERT is *bidirectional*: every vector sees the whole sentence. "
-                'So "bank" in *"the bank of the river"* is the same GPT-2 vector as in *"the bank '
-                'raised rates"* up to the word "bank", while BERT\'s already differs. Their '
-                "tokenizers differ too (GPT-2's byte-level BPE, BERT's WordPiece), so the app "
-                "segments the text into words once and pools each model's pieces into the same "
-                "items."
-            )
-        )
-        # Formulas on two lines where one would be cut at 1280 px (the right column is narrow).
-        st.latex(
-            r"\begin{aligned} \text{GPT-2: } h_t &= f(w_1, \dots, w_t) \\"
-            r" \text{BERT: } h_t &= f(w_1, \dots, w_T) \end{aligned}"
-        )
-        params = link_params()
-        st.page_link(
-            PAGES["lesson"],
-            label=_("Start the lesson: the five ideas behind these views, one step at a time"),
-            icon=":material/school:",
-            query_params={key: value for key, value in params.items() if key not in ("text", "t")},
-        )
-        st.markdown(_("**Open a view**"))
-        st.page_link(
-            PAGES["projection"],
-            label=_("Projection: PCA / UMAP / t-SNE, 2D or 3D"),
-            query_params=params,
-        )
-        st.page_link(
-            PAGES["similarity"],
-            label=_("Similarity: heatmaps, RSA score and scatter"),
-            query_params=params,
-        )
-        st.page_link(
-            PAGES["layers"],
-            label=_("Layers: every layer of A against every layer of B; geometry by depth"),
-            query_params=params,
-        )
-        st.page_link(
-            PAGES["geometry"],
-            label=_("Geometry: PCA spectrum, rotations, Procrustes, rogue dimensions"),
-            query_params=params,
-        )
-        st.page_link(
-            PAGES["context"],
-            label=_("Context: one word's occurrences in different sentences, layer by layer"),
-            query_params=params,
-        )
-        st.page_link(
-            PAGES["explore"],
-            label=_("Explore: search, neighbours, linked selection, animation, saved views"),
-            query_params=params,
-        )
-    with right:
-        st.markdown(_("**The mathematics in one place**"))
-        st.caption(_("Cosine similarity (angle only, blind to length)"))
-        st.latex(r"\cos(u, v) = \frac{u^\top v}{\lVert u \rVert \, \lVert v \rVert}")
-        st.caption(_("Euclidean distance (length matters)"))
-        st.latex(
-            r"\begin{aligned} d(u, v) &= \lVert u - v \rVert_2 \\"
-            r" &= \sqrt{\textstyle\sum_i (u_i - v_i)^2} \end{aligned}"
-        )
-        st.caption(_("PCA: eigenvectors of the covariance of the centred vectors X"))
-        st.latex(
-            r"\begin{aligned} \tfrac{1}{n-1} X^\top X \, w_k &= \lambda_k w_k \\ \text{"
-            + _("explained")
-            + r"}_k &= \lambda_k / \textstyle\sum_j \lambda_j \end{aligned}"
-        )
-        st.caption(_("RSA: correlate the upper triangles of the two item-by-item matrices"))
-        st.latex(r"\text{RSA} = \rho\big(\{S^A_{ij}\}_{i<j},\ \{S^B_{ij}\}_{i<j}\big)")
-        st.caption(_("Rotation invariance: an orthogonal R moves coordinates, not cosines"))
-        st.latex(
-            r"\begin{aligned} R^\top R &= I \\"
-            r" \Rightarrow\; \cos(Ru, Rv) &= \cos(u, v) \end{aligned}"
-        )
-    sidebar()
-
-
-try:
-    st.navigation(list(PAGES.values()), position="sidebar").run()
-finally:
-    # The page has been sent (or stopped early): background work that waits for the first view
-    # (the UMAP compilation) may now take the CPU.
-    caching.first_view_ready()
+    app = st.App(__file__, lifespan=load_models_at_start)

@@ -213,7 +213,11 @@ def page_texts(at: AppTest) -> list[str]:
     while stack:
         node = stack.pop()
         proto = getattr(node, "proto", None)
-        if proto is not None:
+        if proto is not None and type(proto).__name__ == "Html":
+            # Only what the browser shows of it: not its styles, scripts or tags.
+            shown = re.sub(r"<(script|style)\b.*?</\1>", "", proto.body, flags=re.S)
+            out.append(re.sub(r"<[^>]+>", "", shown))
+        elif proto is not None:
             fields = MessageToDict(proto)
             if type(proto).__name__ in TYPED_BY_VISITOR:
                 fields.pop("value", None)

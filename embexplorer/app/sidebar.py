@@ -42,7 +42,7 @@ from .state import (
     write_url,
 )
 from .view import View
-from .widgets import error_text, escape_markdown, page_header
+from .widgets import error_text, escape_markdown, page_header, preload_chart_code
 
 PROGRESS_MIN_SENTENCES = 32  # below this a run takes well under a second: no progress bar
 
@@ -353,6 +353,7 @@ def sidebar() -> View | None:
     ignored = ignored_settings()
     limits = load_limits()
     start_background_work()
+    preload_chart_code()
     _language_control()
     share_box = st.sidebar.container()  # filled last, when every setting is known
     status = _text_controls(limits)

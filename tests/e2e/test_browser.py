@@ -5,6 +5,7 @@ import time
 import pytest
 
 from embexplorer.app.sidebar import PROGRESS_MIN_SENTENCES
+from embexplorer.app.widgets import PRELOAD_MARK
 from embexplorer.testing import layer_step_times, watch_animation
 
 from .conftest import ARTIFACTS
@@ -66,6 +67,14 @@ def test_home_page_links(app_server, page):
     page.wait_for_selector("[data-testid='stStatusWidget']", state="detached", timeout=60_000)
     page.wait_for_function("document.querySelectorAll('.katex').length >= 6", timeout=30_000)
     assert_no_exception(page)
+    # The sidebar had the browser load plotly's code, though this page draws no chart yet
+    # (widgets.preload_chart_code), and that element takes no room.
+    page.wait_for_function(
+        "performance.getEntriesByType('resource').some(e => e.name.includes('/PlotlyChart.'))",
+        timeout=30_000,
+    )
+    mark = page.locator(f"#{PRELOAD_MARK}")
+    assert mark.count() == 1 and mark.bounding_box() is None
     page.screenshot(path=str(ARTIFACTS / "home.png"), full_page=False)
 
 
