@@ -285,15 +285,24 @@ def _n_groups(points: PointSet, colour_by: str) -> int:
 
 
 def _hover(points: PointSet, index: np.ndarray) -> tuple[np.ndarray, str]:
+    """Per point: its label, word, sentence and position, as numpy strings (see
+    :func:`_with_point_texts`), and the hover template that shows them."""
     index = np.asarray(index, dtype=np.int64)
     sentence_names = np.array(
         [f"S{s + 1}: {text}" for s, text in enumerate(points.sentence_texts)], dtype=object
     )
-    custom = np.empty((len(index), 4), dtype=object)
-    custom[:, 0] = [points.labels[i] for i in index]
-    custom[:, 1] = [points.words[i] or "—" for i in index]
-    custom[:, 2] = sentence_names[np.asarray(points.sentence)[index]]
-    custom[:, 3] = np.asarray(points.position)[index].astype(np.int64).tolist()
+    custom = (
+        np.column_stack(
+            [
+                np.array([points.labels[i] for i in index], dtype=str),
+                np.array([points.words[i] or "—" for i in index], dtype=str),
+                sentence_names[np.asarray(points.sentence)[index]].astype(str),
+                np.asarray(points.position)[index].astype(np.int64).astype(str),
+            ]
+        )
+        if len(index)
+        else np.empty((0, 4), dtype=str)
+    )
     template = (
         "<b>%{customdata[0]}</b><br>"
         + _("word: {word}").format(word="%{customdata[1]}")
@@ -308,6 +317,53 @@ def _scatter(dims: int, n_points: int, **kwargs):
     if dims == 3:
         return go.Scatter3d(**kwargs)
     return (go.Scattergl if n_points > WEBGL_THRESHOLD else go.Scatter)(**kwargs)
+
+
+# Plotly turns every array of text into an array of Python objects, which it then copies and
+# serialises one element at a time: for Projection's two 20,000-point panels that was ~1 s of
+# every layer change on a 2-core server (validating the traces, then Streamlit's `to_dict` and
+# `to_json`). A panel's per-point texts (hover fields, item ids) are made here from strings only:
+# they join their validated trace afterwards as numpy strings, and a PointFigure hands them to
+# `to_json` as they are (one `tolist` each). The JSON is the same.
+class PointFigure(go.Figure):
+    """A figure whose traces may carry per-point texts as numpy string arrays
+    (:func:`_with_point_texts`): ``to_dict`` keeps them so, where plotly's would make them arrays
+    of objects."""
+
+    def to_dict(self) -> dict:
+        result = super().to_dict()
+        for trace, props in zip(result["data"], self._data, strict=True):
+            for name, value in props.items():
+                if isinstance(value, np.ndarray) and value.dtype.kind == "U":
+                    trace[name] = value
+        return result
+
+
+def _with_point_texts(trace, **texts):
+    """``trace`` (validated) with per-point ``texts`` added, as numpy string arrays, unvalidated.
+    It keeps them only in a figure made by :func:`_assembled` (``add_trace`` validates again)."""
+    props = trace.to_plotly_json()
+    props.update({name: np.asarray(values, dtype=str) for name, values in texts.items()})
+    return type(trace)(props, _validate=False)
+
+
+def _on_subplot(trace, column: int, dims: int):
+    """``trace`` on the ``column``-th panel of a one-row :func:`make_subplots` grid."""
+    suffix = "" if column == 1 else str(column)
+    if dims == 3:
+        trace.update(scene=f"scene{suffix}")
+    else:
+        trace.update(xaxis=f"x{suffix}", yaxis=f"y{suffix}")
+    return trace
+
+
+def _assembled(layout_figure: go.Figure, traces: Sequence) -> PointFigure:
+    """A figure with ``layout_figure``'s (validated) layout and ``traces`` as they are, so the
+    per-point texts of :func:`_with_point_texts` stay numpy strings; whatever is changed in it
+    afterwards is validated again."""
+    fig = PointFigure(data=list(traces), layout=layout_figure.layout, _validate=False)
+    fig._validate = fig.layout._validate = True
+    return fig
 
 
 def _xyz(coords: np.ndarray) -> dict:
@@ -532,24 +588,21 @@ def _panel_traces(points: PointSet, options: _Options, drawing: _Drawing) -> lis
         custom, template = _hover(points, members)
         if drawing.model_name:
             template = template.replace("<extra>", f"<br>{drawing.model_name}<extra>")
-        traces.append(
-            _scatter(
-                dims,
-                n,
-                **_xyz(points.coords[members]),
-                mode="markers+text" if show_labels else "markers",
-                text=[points.labels[i] for i in members] if show_labels else None,
-                textposition="top center",
-                textfont=dict(size=drawing.style.font_size - 2),
-                marker=marker,
-                customdata=custom,
-                hovertemplate=template,
-                ids=_item_ids(members),
-                name=name,
-                legendgroup=name,
-                showlegend=in_legend,
-            )
+        trace = _scatter(
+            dims,
+            n,
+            **_xyz(points.coords[members]),
+            mode="markers+text" if show_labels else "markers",
+            text=[points.labels[i] for i in members] if show_labels else None,
+            textposition="top center",
+            textfont=dict(size=drawing.style.font_size - 2),
+            marker=marker,
+            hovertemplate=template,
+            name=name,
+            legendgroup=name,
+            showlegend=in_legend,
         )
+        traces.append(_with_point_texts(trace, customdata=custom, ids=_item_ids(members)))
     return traces
 
 
@@ -583,10 +636,10 @@ def projection_figure(
         specs=[[{"type": kind}] * len(panels)],
         horizontal_spacing=style.panel_spacing,
     )
+    traces = []
     for column, points in enumerate(panels, start=1):
         drawing = _Drawing(dims, style, first=column == 1)
-        for trace in _panel_traces(points, options, drawing):
-            fig.add_trace(trace, row=1, col=column)
+        traces += [_on_subplot(t, column, dims) for t in _panel_traces(points, options, drawing)]
         titles_xyz = list(points.axis_titles)
         if dims == 3:
             scene = "scene" if column == 1 else f"scene{column}"
@@ -603,7 +656,7 @@ def projection_figure(
         else:
             fig.update_xaxes(title_text=titles_xyz[0], zeroline=False, row=1, col=column)
             fig.update_yaxes(title_text=titles_xyz[1], zeroline=False, row=1, col=column)
-    return style.apply(fig, height=620 if dims == 3 else 560)
+    return _assembled(style.apply(fig, height=620 if dims == 3 else 560), traces)
 
 
 def joint_projection_figure(
@@ -636,7 +689,7 @@ def joint_projection_figure(
     # One line trace with None gaps draws every link at once.
     link = np.full((3 * n, dims), np.nan)
     link[0::3], link[1::3] = coords_a, coords_b
-    fig.add_trace(
+    traces = [
         _scatter(
             dims,
             n,
@@ -647,13 +700,12 @@ def joint_projection_figure(
             name=_("same item"),
             showlegend=True,
         )
-    )
+    ]
     for model, (points, name) in enumerate(zip(panels, names, strict=True)):
         drawing = _Drawing(dims, style, first=model == 0, joint_model=model, model_name=name)
-        for trace in _panel_traces(points, options, drawing):
-            fig.add_trace(trace)
+        traces += _panel_traces(points, options, drawing)
         fill = "filled" if model == 0 else "hollow"
-        fig.add_trace(
+        traces.append(
             _scatter(
                 dims,
                 n,
@@ -675,7 +727,7 @@ def joint_projection_figure(
     else:
         fig.update_xaxes(title_text=axis_titles[0], zeroline=False)
         fig.update_yaxes(title_text=axis_titles[1], zeroline=False)
-    return style.apply(fig, height=620)
+    return _assembled(style.apply(fig, height=620), traces)
 
 
 def heatmap_pair_figure(
@@ -1298,8 +1350,8 @@ def context_projection_figure(
 DIMMED_OPACITY = 0.15
 
 
-def _item_ids(members: np.ndarray) -> list[str]:
-    return [str(int(index)) for index in members]
+def _item_ids(members: np.ndarray) -> np.ndarray:
+    return np.asarray(members, dtype=np.int64).astype(str)
 
 
 def selected_items(fig: go.Figure, points: Sequence[dict]) -> np.ndarray:
@@ -1400,7 +1452,8 @@ def overlap_projection_figure(
             continue
         members = np.array([int(name) for name in trace.ids])
         trace.marker.update(color=overlap[members], cmin=0.0, cmax=1.0, colorbar_title_text=title)
-        trace.customdata = np.column_stack([trace.customdata, overlap[members]])
+        # An object column: the overlap stays a number for the hover's ".2f".
+        trace.customdata = np.column_stack([trace.customdata.astype(object), overlap[members]])
         trace.hovertemplate = trace.hovertemplate.replace("<extra>", f"<br>{overlap_hover}<extra>")
     return fig
 

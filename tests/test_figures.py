@@ -56,7 +56,7 @@ def test_a_thousand_sentences_draw_a_bounded_number_of_traces(colour_by, dims):
     ids = np.concatenate([np.asarray(trace.ids, dtype=int) for trace in markers[:per_panel]])
     assert custom.shape == (20_000, 4)
     row = custom[np.flatnonzero(ids == 5)[0]]
-    assert list(row) == [first.labels[5], first.words[5], "S1: text 0", int(first.position[5])]
+    assert list(row) == [first.labels[5], first.words[5], "S1: text 0", str(first.position[5])]
 
 
 def test_many_sentences_take_colours_from_one_scale_shared_by_the_panels():
@@ -321,3 +321,38 @@ def test_figures_serialise_alike_with_orjson_and_the_standard_library():
             for engine in ("orjson", "json")
         )
         assert fast == standard
+
+
+@pytest.mark.parametrize("dims", [2, 3])
+@pytest.mark.parametrize("n_sentences", [4, 1000])
+def test_point_figures_send_what_plotly_itself_would(n_sentences, dims):
+    """Projection figures keep their per-point texts as numpy strings (a layer change on a corpus
+    would otherwise spend ~1 s in plotly): Streamlit's path through them (``to_dict``, then
+    ``to_json``) must give the JSON of the same figure validated by plotly, subplots included."""
+    import json
+
+    import plotly.graph_objects as go
+    import plotly.io as pio
+    import plotly.tools
+
+    from embexplorer.figures import overlap_projection_figure
+
+    panels = [point_set(n_sentences, 12, dims, seed) for seed in (0, 1)]
+    overlap = np.linspace(0, 1, len(panels[0].labels))
+    joint = joint_projection_figure(panels, ("A", "B"), show_lines=True)
+    for fig in (
+        projection_figure(panels, ["A", "B"], show_lines=True, presentation=True),
+        joint,
+        overlap_projection_figure(panels, ["A", "B"], overlap, k=5),
+    ):
+        markers = [trace for trace in fig.data if trace.ids is not None]
+        assert markers and all(trace.customdata.dtype.kind in "UO" for trace in markers)
+        sent = plotly.tools.return_figure_from_figure_or_data(fig, validate_figure=True)
+        ours = json.loads(pio.to_json(sent, validate=False))
+        validated = go.Figure(fig.to_plotly_json())
+        assert json.loads(pio.to_json(validated, validate=False)) == ours
+        if dims == 2 and fig is not joint:
+            assert {trace["xaxis"] for trace in ours["data"]} == {"x", "x2"}
+        # Changes made after the figure is built are validated as usual.
+        with pytest.raises(ValueError):
+            fig.update_layout(not_a_property=1)
