@@ -644,9 +644,7 @@ def test_tiny_similarities_score_like_the_same_values_scaled_up(method):
 
 
 @pytest.mark.parametrize("method", RSA_METHODS)
-def test_bootstrap_in_two_threads_beside_the_permutations_equals_the_reference(
-    method, monkeypatch
-):
+def test_bootstrap_in_two_threads_beside_the_permutations_equals_the_reference(method, monkeypatch):
     """On a corpus the resamples run in two threads next to the permutation test: the same
     draws, in the same order, give the same CI and p-value as one thread."""
     from embexplorer import rsa as rsa_module
