@@ -352,3 +352,69 @@ def control_model(loaded: LoadedModel, seed: int = 0) -> LoadedModel:
         loaded.info, name=f"{loaded.info.name} (random weights, seed {seed})"
     )
     return LoadedModel(info=info, tokenizer=loaded.tokenizer, model=model, lock=loaded.lock)
+
+
+# --- memory ------------------------------------------------------------------------------------
+
+_MADV_DONTNEED = 4  # Linux's value (asm-generic/mman-common.h)
+
+
+def _unchanged_file_mappings() -> list[tuple[int, int]]:
+    """``(start, end)`` of this process's memory-mapped files none of whose pages were written
+    (no anonymous, copy-on-write pages): what is dropped from them is read again from the file.
+    Empty where ``/proc/self/smaps`` cannot be read (not Linux)."""
+    mappings: list[list] = []
+    try:
+        with open("/proc/self/smaps") as smaps:
+            for line in smaps:
+                fields = line.split()
+                if len(fields) >= 6 and "-" in fields[0] and fields[5].startswith("/"):
+                    start, end = (int(bound, 16) for bound in fields[0].split("-"))
+                    mappings.append([start, end, True])
+                elif len(fields) >= 5 and "-" in fields[0] and not fields[0].endswith(":"):
+                    mappings.append([0, 0, False])  # anonymous or special: never touched
+                elif fields and fields[0] == "Anonymous:" and mappings and int(fields[1]):
+                    mappings[-1][2] = False
+    except OSError:
+        return []
+    return [(start, end) for start, end, unchanged in mappings if unchanged and end > start]
+
+
+def release_weight_pages(loaded: LoadedModel) -> int:
+    """Drop the model's weights from this process's resident memory where they are pages of a
+    memory-mapped weights file that nothing has written; returns the bytes of weights released
+    (resident or not).
+
+    transformers maps safetensors files into memory, so the weights a forward pass touched
+    (~650 MB for GPT-2 and BERT base) stay in the process's resident set between runs, while
+    pages show and compute. ``madvise(MADV_DONTNEED)`` unmaps such pages: the kernel's page cache
+    keeps them, and the next forward pass maps them back (measured: +0.08 s on the next run of
+    both models, against 0.33 s). Only whole pages inside a mapped file with no written pages
+    are released, never memory of the process's own. Skipped while the model runs, and where
+    the platform has no ``madvise`` or ``/proc/self/smaps``.
+    """
+    import ctypes
+    import ctypes.util
+
+    libc_name = ctypes.util.find_library("c")
+    madvise = getattr(ctypes.CDLL(libc_name), "madvise", None) if libc_name else None
+    if madvise is None or not loaded.lock.acquire(blocking=False):
+        return 0
+    try:
+        files = _unchanged_file_mappings()
+        page = os.sysconf("SC_PAGE_SIZE")
+        released = 0
+        tensors = [*loaded.model.parameters(), *loaded.model.buffers()]
+        storages = {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in tensors}
+        for pointer, n_bytes in storages.items():
+            start, end = -(-pointer // page) * page, (pointer + n_bytes) // page * page
+            inside = any(low <= start and end <= high for low, high in files)
+            if end > start and inside:
+                if (
+                    madvise(ctypes.c_void_p(start), ctypes.c_size_t(end - start), _MADV_DONTNEED)
+                    == 0
+                ):
+                    released += end - start
+        return released
+    finally:
+        loaded.lock.release()

@@ -1,5 +1,7 @@
 import time
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from embexplorer.models import (
@@ -100,3 +102,55 @@ def test_control_model_is_a_seeded_random_copy_from_the_config(tiny_gpt2, gpt2_r
         assert not torch.equal(weights[1][name], weights[3][name])  # other seed, other weights
         assert not torch.equal(weights[0][name], weights[1][name])  # not the trained weights
         assert not first.model.training
+
+
+def _resident_kb(path: Path) -> int:
+    """Resident kB of this process's mappings of ``path``."""
+    total, inside = 0, False
+    with open("/proc/self/smaps") as smaps:
+        for line in smaps:
+            fields = line.split()
+            if len(fields) >= 5 and "-" in fields[0] and not fields[0].endswith(":"):
+                inside = len(fields) >= 6 and Path(fields[5]) == path
+            elif inside and fields[0] == "Rss:":
+                total += int(fields[1])
+    return total
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="Linux's /proc/self/smaps")
+def test_released_weight_pages_come_back_unchanged(minilm_dir):
+    """A memory-mapped model's weights leave the resident set and the next run reads them back:
+    the same hidden states to the bit."""
+    from embexplorer.extract import extract_hidden_states
+    from embexplorer.models import release_weight_pages
+
+    loaded = load_model(str(minilm_dir))
+    texts = ("The bank raised rates.", "We sat on the river bank.")
+    before = extract_hidden_states(loaded, texts)
+    weights = next(Path(minilm_dir).glob("*.safetensors")).resolve()
+    resident = _resident_kb(weights)
+    assert resident > 20_000  # the forward pass touched most of MiniLM's ~90 MB
+
+    with loaded.lock:  # a run in progress: nothing is released under it
+        assert release_weight_pages(loaded) == 0
+    released = release_weight_pages(loaded)
+    assert released > 20 * 2**20
+    assert _resident_kb(weights) < resident // 10
+    after = extract_hidden_states(loaded, texts)
+    for layer in range(before.n_hidden_states):
+        np.testing.assert_array_equal(after.layer(layer), before.layer(layer))
+
+
+def test_weights_in_the_process_own_memory_are_never_released(tiny_gpt2):
+    """Weights built or copied in memory (not a mapped file) are left alone: dropping them would
+    zero them."""
+    import copy
+
+    from embexplorer.extract import extract_hidden_states
+    from embexplorer.models import LoadedModel, release_weight_pages
+
+    in_memory = LoadedModel(tiny_gpt2.info, tiny_gpt2.tokenizer, copy.deepcopy(tiny_gpt2.model))
+    before = extract_hidden_states(in_memory, ("a cat sat",))
+    assert release_weight_pages(in_memory) == 0
+    after = extract_hidden_states(in_memory, ("a cat sat",))
+    np.testing.assert_array_equal(after.layer(1), before.layer(1))

@@ -641,3 +641,26 @@ def test_tiny_similarities_score_like_the_same_values_scaled_up(method):
     b3[0, 1] = b3[1, 0] = 5.92724932e-256
     a3 = np.array([[1.0, 0.5, 1.0], [0.5, 1.0, 1.0], [1.0, 1.0, 1.0]])
     assert rsa_score(a3, b3, permutations=50, bootstraps=0).pearson == pytest.approx(-1.0)
+
+
+@pytest.mark.parametrize("method", RSA_METHODS)
+def test_bootstrap_in_two_threads_beside_the_permutations_equals_the_reference(method, monkeypatch):
+    """On a corpus the resamples run in two threads next to the permutation test: the same
+    draws, in the same order, give the same CI and p-value as one thread."""
+    from embexplorer import rsa as rsa_module
+
+    n = 40
+    X, Y = related_spaces(n=n, seed=11)
+    A, B = similarity_matrix(X), similarity_matrix(Y)
+    words = [f"w{i % 30}" for i in range(n)]
+    same = word_mask(words)
+    serial = {
+        key: rsa_score(A, B, method, 99, 60, ci_level=0.9, seed=4, same_word=same, **extra)
+        for key, extra in (("all", {}), ("words", {"exclude_same_word": True}))
+    }
+    monkeypatch.setattr(rsa_module, "PARALLEL_BOOTSTRAP_PAIRS", 0)  # threads at any size
+    expected = bootstrap_loop_reference(A, B, method, 60, 0.9, 4)
+    assert bootstrap_ci(A, B, method, 60, 0.9, 4) == pytest.approx(expected, abs=1e-12)
+    for key, extra in (("all", {}), ("words", {"exclude_same_word": True})):
+        threaded = rsa_score(A, B, method, 99, 60, ci_level=0.9, seed=4, same_word=same, **extra)
+        assert threaded == serial[key]

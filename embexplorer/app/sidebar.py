@@ -25,6 +25,7 @@ from .caching import (
     cached_model,
     cached_states,
     cached_token_counts,
+    release_model_weight_pages,
     start_background_work,
     states_ready,
 )
@@ -327,6 +328,7 @@ def _run_models(
 
             states.append(cached_states(name, texts, progress=progress, waiting=waiting))
     status.empty()
+    release_model_weight_pages()  # the pages' work on a corpus needs the memory now
     return states
 
 
@@ -340,6 +342,7 @@ def open_page(title: str, caption: str) -> View:
     if st.session_state.get("_memory_trimmed_for") != title:
         st.session_state["_memory_trimmed_for"] = title
         extract.release_freed_memory()
+        release_model_weight_pages()
     page_header(title, caption)
     view = sidebar()
     if view is None:
