@@ -81,6 +81,7 @@ class SharedCaches:
     models: BoundedCache
     states: BoundedCache
     results: BoundedCache
+    layers: BoundedCache
 
 
 def _collect_evicted_model(name: str) -> None:
@@ -104,6 +105,11 @@ def shared_caches() -> SharedCaches:
         results=BoundedCache(
             max_entries=64, max_bytes=RESULTS_CACHE_MB * 2**20, size_of=_arrays_nbytes
         ),
+        layers=BoundedCache(
+            max_entries=LAYERS_CACHE_ENTRIES,
+            max_bytes=LAYERS_CACHE_MB * 2**20,
+            size_of=lambda layer: layer.nbytes,
+        ),
     )
 
 
@@ -111,6 +117,14 @@ def shared_caches() -> SharedCaches:
 # on a corpus (1,000 items). Streamlit's caches bound entries only, so moving through the 13
 # layers kept ~0.4-0.5 GB of them. These results share one budget, the least recent dropped first.
 RESULTS_CACHE_MB = 256
+
+
+# The items' vectors at a layer, as read from the hidden states (pooled, float16): a view that
+# needs them twice (Explore's projection and nearest neighbours) reads them once. Reading one
+# model's layer of a 1,000-sentence corpus costs ~0.4-0.6 s on 2 cores; it holds ~34 MB. Both
+# models at the current layer and the one before.
+LAYERS_CACHE_ENTRIES = 4
+LAYERS_CACHE_MB = 160
 
 
 def _arrays_nbytes(result) -> int:
@@ -251,9 +265,22 @@ def items_of(selection: Selection) -> tuple[align.Items, align.Items]:
     return cached_items(selection.for_items())
 
 
+def items_at_layer(selection: Selection, which: int) -> np.ndarray:
+    """Model ``which``'s items at its layer, as stored (read once for every view that needs
+    them, see :data:`LAYERS_CACHE_MB`; read-only)."""
+    items, layer = selection.for_items(), selection.layers[which]
+
+    def read() -> np.ndarray:
+        vectors = np.asarray(items_of(selection)[which].vectors[layer])
+        vectors.flags.writeable = False  # shared by every caller
+        return vectors
+
+    return shared_caches().layers.get_or_compute((items, which, layer), read)
+
+
 def layer_vectors(selection: Selection, which: int, keep: np.ndarray | None = None) -> np.ndarray:
     """Model ``which``'s items at its layer (only the rows ``keep``), preprocessed."""
-    layer = items_of(selection)[which].vectors[selection.layers[which]]
+    layer = items_at_layer(selection, which)
     return geometry.preprocess(layer if keep is None else layer[keep], selection.preprocessing)
 
 
@@ -637,11 +664,7 @@ def cached_rogue_dimensions(selection: Selection, exclude_first: bool) -> RogueD
 @cache_resource(show_spinner=False, max_entries=32)
 def cached_token_norms(selection: Selection) -> tuple[rogue.NormOutliers, rogue.NormOutliers]:
     """The tokens with the largest raw vectors at each model's layer."""
-    tokens = items_of(selection)
-    return tuple(
-        rogue.largest_norms(side.vectors[selection.layers[which]], k=8)
-        for which, side in enumerate(tokens)
-    )
+    return tuple(rogue.largest_norms(items_at_layer(selection, which), k=8) for which in (0, 1))
 
 
 def preprocessing_cosines(
@@ -649,10 +672,9 @@ def preprocessing_cosines(
 ) -> list[tuple[int, str, np.ndarray]]:
     """(model, preprocessing, cosine matrix) of the ``shown`` kept items, raw, centred and
     standardised; the centring and scaling use every kept item."""
-    items = items_of(selection)
     out = []
     for which in (0, 1):
-        layer = items[which].vectors[selection.layers[which]][keeps[which]]
+        layer = items_at_layer(selection, which)[keeps[which]]
         for prep in geometry.APP_PREPROCESSING:
             prepared = geometry.preprocess(layer, prep)[shown]
             out.append((which, prep, geometry.cosine_similarity_matrix(prepared)))
