@@ -387,3 +387,28 @@ def test_pages_import_pandas_with_their_modules_not_lazily():
         [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert run.stdout.strip() == "True"
+
+
+def test_model_weights_leave_memory_for_a_corpus_only(model_runs, monkeypatch):
+    """After a corpus run and when its visitor opens another page, the weights' mapped pages are
+    released (sidebar.release_model_weight_pages); a few typed sentences keep them."""
+    from embexplorer.app import sidebar
+
+    releases = []
+    monkeypatch.setattr(sidebar, "release_model_weight_pages", lambda: releases.append(1) or 0)
+    at = page("pages/1_projection.py")
+    at.query_params["text"] = "A cat sat.\nThe bank closed."
+    at.run()
+    assert_clean(at)
+    assert not releases
+    corpus = "\n".join(
+        f"Sentence number {i} is here." for i in range(sidebar.PROGRESS_MIN_SENTENCES)
+    )
+    at = page("pages/1_projection.py")
+    at.query_params["text"] = corpus
+    at.run()
+    assert_clean(at)
+    assert len(releases) == 1  # the corpus ran
+    at.switch_page("pages/2_similarity.py").run()
+    assert_clean(at)
+    assert len(releases) == 2  # its visitor opened another page

@@ -48,8 +48,10 @@ cache_resource = functools.partial(st.cache_resource, hash_funcs={Selection: Sel
 MAX_PAIRED_ITEMS = 1_000
 SAMPLE_SEED = 0
 # The per-layer curves (anisotropy, norms, intra-sentence similarity, PC1 share) are means: on a
-# corpus they use whole sentences spread through the text, about this many items.
-MAX_PROFILE_ITEMS = 3_000
+# corpus they use whole sentences spread through the text, about this many items (the pages say
+# how many). At 13 layers of both models, 3,000 items took ~6 s of the Layers page's first view
+# on 2 cores, which then stood at 9-10 s of its 10 s target.
+MAX_PROFILE_ITEMS = 2_000
 # Every PCA picture (the pages' panels, the Explore page's every layer) is fitted on at most this
 # many items, spread evenly through the text, and places all of them (the pages say so).
 MAX_PROJECTION_FIT_ITEMS = 3_000
@@ -168,8 +170,9 @@ def cached_model(name: str) -> LoadedModel:
 def release_model_weight_pages() -> int:
     """Every loaded model's weight pages out of the server's resident memory until its next
     run (:func:`embexplorer.models.release_weight_pages`): after a corpus run and when a
-    visitor opens another page, when the pages' work, not the models, needs the memory (on a
-    1,000-sentence corpus the server's peak went from ~2.1 GB to ~X GB). Returns the bytes."""
+    visitor opens another page, when the pages' work, not the models, needs the memory (through
+    every page on a 1,000-sentence corpus the server's peak went from 2.08-2.16 GB to 1.73-1.75 GB).
+    Returns the bytes."""
     models = shared_caches().models
     found = (models.peek(name) for name in models.keys())
     return sum(release_weight_pages(loaded) for ok, loaded in found if ok)
