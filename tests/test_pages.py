@@ -413,3 +413,8 @@ def test_model_weights_leave_memory_for_a_corpus_only(model_runs, monkeypatch):
         at.switch_page(path).run()
         assert_clean(at)
         assert len(releases) == opened  # its visitor opened another page
+    fresh = page("pages/3_layers.py")  # a new visitor's link to the (cached) corpus
+    fresh.query_params["text"] = corpus
+    fresh.run()
+    assert_clean(fresh)
+    assert len(releases) == 4

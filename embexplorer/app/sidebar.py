@@ -335,6 +335,7 @@ def _run_models(
 def open_page(title: str, caption: str) -> View:
     """Every view page's start: its header, the shared sidebar, and a stop (after the sidebar
     has said why) when there is nothing to show yet."""
+    page_header(title, caption)  # first: it restores the link's settings (the text)
     # When a visitor opens another page, what the last one freed goes back to the OS (~1 ms):
     # glibc keeps it, and on a corpus the server's baseline crept up by ~350 MB from page to page.
     # Not on a page's own reruns: they reuse that memory (one A/B run on a corpus: Similarity's
@@ -347,7 +348,6 @@ def open_page(title: str, caption: str) -> View:
             # (on a few sentences, as a class's visitors type, the weights stay: each release
             # reads /proc/self/smaps, and a next run maps them back).
             release_model_weight_pages()
-    page_header(title, caption)
     view = sidebar()
     if view is None:
         st.stop()
