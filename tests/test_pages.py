@@ -418,3 +418,21 @@ def test_model_weights_leave_memory_for_a_corpus_only(model_runs, monkeypatch):
     fresh.run()
     assert_clean(fresh)
     assert len(releases) == 4
+
+
+def test_a_corpus_run_releases_the_idle_models_weights(model_runs, monkeypatch, tiny_models_env):
+    """Before a model runs on a corpus the other loaded models' weights leave memory; a few
+    sentences release nothing."""
+    from embexplorer.app import caching
+
+    released = []
+    monkeypatch.setattr(
+        caching, "release_weight_pages", lambda loaded: released.append(loaded) or 0
+    )
+    name_a, name_b = (str(path) for path in tiny_models_env)
+    model_b = caching.cached_model(name_b)
+    caching.cached_states(name_a, ("A cat sat.", "The bank closed."))
+    assert released == []
+    corpus = tuple(f"Sentence number {i} is here." for i in range(caching.CORPUS_SENTENCES))
+    caching.cached_states(name_a, corpus)
+    assert released == [model_b]

@@ -59,6 +59,9 @@ MAX_PROJECTION_FIT_ITEMS = 3_000
 # sentences spread through the text (the page says so): every frame holds every point, and a
 # corpus's 20,000 words x 13 layers x 2 models made a figure of half a million points.
 MAX_ANIMATED_ITEMS = 3_000
+# From this many sentences a text is a corpus: its run shows progress and Cancel, and its pages
+# need the memory more than an idle model needs its weights resident.
+CORPUS_SENTENCES = 32
 APP_PERMUTATIONS = 2_000  # most permutations / bootstraps; fewer for large sets (see compare)
 APP_BOOTSTRAPS = 500
 # OpenMP keeps idle worker threads spinning by default, so torch's forward passes take the CPU
@@ -167,14 +170,14 @@ def cached_model(name: str) -> LoadedModel:
     return shared_caches().models.get_or_compute(name, lambda: load_model(name))
 
 
-def release_model_weight_pages() -> int:
+def release_model_weight_pages(keep: str | None = None) -> int:
     """Every loaded model's weight pages out of the server's resident memory until its next
     run (:func:`embexplorer.models.release_weight_pages`): after a corpus run and when a
     visitor opens another page, when the pages' work, not the models, needs the memory (through
     every page on a 1,000-sentence corpus the server's peak went from 2.08-2.16 GB to 1.73-1.75 GB).
-    Returns the bytes."""
+    Before a model runs on a corpus, the other models' (all but ``keep``). Returns the bytes."""
     models = shared_caches().models
-    found = (models.peek(name) for name in models.keys())
+    found = (models.peek(name) for name in models.keys() if name != keep)
     return sum(release_weight_pages(loaded) for ok, loaded in found if ok)
 
 
@@ -198,6 +201,9 @@ def cached_states(
     """
 
     def run(texts_to_run: tuple[str, ...]) -> extract.HiddenStates:
+        if len(texts_to_run) >= CORPUS_SENTENCES:
+            # A corpus run holds its batches and states: the idle models' weights make room.
+            release_model_weight_pages(keep=name)
         return model_queue(name).run(
             cached_model(name), texts_to_run, progress=progress, waiting=waiting
         )

@@ -22,6 +22,7 @@ from ..models import (
     ModelLoadError,
 )
 from .caching import (
+    CORPUS_SENTENCES,
     cached_model,
     cached_states,
     cached_token_counts,
@@ -45,7 +46,7 @@ from .state import (
 from .view import View
 from .widgets import error_text, escape_markdown, page_header, preload_chart_code
 
-PROGRESS_MIN_SENTENCES = 32  # below this a run takes well under a second: no progress bar
+PROGRESS_MIN_SENTENCES = CORPUS_SENTENCES  # below, a run takes well under a second: no bar
 
 
 def parse_texts(raw: str, limits: Limits) -> tuple[tuple[str, ...], list[str]]:
