@@ -436,3 +436,18 @@ def test_a_corpus_run_releases_the_idle_models_weights(model_runs, monkeypatch, 
     corpus = tuple(f"Sentence number {i} is here." for i in range(caching.CORPUS_SENTENCES))
     caching.cached_states(name_a, corpus)
     assert released == [model_b]
+
+
+def test_a_random_weight_copy_is_built_after_the_weights_leave_memory(
+    model_runs, monkeypatch, tiny_models_env
+):
+    from embexplorer.app import caching
+
+    released = []
+    monkeypatch.setattr(
+        caching, "release_weight_pages", lambda loaded: released.append(loaded) or 0
+    )
+    name_a = str(tiny_models_env[0])
+    model_a = caching.cached_model(name_a)
+    caching.cached_control_states(name_a, ("A cat sat.", "The bank closed."), 0)
+    assert released == [model_a]
