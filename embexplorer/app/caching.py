@@ -174,7 +174,8 @@ def release_model_weight_pages(keep: str | None = None) -> int:
     """Every loaded model's weight pages out of the server's resident memory until its next
     run (:func:`embexplorer.models.release_weight_pages`): after a corpus run and when a
     visitor opens another page, when the pages' work, not the models, needs the memory (through
-    every page on a 1,000-sentence corpus the server's peak went from 2.08-2.16 GB to 1.73-1.75 GB).
+    every page on a 1,000-sentence corpus the server's peak went from 2.08-2.16 GB to 1.46 GB,
+    with the releases before corpus runs and random-weight copies).
     Before a model runs on a corpus, the other models' (all but ``keep``). Returns the bytes."""
     models = shared_caches().models
     found = (models.peek(name) for name in models.keys() if name != keep)
@@ -442,8 +443,8 @@ def cached_control_states(name: str, texts: tuple[str, ...], which: int) -> extr
 
     The copy's weights are the process's own memory (~500 MB for a full-size model): the real
     models' mapped weights leave the resident set first, which they need not hold meanwhile
-    (with them, the corpus benchmark's peak stood at ~1.98 GB, at the Similarity page's
-    baseline on the default sentences; without, ~1.73 GB)."""
+    (with them, the corpus benchmark's peak stood at 1.98 GB, at the Similarity page's
+    baseline on the default sentences; without, 1.46 GB)."""
 
     def compute() -> extract.HiddenStates:
         release_model_weight_pages()
