@@ -5,10 +5,23 @@ The home page explains what the app shows and links every view with the visitor'
 
 import streamlit as st
 
+from embexplorer import i18n
 from embexplorer.app import caching, widgets
 from embexplorer.app.sidebar import sidebar
 from embexplorer.app.state import link_params
 from embexplorer.i18n import N_, _
+
+# Each view: its address (/projection, ...), its file in pages/, its title and icon; in this order
+# in the navigation, after the home page.
+VIEW_PAGES = (
+    ("lesson", "7_lesson.py", N_("Lesson"), ":material/school:"),
+    ("projection", "1_projection.py", N_("Projection"), ":material/scatter_plot:"),
+    ("similarity", "2_similarity.py", N_("Similarity & RSA"), ":material/grid_on:"),
+    ("layers", "3_layers.py", N_("Layers"), ":material/stacks:"),
+    ("geometry", "4_geometry.py", N_("Geometry"), ":material/3d_rotation:"),
+    ("context", "5_context.py", N_("Context"), ":material/format_quote:"),
+    ("explore", "6_explore.py", N_("Explore"), ":material/travel_explore:"),
+)
 
 
 def define_pages() -> dict[str, st.Page]:
@@ -20,50 +33,12 @@ def define_pages() -> dict[str, st.Page]:
             icon=":material/home:",
             default=True,
             url_path="home",
-        ),
-        "lesson": st.Page(
-            "pages/7_lesson.py",
-            title=_("Lesson"),
-            icon=":material/school:",
-            url_path="lesson",
-        ),
-        "projection": st.Page(
-            "pages/1_projection.py",
-            title=_("Projection"),
-            icon=":material/scatter_plot:",
-            url_path="projection",
-        ),
-        "similarity": st.Page(
-            "pages/2_similarity.py",
-            title=_("Similarity & RSA"),
-            icon=":material/grid_on:",
-            url_path="similarity",
-        ),
-        "layers": st.Page(
-            "pages/3_layers.py",
-            title=_("Layers"),
-            icon=":material/stacks:",
-            url_path="layers",
-        ),
-        "geometry": st.Page(
-            "pages/4_geometry.py",
-            title=_("Geometry"),
-            icon=":material/3d_rotation:",
-            url_path="geometry",
-        ),
-        "context": st.Page(
-            "pages/5_context.py",
-            title=_("Context"),
-            icon=":material/format_quote:",
-            url_path="context",
-        ),
-        "explore": st.Page(
-            "pages/6_explore.py",
-            title=_("Explore"),
-            icon=":material/travel_explore:",
-            url_path="explore",
-        ),
+        )
     }
+    for url_path, file, title, icon in VIEW_PAGES:
+        pages[url_path] = st.Page(
+            f"pages/{file}", title=i18n._(title), icon=icon, url_path=url_path
+        )
     return pages
 
 
