@@ -39,6 +39,32 @@ def plotly_array(encoded) -> np.ndarray:
     return array.reshape(shape) if shape else array
 
 
+def traced_peak(compute) -> tuple[int, int]:
+    """``compute()`` under ``tracemalloc``: the memory held after it and at its peak, above what
+    was allocated before it started.
+
+    The app's warm-up threads (model loads, UMAP's numba code) are finished first: on CPython
+    3.11 ``tracemalloc.stop()`` races another thread's traced allocation (CPython issue
+    gh-128679) and the process dies of a segmentation fault, as a CI run did with a warm-up
+    thread in UMAP's neighbour search.
+    """
+    import tracemalloc
+
+    from embexplorer.app import caching
+
+    work = caching._background_work
+    if work is not None:
+        work.first_view.set()
+        work.models.join()
+        work.umap.join()
+    tracemalloc.start()
+    try:
+        compute()
+        return tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+
 @pytest.fixture(scope="session")
 def tiny_gpt2_dir(tmp_path_factory) -> Path:
     return build_gpt2_standin(tmp_path_factory.mktemp("tiny-gpt2"), size="tiny")

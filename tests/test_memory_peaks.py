@@ -7,10 +7,9 @@ the data is held at the peak, as it was before.
 
 from __future__ import annotations
 
-import tracemalloc
-
 import numpy as np
 import pytest
+from conftest import traced_peak
 
 from embexplorer import geometry, neighbours
 from embexplorer.align import Items
@@ -19,12 +18,7 @@ from embexplorer.layers import layer_similarity_matrix
 
 def peak_bytes(compute) -> int:
     """The most memory ``compute()`` held above what was allocated before it started."""
-    tracemalloc.start()
-    try:
-        compute()
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    return traced_peak(compute)[1]
 
 
 def make_items(vectors: np.ndarray) -> Items:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pickle
-import tracemalloc
 
 import numpy as np
 import pytest
-from conftest import ROOT, charts
+from conftest import ROOT, charts, traced_peak
 from streamlit.testing.v1 import AppTest
 from test_pages import TIMEOUT, assert_clean, model_runs  # noqa: F401
 
@@ -161,12 +160,11 @@ def test_states_on_disk_hold_no_copy_in_memory(tiny_gpt2):
     texts = [f"Sentence number {i} talks about the river bank and money." for i in range(300)]
 
     def held_after(spill_mb):
-        tracemalloc.start()
-        try:
-            states = extract_hidden_states(tiny_gpt2, texts, spill_mb=spill_mb)
-            return tracemalloc.get_traced_memory()[0], states.vectors.nbytes
-        finally:
-            tracemalloc.stop()
+        found = []
+        held, _ = traced_peak(
+            lambda: found.append(extract_hidden_states(tiny_gpt2, texts, spill_mb=spill_mb))
+        )
+        return held, found[0].vectors.nbytes
 
     in_memory, nbytes = held_after(None)
     on_file, _ = held_after(0)

@@ -893,14 +893,28 @@ def _load_without_collections(load: Callable[[], None]) -> None:
         gc.enable()
 
 
-@cache_resource(show_spinner=False)
+_background_work: BackgroundWork | None = None
+_background_work_lock = threading.Lock()
+
+
 def start_background_work() -> BackgroundWork:
-    """Once per process, at the first page view: load the default models in one thread, and in
+    """Once per process, at the server's start: load the default models in one thread, and in
     another compile RSA's resampling loops and UMAP's numba code (~13 s; ~30 s on a fresh
-    install) once the models are
-    loaded and the first page has been drawn (:func:`first_view_ready`), so the first
-    page draws as soon as it can and the first UMAP view finds the compilation done or under way.
+    install) once the models are loaded and the first page has been drawn
+    (:func:`first_view_ready`), so the first page draws as soon as it can and the first UMAP
+    view finds the compilation done or under way.
+
+    Once per process, not per cache: clearing Streamlit's caches must not start a second pair
+    of threads compiling the same numba code beside the first.
     """
+    global _background_work
+    with _background_work_lock:
+        if _background_work is None:
+            _background_work = _started_background_work()
+        return _background_work
+
+
+def _started_background_work() -> BackgroundWork:
     models = shared_caches().models
     limits = load_limits()
     names = [
