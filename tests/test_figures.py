@@ -13,6 +13,8 @@ from embexplorer.figures import (
     WEBGL_THRESHOLD,
     Curve,
     PointSet,
+    Style,
+    _tick_label_chars,
     context_projection_figure,
     joint_projection_figure,
     keyed_words,
@@ -356,3 +358,36 @@ def test_point_figures_send_what_plotly_itself_would(n_sentences, dims):
         # Changes made after the figure is built are validated as usual.
         with pytest.raises(ValueError):
             fig.update_layout(not_a_property=1)
+
+
+# Margins reserved for plotly's automargin (issue 11: a layer step drew the chart twice).
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "chars"),
+    [(-13, 10, 3), (0, 1, 3), (-0.06, 0.05, 5), (-250, 1800, 4), (-3, 3, 2), (5, 5, 3)],
+)
+def test_tick_label_width_follows_the_round_ticks(low, high, chars):
+    # -13..10: ticks every 5, "-10" widest; 0..1: every 0.2, "0.2"; -0.06..0.05: every 0.02,
+    # "-0.06"; -250..1800: every 500, "-500"; -3..3: every 1, "-3"; one value 5: 4 to 6
+    # every 0.5, "4.5".
+    assert _tick_label_chars(np.array([low, high], dtype=float)) == chars
+
+
+def test_point_charts_reserve_room_for_their_labels_and_legend():
+    narrow = replace(point_set(5, 10), coords=np.ones((50, 2)))
+    wide = replace(narrow, coords=np.column_stack([np.zeros(50), np.linspace(-0.06, 0.05, 50)]))
+    for presentation in (False, True):
+        style = Style(presentation)
+        few = style.point_chart_margins([narrow.coords], 560, legend=True)
+        many = style.point_chart_margins([wide.coords], 560, legend=True)
+        assert many["l"] > few["l"]  # "-0.06" is wider than "1"
+        assert style.point_chart_margins([narrow.coords], 560, legend=False)["b"] < few["b"]
+    normal, projected = (
+        Style(p).point_chart_margins([narrow.coords], 560, True) for p in (False, True)
+    )
+    assert projected["l"] > normal["l"] and projected["b"] > normal["b"]  # larger fonts
+    fig = projection_figure([narrow, narrow], ["A", "B"])
+    assert fig.layout.margin.l == Style().point_chart_margins([narrow.coords], 560, True)["l"]
+    flat = projection_figure([point_set(5, 10, dims=3)] * 2, ["A", "B"])
+    assert (flat.layout.margin.l, flat.layout.margin.b) == (10, 20)  # 3D scenes push nothing

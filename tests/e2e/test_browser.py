@@ -78,6 +78,13 @@ def test_home_page_links(app_server, page):
     page.screenshot(path=str(ARTIFACTS / "home.png"), full_page=False)
 
 
+# How far plotly's automargin widened each chart's left and bottom margins beyond the figure's
+# own: 0 when the reserved margins fit and plotly drew the chart once, not twice.
+MARGINS_WIDENED = """() => [...document.querySelectorAll("[data-testid='stPlotlyChart'] .js-plotly-plot")]
+  .map(gd => [gd._fullLayout._size.l - gd._fullLayout.margin.l,
+              gd._fullLayout._size.b - gd._fullLayout.margin.b])"""
+
+
 def test_projection_page_and_layer_change(app_server, page):
     page.goto(f"{app_server['url']}/projection")
     wait_for_charts(page, 1, FIRST_CHART_TIMEOUT_MS)
@@ -86,6 +93,7 @@ def test_projection_page_and_layer_change(app_server, page):
     assert_no_exception(page)
     before = panel_titles(page)
     assert before[0].startswith("A: ") and before[1].startswith("B: ")
+    assert page.evaluate(MARGINS_WIDENED) == [[0, 0]]  # laid out once (figures.point_chart_margins)
     page.screenshot(path=str(ARTIFACTS / "projection.png"), full_page=False)
 
     slider = page.locator(
@@ -292,6 +300,8 @@ def test_presentation_mode_fits_a_projector(app_server, browser, path):
         assert float(ticks.rstrip("px")) >= 16
         if path != "similarity":  # there the RSA card comes first, the heatmaps below it
             assert chart.bounding_box()["y"] + chart.bounding_box()["height"] <= 720
+        if path == "projection":
+            assert page.evaluate(MARGINS_WIDENED)[0] == [0, 0]
         page.screenshot(path=str(ARTIFACTS / f"presentation_{path}.png"))
     finally:
         context.close()
