@@ -391,3 +391,52 @@ def test_point_charts_reserve_room_for_their_labels_and_legend():
     assert fig.layout.margin.l == Style().point_chart_margins([narrow.coords], 560, True)["l"]
     flat = projection_figure([point_set(5, 10, dims=3)] * 2, ["A", "B"])
     assert (flat.layout.margin.l, flat.layout.margin.b) == (10, 20)  # 3D scenes push nothing
+
+
+@pytest.mark.parametrize("presentation", [False, True])
+@pytest.mark.parametrize("dims", [2, 3])
+@pytest.mark.parametrize("n_panels", [1, 2, 3])
+def test_projection_layout_is_make_subplots_layout(n_panels, dims, presentation):
+    """The side-by-side layout written as one dictionary is plotly's own: make_subplots, each
+    panel's axis titles, then the style, as the figure was built before."""
+    from plotly.subplots import make_subplots
+
+    panels = [point_set(3, 4, dims, seed) for seed in range(n_panels)]
+    titles = [f"{name}: model · layer 3/12" for name in "ABC"[:n_panels]]
+    fig = projection_figure(panels, titles, presentation=presentation)
+    style = Style(presentation)
+    reference = make_subplots(
+        rows=1,
+        cols=n_panels,
+        subplot_titles=style.panel_titles(titles),
+        specs=[[{"type": "scene" if dims == 3 else "xy"}] * n_panels],
+        horizontal_spacing=style.panel_spacing,
+    )
+    for column, points in enumerate(panels, start=1):
+        names = list(points.axis_titles)
+        if dims == 3:
+            scene = "scene" if column == 1 else f"scene{column}"
+            reference.update_layout(
+                {
+                    scene: dict(
+                        xaxis_title=names[0],
+                        yaxis_title=names[1],
+                        zaxis_title=names[2],
+                        aspectmode="cube",
+                    )
+                }
+            )
+        else:
+            reference.update_xaxes(title_text=names[0], zeroline=False, row=1, col=column)
+            reference.update_yaxes(title_text=names[1], zeroline=False, row=1, col=column)
+    margins = fig.layout.margin.to_plotly_json()
+    style.apply(reference, height=620 if dims == 3 else 560, margins=margins)
+
+    def rounded(value):
+        if isinstance(value, dict):
+            return {key: rounded(item) for key, item in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [rounded(item) for item in value]
+        return round(value, 12) if isinstance(value, float) else value
+
+    assert rounded(fig.layout.to_plotly_json()) == rounded(reference.layout.to_plotly_json())
