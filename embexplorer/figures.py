@@ -225,10 +225,9 @@ class Style:
         chars = max(_tick_label_chars(points[:, 1]) for points in coords)
         if self.presentation:
             left, digit, axis_block, legend_rows, legend_y = 62, 9.0, 80, 78, 0.24
+            height = min(height, PROJECTOR_HEIGHT)  # as :meth:`layout` draws it
         else:
             left, digit, axis_block, legend_rows, legend_y = 51, 6.8, 65, 68, 0.16
-        if self.presentation:
-            height = min(height, PROJECTOR_HEIGHT)
         top = 60
         bottom = axis_block
         if legend:
