@@ -344,7 +344,8 @@ def open_page(title: str, caption: str) -> View:
     if st.session_state.get("_memory_trimmed_for") != title:
         st.session_state["_memory_trimmed_for"] = title
         extract.release_freed_memory()
-        if len(st.session_state.get("text", "").splitlines()) >= PROGRESS_MIN_SENTENCES:
+        texts, _notes = parse_texts(st.session_state.get("text", ""), load_limits())
+        if len(texts) >= CORPUS_SENTENCES:  # counted as a model run counts them
             # A corpus: its pages need the memory more than the next model run needs the weights
             # (on a few sentences, as a class's visitors type, the weights stay: each release
             # reads /proc/self/smaps, and a next run maps them back).
