@@ -225,7 +225,6 @@ class Style:
         chars = max(_tick_label_chars(points[:, 1]) for points in coords)
         if self.presentation:
             left, digit, axis_block, legend_rows, legend_y = 62, 9.0, 80, 78, 0.24
-            height = min(height, PROJECTOR_HEIGHT)  # as :meth:`layout` draws it
         else:
             left, digit, axis_block, legend_rows, legend_y = 51, 6.8, 65, 68, 0.16
         top = 60
@@ -233,6 +232,7 @@ class Style:
         if legend:
             # The legend hangs legend_y plot-heights below the plot: solve for the margin that
             # fits it, b = legend_y * (height - top - b) + rows.
+            height = self.drawn_height(height)
             bottom = max(bottom, (legend_y * (height - top) + legend_rows) / (1 + legend_y))
         return dict(l=math.ceil(left + digit * chars) + 2, r=10, t=top, b=math.ceil(bottom) + 2)
 
@@ -251,6 +251,11 @@ class Style:
         fig.update_annotations(font_size=self.title_size)
         return fig
 
+    def drawn_height(self, height: int, fit_screen: bool = True) -> int:
+        """A figure's height as drawn: in presentation mode one that ``fit_screen`` is at most
+        :data:`PROJECTOR_HEIGHT` tall."""
+        return min(height, PROJECTOR_HEIGHT) if self.presentation and fit_screen else height
+
     @property
     def title_size(self) -> int:
         """Panel titles (annotations)."""
@@ -260,12 +265,10 @@ class Style:
         self, height: int, fit_screen: bool = True, margins: dict[str, int] | None = None
     ) -> dict:
         """What :meth:`apply` sets on a figure's layout, as a dictionary."""
-        if self.presentation and fit_screen:
-            height = min(height, PROJECTOR_HEIGHT)
         return dict(
             font=dict(size=self.font_size),
             hoverlabel=dict(font=dict(size=self.hover_size)),
-            height=int(height),
+            height=int(self.drawn_height(height, fit_screen)),
             margin=margins or dict(l=10, r=10, t=60, b=20),
             # Below the x-axis titles, so neither hides the other (projector-size titles sit
             # lower, in a figure at most PROJECTOR_HEIGHT tall).
@@ -839,10 +842,10 @@ def joint_projection_figure(
     else:
         fig.update_xaxes(title_text=axis_titles[0], zeroline=False)
         fig.update_yaxes(title_text=axis_titles[1], zeroline=False)
-    margins = None
+    height, margins = 620, None
     if dims == 2:  # the legend always names the two models
-        margins = style.point_chart_margins([coords_a, coords_b], 620, legend=True)
-    return _assembled(style.apply(fig, height=620, margins=margins), traces)
+        margins = style.point_chart_margins([coords_a, coords_b], height, legend=True)
+    return _assembled(style.apply(fig, height=height, margins=margins), traces)
 
 
 def heatmap_pair_figure(
