@@ -104,7 +104,7 @@ class HiddenStates:
             offsets=self.offsets[first:end].copy(),
             special=self.special[first:end].copy(),
             truncated=tuple(truncated),
-            warnings=_truncation_warnings(truncated, self.model),
+            warnings=truncation_warnings(truncated, self.model),
         )
 
 
@@ -167,7 +167,7 @@ def concatenate_states(
         offsets=np.concatenate([part.offsets for part in parts]),
         special=np.concatenate([part.special for part in parts]),
         truncated=tuple(truncated),
-        warnings=_truncation_warnings(truncated, first.model),
+        warnings=truncation_warnings(truncated, first.model),
     )
 
 
@@ -278,7 +278,7 @@ def _forward(loaded: LoadedModel, rows: list[dict], dtype=np.float32) -> list[np
     return [stacked[:, index, :length, :].astype(dtype) for index, length in enumerate(lengths)]
 
 
-def _truncation_warnings(truncated: list[bool], info: ModelInfo) -> list[Message]:
+def truncation_warnings(truncated: list[bool], info: ModelInfo) -> list[Message]:
     """One warning for all truncated texts (a corpus must not produce a wall of them), in the
     language of whoever reads it (the hidden states are cached for every visitor)."""
     cut = [index + 1 for index, was_cut in enumerate(truncated) if was_cut]
@@ -400,7 +400,7 @@ def extract_hidden_states(
                 )
 
     release_freed_memory()  # the forward passes' activations
-    warnings = _truncation_warnings(truncated, loaded.info)
+    warnings = truncation_warnings(truncated, loaded.info)
     return HiddenStates(
         model=loaded.info,
         texts=texts,

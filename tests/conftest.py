@@ -10,6 +10,9 @@ import os
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+# The app's on-disk store of hidden states stays off (tests count model runs, and nothing of a
+# test run may land in the user's cache folder); the tests of the store turn it on in a tmp folder.
+os.environ["EMBEXPLORER_STATES_DIR"] = "off"
 
 import base64  # noqa: E402
 import json  # noqa: E402

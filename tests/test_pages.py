@@ -327,6 +327,13 @@ def test_downloads_are_built_only_when_clicked(model_runs, monkeypatch, path, do
 
 
 def share_box_text(at: AppTest) -> str:
+    """The link in the share box, opened (a rerun) if it is closed."""
+    from embexplorer.app.sidebar import SHARE_OPEN_KEY
+
+    if not at.session_state[SHARE_OPEN_KEY]:
+        at.session_state[SHARE_OPEN_KEY] = True
+        at.run()
+        assert_clean(at)
     (code,) = [c for c in at.sidebar.code]
     return code.value
 
@@ -451,3 +458,17 @@ def test_a_random_weight_copy_is_built_after_the_weights_leave_memory(
     model_a = caching.cached_model(name_a)
     caching.cached_control_states(name_a, ("A cat sat.", "The bank closed."), 0)
     assert released == [model_a]
+
+
+def test_the_share_box_writes_its_link_once_opened(model_runs):
+    """Closed, the share box sends no code block (a new visitor's browser would load Streamlit's
+    syntax highlighter for it before the chart); opened (a rerun), it holds the page's link."""
+    from embexplorer.app.sidebar import SHARE_OPEN_KEY
+
+    at = page("pages/1_projection.py").run()
+    assert_clean(at)
+    assert not at.get("code") and at.session_state[SHARE_OPEN_KEY] is False
+    at.sidebar.select_slider(key="layer_b").set_value(0).run()
+    assert not at.get("code")
+    assert share_box_text(at).endswith("?layer_b=0")
+    assert len(model_runs) == 2  # opening the box ran no model

@@ -36,7 +36,9 @@ from ..i18n import L_, _
 from ..layers import LayerProfile, layer_profile, layer_similarity_matrix
 from ..limits import load_limits
 from ..models import LoadedModel, default_model_names, load_model, release_weight_pages
+from ..statestore import StateStore, default_folder
 from .selection import Selection
+from .state import DEFAULT_TEXTS
 
 # Every cached function keys on a Selection; hashing its cache_key is ~50x cheaper on a corpus.
 cache_resource = functools.partial(st.cache_resource, hash_funcs={Selection: Selection.cache_key})
@@ -209,11 +211,68 @@ def cached_states(
             cached_model(name), texts_to_run, progress=progress, waiting=waiting
         )
 
+    def stored_or(compute: Callable[[], extract.HiddenStates]) -> extract.HiddenStates:
+        states = _stored_states(name, texts)
+        if states is None:
+            states = compute()
+            _store_states(name, states)
+        return states
+
     if progress is not None:  # a corpus: run as one request, with its progress and Cancel
-        return shared_caches().states.get_or_compute((name, texts), lambda: run(texts))
+        return shared_caches().states.get_or_compute(
+            (name, texts), lambda: stored_or(lambda: run(texts))
+        )
     return shared_caches().states.get_or_compute(
-        (name, texts), lambda: _reusing_cached_sentences(name, texts, run)
+        (name, texts), lambda: stored_or(lambda: _reusing_cached_sentences(name, texts, run))
     )
+
+
+@cache_resource(show_spinner=False)
+def state_store() -> StateStore | None:
+    """Hidden states on disk from one server start to the next (:mod:`embexplorer.statestore`);
+    None when ``EMBEXPLORER_STATES_DIR=off``."""
+    folder = default_folder()
+    return None if folder is None else StateStore(folder)
+
+
+def _stored_states(name: str, texts: tuple[str, ...]) -> extract.HiddenStates | None:
+    store = state_store()
+    return None if store is None else store.load(name, texts, STATES_DTYPE)
+
+
+def _stored_states_exist(names: tuple[str, ...], texts: tuple[str, ...]) -> bool:
+    store = state_store()
+    return store is not None and all(store.has(name, texts, STATES_DTYPE) for name in names)
+
+
+def _store_states(name: str, states: extract.HiddenStates) -> None:
+    """Keep a run's states on disk for the next server. A hosted demo keeps only those of the
+    default sentences, never what its visitors type (its links' texts stay in memory too)."""
+    store = state_store()
+    if store is not None and (not load_limits().hosted or states.texts == DEFAULT_TEXTS):
+        store.save(name, states)
+
+
+def states_without_models(
+    names: tuple[str, str], texts: tuple[str, ...]
+) -> list[extract.HiddenStates] | None:
+    """Both models' states of ``texts`` when neither model is needed for them: cached in memory,
+    or on disk from an earlier server start (then cached in memory). None otherwise.
+
+    A restarted server draws its first page from these while the models load (~9-10 s of one
+    core for two full-size models: the imports hold the GIL).
+    """
+    caches = shared_caches().states
+    found = []
+    for name in names:
+        cached, states = caches.peek((name, texts))
+        if not cached:
+            states = _stored_states(name, texts)
+            if states is None:
+                return None
+            states = caches.get_or_compute((name, texts), lambda states=states: states)
+        found.append(states)
+    return found
 
 
 def _reusing_cached_sentences(
@@ -853,6 +912,10 @@ def cached_isolated(selection: Selection, keep: tuple[int, ...]) -> IsolatedSele
 # with the compilation started as soon as the hidden states were ready).
 FIRST_VIEW_WAIT_S = 30.0
 FIRST_VIEW_DRAW_S = 3.0
+# A new visitor's Chromium draws the first chart 4-5 s after the server sent it on a 2-core
+# machine (it loads and runs plotly's 4.7 MB script first): a restarted server whose first page
+# needed no model loads the models after that.
+FIRST_CHART_DRAW_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -921,6 +984,8 @@ def _started_background_work() -> BackgroundWork:
         name for name in default_model_names() if not limits.hosted or name in limits.allowed_models
     ]
 
+    first_view = threading.Event()
+
     def load_defaults() -> None:
         for name in names:
             try:
@@ -928,10 +993,17 @@ def _started_background_work() -> BackgroundWork:
             except Exception:  # noqa: BLE001 - the page that asks for the model reports it
                 pass
 
-    loading = threading.Thread(
-        target=_load_without_collections, args=(load_defaults,), name="model-warm-up", daemon=True
-    )
-    first_view = threading.Event()
+    def warm_up() -> None:
+        if len(names) == 2 and _stored_states_exist(tuple(names), DEFAULT_TEXTS):
+            # A restarted server draws the default page from the store: the imports (~9 s of
+            # one core, holding the GIL) would take the CPU from that first page and from the
+            # browser drawing it. They start once it is drawn; a page that needs a model sooner
+            # loads it itself.
+            if first_view.wait(FIRST_VIEW_WAIT_S):
+                time.sleep(FIRST_CHART_DRAW_S)
+        _load_without_collections(load_defaults)
+
+    loading = threading.Thread(target=warm_up, name="model-warm-up", daemon=True)
     work = BackgroundWork(
         models=loading,
         umap=threading.Thread(

@@ -7,6 +7,7 @@ a :class:`~.view.View`, or None when there is nothing to show yet (the page then
 
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
 from .. import align, extract
@@ -29,6 +30,7 @@ from .caching import (
     release_model_weight_pages,
     start_background_work,
     states_ready,
+    states_without_models,
 )
 from .selection import Selection
 from .state import (
@@ -241,10 +243,30 @@ def _setting_controls(infos: tuple[ModelInfo, ModelInfo]) -> tuple[int, int]:
     return layers
 
 
-def _within_token_budget(
+def _known_states(
     names: tuple[str, str], texts: tuple[str, ...], limits: Limits
+) -> list[extract.HiddenStates] | None:
+    """Both models' states of ``texts`` when they need neither model, for allowed models."""
+    if not texts:
+        return None
+    try:
+        for name in names:
+            limits.check_model(name)
+    except ValueError:  # _load says why
+        return None
+    return states_without_models(names, texts)
+
+
+def _within_token_budget(
+    names: tuple[str, str],
+    texts: tuple[str, ...],
+    limits: Limits,
+    known: list[extract.HiddenStates] | None = None,
 ) -> tuple[str, ...]:
-    counts = [cached_token_counts(name, texts) for name in names]
+    if known is None:
+        counts = [cached_token_counts(name, texts) for name in names]
+    else:  # the tokens each model ran (special tokens included, as token_counts counts them)
+        counts = [np.bincount(s.sentence, minlength=len(texts)).tolist() for s in known]
     keep = sentences_within_budget(counts, limits.max_tokens)
     if keep < len(texts):
         totals = ", ".join(f"{sum(c):,}" for c in counts)
@@ -380,18 +402,22 @@ def sidebar() -> View | None:
     for note in notes:
         st.warning(note)
     names = (str(st.session_state["model_a"]).strip(), str(st.session_state["model_b"]).strip())
-    loaded = [_load(name, slot, limits, status) for name, slot in zip(names, "AB", strict=True)]
-    if None in loaded:
-        _finish_sidebar(share_box)
-        return None
-    infos = (loaded[0].info, loaded[1].info)
+    known = _known_states(names, texts, limits)
+    if known is None:
+        loaded = [_load(name, slot, limits, status) for name, slot in zip(names, "AB", strict=True)]
+        if None in loaded:
+            _finish_sidebar(share_box)
+            return None
+        infos = (loaded[0].info, loaded[1].info)
+    else:  # no model needed (a restarted server's first page, while the models load)
+        infos = (known[0].model, known[1].model)
     layers = _setting_controls(infos)
     _finish_sidebar(share_box)
     if not texts:
         st.info(_("Type at least one sentence in the sidebar (one per line)."))
         return None
     try:
-        texts = _within_token_budget(names, texts, limits)
+        texts = _within_token_budget(names, texts, limits, known)
         if not texts:
             st.error(
                 _(
@@ -428,10 +454,20 @@ def sidebar() -> View | None:
     )
 
 
+SHARE_OPEN_KEY = "_share_open"
+
+
 def _finish_sidebar(share_box) -> None:
     """Write the settings into the address, and the link to share into the sidebar's top."""
     write_url()
-    with share_box.expander(_("Share this view"), icon=":material/link:"):
+    box = share_box.expander(
+        _("Share this view"), icon=":material/link:", key=SHARE_OPEN_KEY, on_change="rerun"
+    )
+    if not box.open:
+        # Filled when opened (a rerun): its code block makes every new visitor's browser load
+        # and run Streamlit's syntax highlighter (~0.75 s of its main thread) before the chart.
+        return
+    with box:
         params = link_params()
         notes = [
             _("Copy this link: it opens this page with the same sentences, models and settings.")
