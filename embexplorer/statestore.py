@@ -71,8 +71,13 @@ def model_fingerprint(name: str) -> str | None:
     Face cache. None when neither is found (a hub id not downloaded yet)."""
     folder = Path(name).expanduser()
     if folder.is_dir():
-        files = sorted(path for path in folder.iterdir() if path.is_file())
-        described = [(path.name, path.stat().st_size, path.stat().st_mtime_ns) for path in files]
+        try:
+            files = sorted(path for path in folder.iterdir() if path.is_file())
+            described = [
+                (path.name, path.stat().st_size, path.stat().st_mtime_ns) for path in files
+            ]
+        except OSError:  # unreadable: not stored (the model load says why)
+            return None
         return json.dumps([str(folder.resolve()), described])
     from huggingface_hub import constants
 

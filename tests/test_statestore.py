@@ -192,3 +192,16 @@ def test_a_hosted_demo_keeps_only_the_default_sentences(monkeypatch, store_on):
     at.sidebar.text_area(key="text").set_value("A visitor's own sentence.\nAnd another.").run()
     assert not at.exception and charts(at)
     assert len(list(store_on.glob("*.npz"))) == 2  # nothing a visitor typed
+
+
+def test_an_unreadable_model_folder_is_not_stored(tmp_path, monkeypatch):
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+
+    def refuse(self):
+        raise PermissionError("no access")
+
+    monkeypatch.setattr(type(folder), "iterdir", refuse)
+    assert model_fingerprint(str(folder)) is None
+    assert not StateStore(tmp_path / "states").has(str(folder), TEXTS, np.float16)
