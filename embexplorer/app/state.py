@@ -274,7 +274,8 @@ def write_url() -> None:
 def share_link() -> str:
     """The full link to this view: the page's URL plus every setting."""
     base = st.context.url or ""
-    return f"{base}?{urllib.parse.urlencode(link_params())}"
+    query = urllib.parse.urlencode(link_params())
+    return f"{base}?{query}" if query else base
 
 
 # --- saved views (a named list of links, kept in the link itself) ---------------------------------

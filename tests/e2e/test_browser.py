@@ -218,6 +218,20 @@ def test_shared_link_reproduces_view(app_server, page):
     ]
 
 
+def test_share_box_shows_the_link_when_opened(app_server, page):
+    """The share box is filled when it is opened (a rerun): the link it shows opens this view."""
+    page.goto(f"{app_server['url']}/projection?layer_b=0")
+    wait_for_charts(page, 1, FIRST_CHART_TIMEOUT_MS)
+    sidebar = page.locator("[data-testid='stSidebar']")
+    assert sidebar.locator("[data-testid='stCode']").count() == 0
+    sidebar.get_by_text("Share this view").click()
+    code = sidebar.locator("[data-testid='stCode']")
+    code.wait_for(timeout=30_000)
+    link = code.inner_text().strip()
+    assert link.startswith(app_server["url"]) and link.endswith("/projection?layer_b=0"), link
+    assert_no_exception(page)
+
+
 # Layers / Geometry / Context pages
 
 
