@@ -55,7 +55,8 @@ def default_folder(env=None) -> Path | None:
 
 @lru_cache(maxsize=1)
 def _library_versions() -> tuple[str, ...]:
-    """The versions the numbers depend on, read without importing the libraries (~2-3 s)."""
+    """The versions the numbers depend on, from the installed packages' metadata (importing
+    the libraries would cost seconds)."""
     found = []
     for package in ("torch", "transformers"):
         try:
