@@ -169,7 +169,15 @@ def budgeted_resource(spinner):
 def cached_model(name: str) -> LoadedModel:
     """One loaded model per name per process, shared by every session; loaded once even when
     several sessions ask at the same moment."""
-    return shared_caches().models.get_or_compute(name, lambda: load_model(name))
+    models = shared_caches().models
+    work = _background_work
+    if work is not None and name in work.model_names:
+        # The server's warm-up thread loads the default models with the collector paused (2-3 s
+        # faster); it may be waiting for a restarted server's first page: wake it, and wait.
+        work.model_wanted.set()
+        while name not in models and work.models.is_alive():
+            work.models.join(0.05)
+    return models.get_or_compute(name, lambda: load_model(name))
 
 
 def release_model_weight_pages(keep: str | None = None) -> int:
@@ -925,6 +933,8 @@ class BackgroundWork:
     models: threading.Thread
     umap: threading.Thread
     first_view: threading.Event
+    model_wanted: threading.Event  # a page needs a model the warm-up thread loads
+    model_names: tuple[str, ...] = ()
 
 
 def _warm_up_umap_after(models: threading.Thread, first_view: threading.Event) -> None:
@@ -984,7 +994,7 @@ def _started_background_work() -> BackgroundWork:
         name for name in default_model_names() if not limits.hosted or name in limits.allowed_models
     ]
 
-    first_view = threading.Event()
+    first_view, model_wanted = threading.Event(), threading.Event()
 
     def load_defaults() -> None:
         for name in names:
@@ -997,10 +1007,13 @@ def _started_background_work() -> BackgroundWork:
         if len(names) == 2 and _stored_states_exist(tuple(names), DEFAULT_TEXTS):
             # A restarted server draws the default page from the store: the imports (~9 s of
             # one core, holding the GIL) would take the CPU from that first page and from the
-            # browser drawing it. They start once it is drawn; a page that needs a model sooner
-            # loads it itself.
-            if first_view.wait(FIRST_VIEW_WAIT_S):
-                time.sleep(FIRST_CHART_DRAW_S)
+            # browser drawing it. They start once it is drawn, or as soon as a page needs a
+            # model (a link with other sentences).
+            deadline = time.monotonic() + FIRST_VIEW_WAIT_S
+            while not first_view.is_set() and time.monotonic() < deadline:
+                if model_wanted.wait(0.05):
+                    break
+            model_wanted.wait(FIRST_CHART_DRAW_S if first_view.is_set() else 0)
         _load_without_collections(load_defaults)
 
     loading = threading.Thread(target=warm_up, name="model-warm-up", daemon=True)
@@ -1013,6 +1026,8 @@ def _started_background_work() -> BackgroundWork:
             daemon=True,
         ),
         first_view=first_view,
+        model_wanted=model_wanted,
+        model_names=tuple(names),
     )
     work.models.start()
     work.umap.start()
