@@ -273,7 +273,7 @@ def states_without_models(
     caches = shared_caches().states
     found = []
     for name in names:
-        cached, states = caches.peek((name, texts))
+        cached, states = caches.lookup((name, texts))  # (now the most recently used)
         if not cached:
             states = _stored_states(name, texts)
             if states is None:
@@ -309,12 +309,6 @@ def _reusing_cached_sentences(
         known.update((text, (new, index)) for index, text in enumerate(new.texts))
     parts = [known[text][0].texts_slice(known[text][1], known[text][1] + 1) for text in texts]
     return extract.concatenate_states(parts, spill_mb=load_limits().spill_mb)
-
-
-def states_ready(names: tuple[str, str], texts: tuple[str, ...]) -> bool:
-    """True when both models' hidden states for ``texts`` are cached (no model run needed)."""
-    caches = shared_caches().states
-    return all((name, texts) in caches for name in names)
 
 
 # Its one tuple is the texts (strings): their repr is exact, and hashed in one piece.

@@ -29,7 +29,6 @@ from .caching import (
     cached_token_counts,
     release_model_weight_pages,
     start_background_work,
-    states_ready,
     states_without_models,
 )
 from .selection import Selection
@@ -307,8 +306,9 @@ def _run_models(
 ) -> list[extract.HiddenStates] | None:
     """Hidden states for both models: from the cache, or one run each, with progress and cancel
     for a corpus (a click on Cancel reruns the page, which stops the run between batches)."""
-    if states_ready(names, texts):
-        return [cached_states(name, texts) for name in names]
+    known = states_without_models(names, texts)
+    if known is not None:
+        return known
     if st.session_state.get("_cancelled") == hash(texts):
         st.info(_("The run was cancelled. Edit the sentences, or start it again."))
         st.button(_("Run the models"), on_click=_resume, key="resume_run")
